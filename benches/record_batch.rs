@@ -1,0 +1,2 @@
+//! Record batch codec benches (placeholder until the codec lands).
+fn main() {}

@@ -1,0 +1,5 @@
+//! Admin client. (STUB)
+
+/// Admin client.
+#[derive(Debug)]
+pub struct Admin;

@@ -1,0 +1,30 @@
+//! kafkit: a pure-Rust Apache Kafka client.
+//!
+//! The crate is layered so that each layer can be read and tested on its own:
+//!
+//! - [`protocol`]: sans-IO wire code. Framing, request/response headers, API
+//!   version negotiation and our own RecordBatch v2 codec with every Kafka
+//!   compression. Nothing in it touches a socket.
+//! - `net` (internal): one pipelined connection per broker and purpose, a pool
+//!   of them, and the seam where TLS and SASL will go.
+//! - [`metadata`]: the cluster view (brokers, topics, partitions, leaders)
+//!   owned by one refresher task.
+//! - [`Client`]: the cheap, cloneable handle that owns the pool and the
+//!   metadata cache, from which [`Admin`] (and later the producer and
+//!   consumer) are built.
+//!
+//! Errors from every layer are one type, [`Error`], which says whether a
+//! caller should retry, rebuild the client, or abort a transaction.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod admin;
+mod client;
+pub mod error;
+pub mod metadata;
+pub mod net;
+pub mod protocol;
+
+pub use admin::Admin;
+pub use client::{Client, ClientBuilder};
+pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,1 @@
+//! Connection pool: per broker and lane.

@@ -1,0 +1,1 @@
+//! How bytes reach a broker: plain TCP today; the seam where TLS and SASL go.

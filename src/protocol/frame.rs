@@ -1,0 +1,1 @@
+//! Size-prefixed frames and request/response headers.

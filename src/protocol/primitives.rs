@@ -1,0 +1,1 @@
+//! Varint/varlong (zigzag) primitives used by the record format.
