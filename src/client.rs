@@ -1,8 +1,430 @@
-//! The client handle. (STUB)
+//! The client handle: connection settings, the connection pool and the
+//! metadata cache, shared by every producer, consumer and admin built from it.
 
-/// The client handle.
-#[derive(Clone, Debug)]
-pub struct Client;
-/// Builder for [`Client`].
-#[derive(Debug)]
-pub struct ClientBuilder;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::admin::Admin;
+use crate::error::{Error, Result};
+use crate::metadata::ClusterMetadata;
+use crate::metadata::refresher::{MetadataConfig, MetadataHandle};
+use crate::net::connection::{Connection, ConnectionConfig};
+use crate::net::pool::{BrokerRef, Lane, Pool, PoolConfig};
+use crate::protocol::versions::{BrokerApiVersions, ThrottleTime, VersionedRequest};
+
+/// Builds a [`Client`]. Every setter names the Java client setting it
+/// mirrors and its default.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    bootstrap: Vec<String>,
+    client_id: String,
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    metadata_max_age: Duration,
+    max_in_flight: usize,
+    max_response_size: usize,
+    reconnect_backoff: Duration,
+    reconnect_backoff_max: Duration,
+    connections_max_idle: Duration,
+    retry_backoff: Duration,
+    allow_auto_create_topics: bool,
+}
+
+impl ClientBuilder {
+    /// A builder for a cluster reached through `bootstrap_servers`
+    /// (`bootstrap.servers`): comma-separated `host:port` pairs.
+    pub fn new(bootstrap_servers: impl AsRef<str>) -> ClientBuilder {
+        ClientBuilder {
+            bootstrap: bootstrap_servers
+                .as_ref()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            client_id: "kafkit".into(),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            metadata_max_age: Duration::from_secs(300),
+            max_in_flight: 5,
+            max_response_size: 100 * 1024 * 1024,
+            reconnect_backoff: Duration::from_millis(50),
+            reconnect_backoff_max: Duration::from_secs(1),
+            connections_max_idle: Duration::from_secs(540),
+            retry_backoff: Duration::from_millis(100),
+            allow_auto_create_topics: true,
+        }
+    }
+
+    /// `client.id`: sent with every request, shown in broker logs and quotas.
+    /// Default `"kafkit"`.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self
+    }
+
+    /// `request.timeout.ms`: how long to wait for a response, counting the
+    /// time to write the request. Default 30 s. A timeout closes the
+    /// connection, as in the Java client.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// `socket.connection.setup.timeout.ms`: bound on TCP connect plus the
+    /// ApiVersions handshake. Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// `metadata.max.age.ms`: refresh metadata at least this often.
+    /// Default 5 min.
+    pub fn metadata_max_age(mut self, age: Duration) -> Self {
+        self.metadata_max_age = age;
+        self
+    }
+
+    /// `max.in.flight.requests.per.connection`: requests pipelined on one
+    /// connection before the next waits. Default 5.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// Largest response frame accepted from a broker (Java's
+    /// `socket.receive.buffer` is unrelated; this is a safety cap on untrusted
+    /// input). Default 100 MiB.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// `reconnect.backoff.ms`: first wait after a failed connect, doubled per
+    /// further failure (with ±20% jitter). Default 50 ms.
+    pub fn reconnect_backoff(mut self, backoff: Duration) -> Self {
+        self.reconnect_backoff = backoff;
+        self
+    }
+
+    /// `reconnect.backoff.max.ms`: cap of the reconnect backoff. Default 1 s.
+    pub fn reconnect_backoff_max(mut self, backoff: Duration) -> Self {
+        self.reconnect_backoff_max = backoff;
+        self
+    }
+
+    /// `connections.max.idle.ms`: close connections unused this long.
+    /// Default 9 min.
+    pub fn connections_max_idle(mut self, idle: Duration) -> Self {
+        self.connections_max_idle = idle;
+        self
+    }
+
+    /// `retry.backoff.ms`: pause before retrying a failed request or metadata
+    /// refresh. Default 100 ms.
+    pub fn retry_backoff(mut self, backoff: Duration) -> Self {
+        self.retry_backoff = backoff;
+        self
+    }
+
+    /// `allow.auto.create.topics`: let metadata requests for unknown topics
+    /// create them where the broker allows it. Default true (Java producer
+    /// and consumer). The admin client never auto-creates.
+    pub fn allow_auto_create_topics(mut self, allow: bool) -> Self {
+        self.allow_auto_create_topics = allow;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.bootstrap.is_empty() {
+            return Err(Error::Config("bootstrap.servers is empty".into()));
+        }
+        for server in &self.bootstrap {
+            let valid = server
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !valid {
+                return Err(Error::Config(format!(
+                    "bootstrap server {server:?} is not host:port"
+                )));
+            }
+        }
+        if self.max_in_flight == 0 {
+            return Err(Error::Config(
+                "max.in.flight.requests.per.connection must be at least 1".into(),
+            ));
+        }
+        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(Error::Config("timeouts must be positive".into()));
+        }
+        if self.max_response_size < 1024 {
+            return Err(Error::Config(
+                "max response size must be at least 1 KiB".into(),
+            ));
+        }
+        if self.reconnect_backoff > self.reconnect_backoff_max {
+            return Err(Error::Config(
+                "reconnect.backoff.ms exceeds reconnect.backoff.max.ms".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds the client and fetches the cluster's metadata once, so that an
+    /// unreachable cluster is reported here rather than at first use.
+    ///
+    /// Must be called inside a tokio runtime: the client spawns its
+    /// metadata refresher and housekeeping tasks on it.
+    pub async fn build(self) -> Result<Client> {
+        self.validate()?;
+        let pool = Pool::new(PoolConfig {
+            bootstrap: self.bootstrap.clone(),
+            connection: ConnectionConfig {
+                client_id: Some(self.client_id.as_str().into()),
+                request_timeout: self.request_timeout,
+                max_in_flight: self.max_in_flight,
+                max_response_size: self.max_response_size,
+                broker_label: "".into(),
+            },
+            connect_timeout: self.connect_timeout,
+            reconnect_backoff: self.reconnect_backoff,
+            reconnect_backoff_max: self.reconnect_backoff_max,
+            connections_max_idle: self.connections_max_idle,
+        });
+        let metadata = MetadataHandle::spawn(
+            pool.clone(),
+            MetadataConfig {
+                max_age: self.metadata_max_age,
+                retry_backoff: self.retry_backoff,
+                allow_auto_topic_creation: self.allow_auto_create_topics,
+            },
+        );
+        let housekeeping = tokio::spawn(housekeeping(pool.clone(), self.connections_max_idle));
+        let client = Client {
+            inner: Arc::new(Inner {
+                config: self,
+                pool,
+                metadata,
+                closed: AtomicBool::new(false),
+                housekeeping,
+            }),
+        };
+        client.inner.metadata.refresh(0).await?;
+        Ok(client)
+    }
+}
+
+/// Closes idle connections now and then. Holds only the pool, so it does
+/// not keep the client alive; it is aborted when the client goes away.
+async fn housekeeping(pool: Pool, idle: Duration) {
+    let period = (idle / 4).max(Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(period).await;
+        pool.evict_idle();
+    }
+}
+
+/// A handle to a Kafka cluster: settings, connection pool and metadata cache.
+///
+/// Cheap to clone; clones share everything. Producers, consumers and the
+/// [`Admin`] client are built from it. Dropping the last clone stops its
+/// background tasks without I/O; [`Client::close`] does the same eagerly.
+///
+/// ```no_run
+/// # async fn demo() -> kafkit::Result<()> {
+/// let client = kafkit::Client::builder("localhost:9092").client_id("demo").build().await?;
+/// let cluster = client.metadata();
+/// println!("{} brokers", cluster.brokers.len());
+/// client.close(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ClientBuilder,
+    pool: Pool,
+    metadata: MetadataHandle,
+    closed: AtomicBool,
+    housekeeping: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // No I/O here: aborting a task and closing connections only flips
+        // flags and drops channels.
+        self.housekeeping.abort();
+        self.pool.close_all();
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("bootstrap", &self.inner.config.bootstrap)
+            .field("client_id", &self.inner.config.client_id)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A [`ClientBuilder`] for `bootstrap_servers` (`host:port[,host:port...]`).
+    pub fn builder(bootstrap_servers: impl AsRef<str>) -> ClientBuilder {
+        ClientBuilder::new(bootstrap_servers)
+    }
+
+    /// The latest metadata snapshot (no I/O).
+    pub fn metadata(&self) -> Arc<ClusterMetadata> {
+        self.inner.metadata.snapshot()
+    }
+
+    /// Fetches fresh metadata and returns it.
+    pub async fn refresh_metadata(&self) -> Result<Arc<ClusterMetadata>> {
+        self.ensure_open()?;
+        let seen = self.inner.metadata.snapshot().generation;
+        self.inner.metadata.refresh(seen).await
+    }
+
+    /// Metadata that includes `topics` (refreshing if any is unknown).
+    /// Topics the broker does not know are listed in
+    /// [`ClusterMetadata::topic_errors`].
+    pub async fn metadata_for(&self, topics: &[&str]) -> Result<Arc<ClusterMetadata>> {
+        self.ensure_open()?;
+        self.inner.metadata.topics(topics).await
+    }
+
+    /// The API versions broker `broker_id` advertised.
+    pub async fn api_versions(&self, broker_id: i32) -> Result<BrokerApiVersions> {
+        Ok(self.connection(broker_id).await?.api_versions().clone())
+    }
+
+    /// A connection to broker `broker_id` for short control requests, for
+    /// callers that speak the protocol directly (see [`crate::protocol::messages`]).
+    pub async fn connection(&self, broker_id: i32) -> Result<Connection> {
+        self.ensure_open()?;
+        self.inner
+            .pool
+            .get(BrokerRef::Node(broker_id), Lane::Control)
+            .await
+    }
+
+    /// Sends a request to broker `broker_id` and waits for its response.
+    pub async fn send_to<R>(&self, broker_id: i32, req: R) -> Result<R::Response>
+    where
+        R: VersionedRequest,
+        R::Response: ThrottleTime,
+    {
+        self.connection(broker_id).await?.send(req).await
+    }
+
+    /// Sends a request to any reachable broker; returns the broker's id (or
+    /// `None` when it was a bootstrap address) and the response.
+    pub async fn send_any<R>(&self, req: R) -> Result<(Option<i32>, R::Response)>
+    where
+        R: VersionedRequest + Clone,
+        R::Response: ThrottleTime,
+    {
+        self.ensure_open()?;
+        let known: Vec<i32> = self.metadata().brokers.keys().copied().collect();
+        let (broker, resp) = self.inner.pool.send_any(&known, req).await?;
+        Ok((
+            match broker {
+                BrokerRef::Node(id) => Some(id),
+                BrokerRef::Bootstrap(_) => None,
+            },
+            resp,
+        ))
+    }
+
+    /// An admin client sharing this client's connections and metadata.
+    pub fn admin(&self) -> Admin {
+        Admin::new(self.clone())
+    }
+
+    /// Whether [`Client::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the client: background tasks stop, connections close and
+    /// in-flight requests fail with [`Error::Disconnected`]. Every clone sees
+    /// the client closed. Never waits longer than `timeout`; today nothing
+    /// needs flushing at this level, so it returns at once (producers built
+    /// on the client flush within their own `close`).
+    pub async fn close(&self, timeout: Duration) {
+        let _ = timeout;
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.inner.housekeeping.abort();
+        self.inner.pool.close_all();
+    }
+
+    pub(crate) fn ensure_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn metadata_handle(&self) -> &MetadataHandle {
+        &self.inner.metadata
+    }
+
+    #[allow(dead_code)] // used by producer/consumer lanes
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    pub(crate) fn retry_backoff(&self) -> Duration {
+        self.inner.config.retry_backoff
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.inner.config.request_timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_list_parses_and_validates() {
+        let b = ClientBuilder::new(" a:1, b:2 ,,");
+        assert_eq!(b.bootstrap, ["a:1", "b:2"]);
+        assert!(b.validate().is_ok());
+        for bad in ["", "nohost", "h:notaport", ":9092", "h:70000"] {
+            let err = ClientBuilder::new(bad).validate().unwrap_err();
+            assert!(err.is_fatal(), "{bad}: {err}");
+        }
+        assert!(
+            ClientBuilder::new("a:1")
+                .max_in_flight(0)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            ClientBuilder::new("a:1")
+                .reconnect_backoff(Duration::from_secs(5))
+                .validate()
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_bootstrap_fails_build_with_retriable_error() {
+        let err = Client::builder("127.0.0.1:1")
+            .request_timeout(Duration::from_millis(500))
+            .build()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NoBrokerAvailable(_)), "{err}");
+        assert!(err.is_retriable());
+    }
+}

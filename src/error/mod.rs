@@ -162,7 +162,9 @@ pub enum Error {
     },
 
     /// The broker supports no version of an API that this client speaks.
-    #[error("no common version for API {api} (broker supports {broker_min}..={broker_max}){context}")]
+    #[error(
+        "no common version for API {api} (broker supports {broker_min}..={broker_max}){context}"
+    )]
     UnsupportedVersion {
         /// The API's name.
         api: &'static str,
@@ -202,7 +204,11 @@ impl Error {
     }
 
     /// Like [`Error::from_code`], as a `Result` for `?` use.
-    pub fn check(code: i16, message: Option<&str>, context: impl FnOnce() -> Context) -> Result<()> {
+    pub fn check(
+        code: i16,
+        message: Option<&str>,
+        context: impl FnOnce() -> Context,
+    ) -> Result<()> {
         match code {
             0 => Ok(()),
             c => Err(Error::Broker {
@@ -353,7 +359,8 @@ mod tests {
 
     #[test]
     fn classification() {
-        let fenced = Error::from_code(ErrorCode::PRODUCER_FENCED.0, None, Context::default()).unwrap();
+        let fenced =
+            Error::from_code(ErrorCode::PRODUCER_FENCED.0, None, Context::default()).unwrap();
         assert!(fenced.is_fatal() && !fenced.is_retriable() && !fenced.requires_abort());
 
         let leader = Error::from_code(6, None, Context::default()).unwrap();
@@ -378,7 +385,10 @@ mod tests {
         let e = Error::from_code(
             3,
             Some("no such topic".into()),
-            Context::api("Metadata").with_broker(1).with_topic("t").with_partition(2),
+            Context::api("Metadata")
+                .with_broker(1)
+                .with_topic("t")
+                .with_partition(2),
         )
         .unwrap();
         assert_eq!(

@@ -1,1 +1,427 @@
-//! Connection pool: per broker and lane.
+//! Connection pool: one connection per broker *and lane*.
+//!
+//! Lanes exist so that a long poll never delays a latency-sensitive request:
+//! a Fetch that the broker holds for `fetch.max.wait.ms`, or a JoinGroup held
+//! for the whole rebalance, must not sit in front of a heartbeat or a metadata
+//! request on the same socket (Kafka answers requests of one connection in
+//! order).
+//!
+//! Each slot owns its reconnect state. A slot's async mutex is held while
+//! connecting, so concurrent callers wait for one connect attempt instead of
+//! racing N sockets to the same broker. Failed attempts back off with jitter
+//! from `reconnect.backoff.ms` (50 ms) doubling to `reconnect.backoff.max.ms`
+//! (1 s). A poisoned connection is noticed (`is_closed`) and replaced on the
+//! next `get`; the pool never evicts on a caller's say-so, so a stale failure
+//! cannot throw away a fresh connection.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::error::{Context, Error, Result};
+use crate::net::connection::{Connection, ConnectionConfig};
+use crate::net::transport;
+use crate::protocol::versions::{ThrottleTime, VersionedRequest};
+
+/// What a connection is used for. Requests of different lanes never share a
+/// socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(dead_code)] // Produce, Fetch and Group lanes are used by the producer and consumer
+pub(crate) enum Lane {
+    /// Metadata, admin, heartbeats, offset commits: short requests.
+    Control,
+    /// Produce requests.
+    Produce,
+    /// Fetch long polls.
+    Fetch,
+    /// JoinGroup/SyncGroup, held by the coordinator for a whole rebalance.
+    Group,
+}
+
+/// Which broker: a node id from metadata, or the n-th bootstrap address
+/// (before metadata is known, like the Java client's negative node ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum BrokerRef {
+    Node(i32),
+    Bootstrap(usize),
+}
+
+impl std::fmt::Display for BrokerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BrokerRef::Node(id) => write!(f, "{id}"),
+            BrokerRef::Bootstrap(i) => write!(f, "bootstrap-{i}"),
+        }
+    }
+}
+
+/// Pool settings (from the client builder).
+#[derive(Debug, Clone)]
+pub(crate) struct PoolConfig {
+    pub bootstrap: Vec<String>,
+    pub connection: ConnectionConfig,
+    pub connect_timeout: Duration,
+    pub reconnect_backoff: Duration,
+    pub reconnect_backoff_max: Duration,
+    pub connections_max_idle: Duration,
+}
+
+#[derive(Default)]
+struct SlotState {
+    conn: Option<Connection>,
+    /// Consecutive failed connects; drives the backoff.
+    failures: u32,
+    not_before: Option<Instant>,
+    last_used: Option<Instant>,
+}
+
+type Slot = Arc<tokio::sync::Mutex<SlotState>>;
+
+/// The pool. Cheap to clone; all clones share the connections.
+#[derive(Clone)]
+pub(crate) struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    config: PoolConfig,
+    /// Broker addresses learnt from metadata (`host:port`).
+    addresses: Mutex<HashMap<i32, String>>,
+    /// Short-held lock: only to find or create a slot, never across I/O.
+    slots: Mutex<HashMap<(BrokerRef, Lane), Slot>>,
+}
+
+impl Pool {
+    pub(crate) fn new(config: PoolConfig) -> Pool {
+        Pool {
+            inner: Arc::new(PoolInner {
+                config,
+                addresses: Mutex::new(HashMap::new()),
+                slots: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub(crate) fn bootstrap_len(&self) -> usize {
+        self.inner.config.bootstrap.len()
+    }
+
+    /// Records the addresses of the brokers in the latest metadata. An
+    /// address change closes the old connections to that id.
+    pub(crate) fn set_brokers(&self, brokers: impl IntoIterator<Item = (i32, String)>) {
+        let mut changed = Vec::new();
+        {
+            let mut addresses = lock(&self.inner.addresses);
+            for (id, addr) in brokers {
+                if addresses.get(&id).is_some_and(|old| *old != addr) {
+                    changed.push(id);
+                }
+                addresses.insert(id, addr);
+            }
+        }
+        for id in changed {
+            self.close_broker(BrokerRef::Node(id));
+        }
+    }
+
+    fn address_of(&self, broker: BrokerRef) -> Result<String> {
+        match broker {
+            BrokerRef::Node(id) => lock(&self.inner.addresses)
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::NoBrokerAvailable(format!("broker {id} is not in the metadata"))
+                }),
+            BrokerRef::Bootstrap(i) => self
+                .inner
+                .config
+                .bootstrap
+                .get(i)
+                .cloned()
+                .ok_or_else(|| Error::NoBrokerAvailable(format!("no bootstrap server #{i}"))),
+        }
+    }
+
+    fn slot(&self, broker: BrokerRef, lane: Lane) -> Slot {
+        lock(&self.inner.slots)
+            .entry((broker, lane))
+            .or_default()
+            .clone()
+    }
+
+    /// A live connection to `broker` on `lane`, connecting (after any
+    /// backoff) if there is none.
+    pub(crate) async fn get(&self, broker: BrokerRef, lane: Lane) -> Result<Connection> {
+        let slot = self.slot(broker, lane);
+        let mut state = slot.lock().await;
+        if let Some(conn) = state.conn.clone() {
+            if !conn.is_closed() {
+                state.last_used = Some(Instant::now());
+                return Ok(conn);
+            }
+            state.conn = None;
+        }
+        if let Some(not_before) = state.not_before {
+            tokio::time::sleep_until(not_before).await;
+        }
+        match self.connect(broker).await {
+            Ok(conn) => {
+                state.failures = 0;
+                state.not_before = None;
+                state.last_used = Some(Instant::now());
+                state.conn = Some(conn.clone());
+                Ok(conn)
+            }
+            Err(e) => {
+                state.failures = state.failures.saturating_add(1);
+                state.not_before = Some(Instant::now() + self.backoff(state.failures));
+                Err(e)
+            }
+        }
+    }
+
+    /// The connection if one is open now; never connects.
+    pub(crate) fn get_if_open(&self, broker: BrokerRef, lane: Lane) -> Option<Connection> {
+        let slot = lock(&self.inner.slots).get(&(broker, lane))?.clone();
+        let state = slot.try_lock().ok()?;
+        state.conn.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    /// Whether the broker is in backoff after failed connects on `lane`.
+    pub(crate) fn is_backing_off(&self, broker: BrokerRef, lane: Lane) -> bool {
+        let Some(slot) = lock(&self.inner.slots).get(&(broker, lane)).cloned() else {
+            return false;
+        };
+        slot.try_lock()
+            .map(|s| s.not_before.is_some_and(|t| t > Instant::now()))
+            .unwrap_or(false)
+    }
+
+    async fn connect(&self, broker: BrokerRef) -> Result<Connection> {
+        let address = self.address_of(broker)?;
+        let context = || Context::default().with_broker(format!("{broker} ({address})"));
+        let addrs = resolve(&address)
+            .await
+            .map_err(|e| e.map_context(|_| context()))?;
+        let mut last_err = None;
+        // Java's client.dns.lookup=use_all_dns_ips: try every address the name resolves to.
+        for addr in addrs {
+            match transport::connect_tcp(addr, self.inner.config.connect_timeout).await {
+                Ok(stream) => {
+                    let mut config = self.inner.config.connection.clone();
+                    config.broker_label = format!("{broker} ({address})").into();
+                    return Connection::handshake(stream, config).await;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| {
+            Error::NoBrokerAvailable(format!("{address} resolved to no address"))
+        }))
+    }
+
+    /// Jittered exponential backoff: base * 2^(failures-1), capped, +-20%.
+    fn backoff(&self, failures: u32) -> Duration {
+        let base = self.inner.config.reconnect_backoff;
+        let max = self.inner.config.reconnect_backoff_max;
+        let exp = base.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+        let capped = exp.min(max);
+        let jitter = 0.8 + 0.4 * jitter_unit();
+        capped.mul_f64(jitter)
+    }
+
+    /// Sends `req` on the control lane to some reachable broker, in Java's
+    /// "least loaded node" spirit: brokers with an open connection first,
+    /// then other known brokers not in backoff, then the bootstrap list
+    /// (so a cluster whose every known broker moved can still be found).
+    pub(crate) async fn send_any<R>(
+        &self,
+        known: &[i32],
+        req: R,
+    ) -> Result<(BrokerRef, R::Response)>
+    where
+        R: VersionedRequest + Clone,
+        R::Response: ThrottleTime,
+    {
+        let mut candidates: Vec<BrokerRef> = Vec::new();
+        let (open, closed): (Vec<i32>, Vec<i32>) = known.iter().partition(|id| {
+            self.get_if_open(BrokerRef::Node(**id), Lane::Control)
+                .is_some()
+        });
+        candidates.extend(open.into_iter().map(BrokerRef::Node));
+        let (ready, backing_off): (Vec<i32>, Vec<i32>) = closed
+            .into_iter()
+            .partition(|id| !self.is_backing_off(BrokerRef::Node(*id), Lane::Control));
+        candidates.extend(ready.into_iter().map(BrokerRef::Node));
+        candidates.extend((0..self.bootstrap_len()).map(BrokerRef::Bootstrap));
+        candidates.extend(backing_off.into_iter().map(BrokerRef::Node));
+
+        let mut last_err = None;
+        for broker in candidates {
+            let attempt = async {
+                let conn = self.get(broker, Lane::Control).await?;
+                conn.send(req.clone()).await
+            };
+            match attempt.await {
+                Ok(resp) => return Ok((broker, resp)),
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!(%broker, error = %e, "broker unusable, trying the next one");
+                    last_err = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(match last_err {
+            Some(e) => Error::NoBrokerAvailable(format!("every broker failed; last error: {e}")),
+            None => Error::NoBrokerAvailable("no bootstrap server configured".into()),
+        })
+    }
+
+    /// Closes every connection to `broker` (all lanes). No waiting.
+    pub(crate) fn close_broker(&self, broker: BrokerRef) {
+        let slots: Vec<Slot> = lock(&self.inner.slots)
+            .iter()
+            .filter(|((b, _), _)| *b == broker)
+            .map(|(_, s)| s.clone())
+            .collect();
+        for slot in slots {
+            if let Ok(mut state) = slot.try_lock()
+                && let Some(conn) = state.conn.take()
+            {
+                conn.close();
+            }
+        }
+    }
+
+    /// Closes connections unused for longer than `connections.max.idle.ms`.
+    pub(crate) fn evict_idle(&self) {
+        let idle = self.inner.config.connections_max_idle;
+        let now = Instant::now();
+        let slots: Vec<Slot> = lock(&self.inner.slots).values().cloned().collect();
+        for slot in slots {
+            // A slot that is busy connecting is in use: skip it.
+            if let Ok(mut state) = slot.try_lock()
+                && state
+                    .last_used
+                    .is_some_and(|t| now.duration_since(t) > idle)
+                && let Some(conn) = state.conn.take()
+            {
+                tracing::debug!("closing idle connection");
+                conn.close();
+            }
+        }
+    }
+
+    /// Closes every connection. No waiting, no I/O.
+    pub(crate) fn close_all(&self) {
+        let slots: Vec<Slot> = lock(&self.inner.slots).drain().map(|(_, s)| s).collect();
+        for slot in slots {
+            if let Ok(mut state) = slot.try_lock()
+                && let Some(conn) = state.conn.take()
+            {
+                conn.close();
+            }
+        }
+    }
+}
+
+/// Resolves `host:port` to every address it names.
+async fn resolve(address: &str) -> Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(address)
+        .await
+        .map_err(|e| Error::io(e, Context::default()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::NoBrokerAvailable(format!(
+            "{address} resolved to no address"
+        )));
+    }
+    Ok(addrs)
+}
+
+/// A number in [0, 1) that differs between calls and processes; enough for
+/// backoff jitter without a RNG dependency.
+fn jitter_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Locks a std mutex, recovering from poisoning: the maps it guards stay
+/// consistent because no code panics while holding them.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool() -> Pool {
+        Pool::new(PoolConfig {
+            bootstrap: vec!["127.0.0.1:1".into()],
+            connection: ConnectionConfig {
+                client_id: None,
+                request_timeout: Duration::from_secs(1),
+                max_in_flight: 5,
+                max_response_size: 1 << 20,
+                broker_label: "test".into(),
+            },
+            connect_timeout: Duration::from_millis(200),
+            reconnect_backoff: Duration::from_millis(50),
+            reconnect_backoff_max: Duration::from_secs(1),
+            connections_max_idle: Duration::from_secs(540),
+        })
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let p = pool();
+        for _ in 0..20 {
+            let first = p.backoff(1);
+            assert!(
+                first >= Duration::from_millis(40) && first <= Duration::from_millis(60),
+                "{first:?}"
+            );
+            let third = p.backoff(3);
+            assert!(
+                third >= Duration::from_millis(160) && third <= Duration::from_millis(240),
+                "{third:?}"
+            );
+            let late = p.backoff(30);
+            assert!(
+                late >= Duration::from_millis(800) && late <= Duration::from_millis(1200),
+                "{late:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_connect_backs_off() {
+        // Port 1 on loopback: nothing listens, connect is refused at once.
+        let p = pool();
+        let err = p
+            .get(BrokerRef::Bootstrap(0), Lane::Control)
+            .await
+            .unwrap_err();
+        assert!(err.is_retriable(), "{err}");
+        assert!(p.is_backing_off(BrokerRef::Bootstrap(0), Lane::Control));
+        assert!(!p.is_backing_off(BrokerRef::Bootstrap(0), Lane::Fetch));
+    }
+
+    #[tokio::test]
+    async fn unknown_node_is_an_error_not_a_panic() {
+        let p = pool();
+        let err = p.get(BrokerRef::Node(7), Lane::Control).await.unwrap_err();
+        assert!(matches!(err, Error::NoBrokerAvailable(_)), "{err}");
+    }
+}

@@ -33,3 +33,19 @@ impl BrokerApiVersions {
         todo!()
     }
 }
+
+// STUB impls so the lead's code type-checks until the conn branch lands.
+macro_rules! stub {
+    ($($t:ident, $r:ident, $k:ident);*) => {$(
+        impl VersionedRequest for kafka_protocol::messages::$t {
+            const API_KEY: ApiKey = ApiKey::$k;
+            const MIN_VERSION: i16 = 1;
+            const MAX_VERSION: i16 = 1;
+        }
+        impl ThrottleTime for kafka_protocol::messages::$r {
+            fn throttle_time_ms(&self) -> Option<i32> { None }
+        }
+    )*};
+}
+stub!(MetadataRequest, MetadataResponse, Metadata; CreateTopicsRequest, CreateTopicsResponse, CreateTopics;
+      DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopics; ListOffsetsRequest, ListOffsetsResponse, ListOffsets);
