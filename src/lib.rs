@@ -23,7 +23,9 @@ mod client;
 pub mod error;
 pub mod metadata;
 pub mod net;
+pub mod producer;
 pub mod protocol;
+pub mod serialization;
 
 pub use admin::Admin;
 pub use client::{Client, ClientBuilder};

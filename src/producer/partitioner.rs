@@ -1,0 +1,1 @@
+//! Partitioners (placeholder).
