@@ -8,17 +8,23 @@
 
 use std::time::Duration;
 
-use kafkit::admin::{NewTopic, OffsetSpec};
 use kafkit::Client;
+use kafkit::admin::{NewTopic, OffsetSpec};
 
 #[tokio::main]
 async fn main() -> kafkit::Result<()> {
     let bootstrap = std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| "localhost:9092".into());
-    let client = Client::builder(&bootstrap).client_id("kafkit-quickstart").build().await?;
+    let client = Client::builder(&bootstrap)
+        .client_id("kafkit-quickstart")
+        .build()
+        .await?;
     let admin = client.admin();
 
     let cluster = admin.describe_cluster().await?;
-    println!("connected to cluster {:?} via {bootstrap}", cluster.cluster_id);
+    println!(
+        "connected to cluster {:?} via {bootstrap}",
+        cluster.cluster_id
+    );
     for broker in &cluster.brokers {
         println!("  broker {} at {}", broker.id, broker.address());
     }
@@ -41,10 +47,17 @@ async fn main() -> kafkit::Result<()> {
     }
 
     let topics = admin.list_topics().await?;
-    println!("{} topic(s): {:?}", topics.len(), topics.iter().map(|t| &t.name).collect::<Vec<_>>());
+    println!(
+        "{} topic(s): {:?}",
+        topics.len(),
+        topics.iter().map(|t| &t.name).collect::<Vec<_>>()
+    );
 
     for (name, result) in admin.delete_topics(&[&topic]).await? {
-        println!("deleted {name}: {}", if result.is_ok() { "ok" } else { "failed" });
+        println!(
+            "deleted {name}: {}",
+            if result.is_ok() { "ok" } else { "failed" }
+        );
     }
     client.close(Duration::from_secs(5)).await;
     Ok(())

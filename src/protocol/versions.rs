@@ -1,11 +1,20 @@
-//! The API versions this client speaks, and negotiation with a broker.
-//! (STUB: signatures only; the connection helper fills it in.)
+//! The one place that knows which API versions this client speaks, and how
+//! a version is chosen for a broker.
+//!
+//! Each request type declares its range as associated constants. The range
+//! is what our callers handle, which can be narrower than what
+//! `kafka-protocol` can encode: e.g. Fetch stops at v12 because v13+ names
+//! topics only by id, and FindCoordinator at v3 because v4 batches keys.
 
-use kafka_protocol::messages::ApiKey;
+use std::collections::HashMap;
+
+use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Request;
 
+use crate::error::{Context, Error, Result};
+
 /// A request type this client knows how to send, with the version range it
-/// implements (a sub-range of what `kafka-protocol` can encode).
+/// implements.
 pub trait VersionedRequest: Request + Send + 'static {
     /// The API key.
     const API_KEY: ApiKey;
@@ -21,31 +30,200 @@ pub trait ThrottleTime {
     fn throttle_time_ms(&self) -> Option<i32>;
 }
 
+macro_rules! versions {
+    ($($req:ident / $resp:ident => $key:ident $min:literal ..= $max:literal;)*) => {
+        $(
+            impl VersionedRequest for $req {
+                const API_KEY: ApiKey = ApiKey::$key;
+                const MIN_VERSION: i16 = $min;
+                const MAX_VERSION: i16 = $max;
+            }
+            impl ThrottleTime for $resp {
+                fn throttle_time_ms(&self) -> Option<i32> {
+                    (self.throttle_time_ms > 0).then_some(self.throttle_time_ms)
+                }
+            }
+        )*
+
+        /// Every API this client speaks, with our (min, max) version.
+        pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[$((ApiKey::$key, $min, $max),)*];
+
+        #[cfg(test)]
+        fn check_within_kafka_protocol() {
+            use kafka_protocol::protocol::Message;
+            $(
+                assert!(
+                    <$req as Message>::VERSIONS.min <= $min && $max <= <$req as Message>::VERSIONS.max,
+                    "{} {}..={} outside kafka-protocol's {:?}",
+                    stringify!($req), $min, $max, <$req as Message>::VERSIONS
+                );
+            )*
+        }
+    };
+}
+
+versions! {
+    ApiVersionsRequest / ApiVersionsResponse => ApiVersions 0..=3;
+    MetadataRequest / MetadataResponse => Metadata 1..=12;
+    ProduceRequest / ProduceResponse => Produce 3..=11;
+    FetchRequest / FetchResponse => Fetch 4..=12;
+    ListOffsetsRequest / ListOffsetsResponse => ListOffsets 1..=8;
+    FindCoordinatorRequest / FindCoordinatorResponse => FindCoordinator 1..=3;
+    JoinGroupRequest / JoinGroupResponse => JoinGroup 0..=9;
+    SyncGroupRequest / SyncGroupResponse => SyncGroup 0..=5;
+    HeartbeatRequest / HeartbeatResponse => Heartbeat 0..=4;
+    LeaveGroupRequest / LeaveGroupResponse => LeaveGroup 0..=5;
+    OffsetCommitRequest / OffsetCommitResponse => OffsetCommit 2..=8;
+    OffsetFetchRequest / OffsetFetchResponse => OffsetFetch 1..=7;
+    CreateTopicsRequest / CreateTopicsResponse => CreateTopics 2..=7;
+    DeleteTopicsRequest / DeleteTopicsResponse => DeleteTopics 1..=6;
+    DescribeConfigsRequest / DescribeConfigsResponse => DescribeConfigs 1..=4;
+    InitProducerIdRequest / InitProducerIdResponse => InitProducerId 0..=4;
+    AddPartitionsToTxnRequest / AddPartitionsToTxnResponse => AddPartitionsToTxn 0..=3;
+    AddOffsetsToTxnRequest / AddOffsetsToTxnResponse => AddOffsetsToTxn 0..=3;
+    EndTxnRequest / EndTxnResponse => EndTxn 0..=3;
+    TxnOffsetCommitRequest / TxnOffsetCommitResponse => TxnOffsetCommit 0..=3;
+    DescribeGroupsRequest / DescribeGroupsResponse => DescribeGroups 0..=5;
+    ListGroupsRequest / ListGroupsResponse => ListGroups 0..=4;
+    DescribeClusterRequest / DescribeClusterResponse => DescribeCluster 0..=1;
+    CreatePartitionsRequest / CreatePartitionsResponse => CreatePartitions 0..=3;
+    DeleteRecordsRequest / DeleteRecordsResponse => DeleteRecords 0..=2;
+    OffsetForLeaderEpochRequest / OffsetForLeaderEpochResponse => OffsetForLeaderEpoch 2..=4;
+}
+
 /// The version ranges a broker advertised in ApiVersions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BrokerApiVersions {
-    _p: (),
+    ranges: HashMap<i16, (i16, i16)>,
 }
 
 impl BrokerApiVersions {
+    /// Builds the table from an ApiVersions response.
+    pub fn from_response(resp: &ApiVersionsResponse) -> BrokerApiVersions {
+        BrokerApiVersions {
+            ranges: resp
+                .api_keys
+                .iter()
+                .map(|k| (k.api_key, (k.min_version, k.max_version)))
+                .collect(),
+        }
+    }
+
     /// The broker's (min, max) for `key`, if it supports the API at all.
-    pub fn range(&self, _key: ApiKey) -> Option<(i16, i16)> {
-        todo!()
+    pub fn range(&self, key: ApiKey) -> Option<(i16, i16)> {
+        self.ranges.get(&(key as i16)).copied()
+    }
+
+    /// Number of APIs the broker advertised.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether the broker advertised no API at all.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The highest version of `R` both sides speak.
+    pub fn negotiate<R: VersionedRequest>(&self) -> Result<i16> {
+        let api = api_name(R::API_KEY);
+        let Some((bmin, bmax)) = self.range(R::API_KEY) else {
+            return Err(Error::UnsupportedVersion {
+                api,
+                broker_min: -1,
+                broker_max: -1,
+                context: Context::api(api),
+            });
+        };
+        let version = R::MAX_VERSION.min(bmax);
+        if version < R::MIN_VERSION.max(bmin) {
+            return Err(Error::UnsupportedVersion {
+                api,
+                broker_min: bmin,
+                broker_max: bmax,
+                context: Context::api(api),
+            });
+        }
+        Ok(version)
     }
 }
 
-// STUB impls so the lead's code type-checks until the conn branch lands.
-macro_rules! stub {
-    ($($t:ident, $r:ident, $k:ident);*) => {$(
-        impl VersionedRequest for kafka_protocol::messages::$t {
-            const API_KEY: ApiKey = ApiKey::$k;
-            const MIN_VERSION: i16 = 1;
-            const MAX_VERSION: i16 = 1;
-        }
-        impl ThrottleTime for kafka_protocol::messages::$r {
-            fn throttle_time_ms(&self) -> Option<i32> { None }
-        }
-    )*};
+/// A readable API name for errors and traces.
+pub fn api_name(key: ApiKey) -> &'static str {
+    match key {
+        ApiKey::Produce => "Produce",
+        ApiKey::Fetch => "Fetch",
+        ApiKey::ListOffsets => "ListOffsets",
+        ApiKey::Metadata => "Metadata",
+        ApiKey::OffsetCommit => "OffsetCommit",
+        ApiKey::OffsetFetch => "OffsetFetch",
+        ApiKey::FindCoordinator => "FindCoordinator",
+        ApiKey::JoinGroup => "JoinGroup",
+        ApiKey::Heartbeat => "Heartbeat",
+        ApiKey::LeaveGroup => "LeaveGroup",
+        ApiKey::SyncGroup => "SyncGroup",
+        ApiKey::DescribeGroups => "DescribeGroups",
+        ApiKey::ListGroups => "ListGroups",
+        ApiKey::ApiVersions => "ApiVersions",
+        ApiKey::CreateTopics => "CreateTopics",
+        ApiKey::DeleteTopics => "DeleteTopics",
+        ApiKey::DeleteRecords => "DeleteRecords",
+        ApiKey::InitProducerId => "InitProducerId",
+        ApiKey::OffsetForLeaderEpoch => "OffsetForLeaderEpoch",
+        ApiKey::AddPartitionsToTxn => "AddPartitionsToTxn",
+        ApiKey::AddOffsetsToTxn => "AddOffsetsToTxn",
+        ApiKey::EndTxn => "EndTxn",
+        ApiKey::TxnOffsetCommit => "TxnOffsetCommit",
+        ApiKey::DescribeConfigs => "DescribeConfigs",
+        ApiKey::CreatePartitions => "CreatePartitions",
+        ApiKey::DescribeCluster => "DescribeCluster",
+        _ => "Other",
+    }
 }
-stub!(MetadataRequest, MetadataResponse, Metadata; CreateTopicsRequest, CreateTopicsResponse, CreateTopics;
-      DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopics; ListOffsetsRequest, ListOffsetsResponse, ListOffsets);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+
+    #[test]
+    fn our_ranges_are_within_what_kafka_protocol_encodes() {
+        check_within_kafka_protocol();
+    }
+
+    fn broker(key: ApiKey, min: i16, max: i16) -> BrokerApiVersions {
+        BrokerApiVersions::from_response(&ApiVersionsResponse::default().with_api_keys(vec![
+            ApiVersion::default()
+                .with_api_key(key as i16)
+                .with_min_version(min)
+                .with_max_version(max),
+        ]))
+    }
+
+    #[test]
+    fn negotiation_picks_highest_common_version() {
+        assert_eq!(
+            broker(ApiKey::Metadata, 0, 13)
+                .negotiate::<MetadataRequest>()
+                .unwrap(),
+            12
+        );
+        assert_eq!(
+            broker(ApiKey::Metadata, 0, 5)
+                .negotiate::<MetadataRequest>()
+                .unwrap(),
+            5
+        );
+        let err = broker(ApiKey::Fetch, 0, 3)
+            .negotiate::<FetchRequest>()
+            .unwrap_err();
+        assert!(err.is_fatal(), "{err}");
+        let err = broker(ApiKey::Metadata, 0, 13)
+            .negotiate::<FetchRequest>()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::UnsupportedVersion { broker_min: -1, .. }
+        ));
+    }
+}
