@@ -248,6 +248,12 @@ impl Connection {
         self.shared.check_open()?;
         self.wait_throttle().await;
         let frame = self.encode(&req, version, api)?;
+        tracing::debug!(
+            api,
+            version,
+            broker = %self.shared.config.broker_label,
+            "request without response queued"
+        );
         let (written, done) = oneshot::channel();
         let deadline = Instant::now() + self.shared.config.request_timeout;
         let queued = tokio::time::timeout_at(
@@ -379,37 +385,55 @@ impl Connection {
             unqueued.armed = false;
             return Err(e);
         }
-        tracing::trace!(api, version, correlation_id, "request");
-        let queued = tokio::time::timeout_at(
-            deadline,
-            self.writer.send(Outgoing {
-                frame: buf.freeze(),
-                written: None,
-            }),
-        )
-        .await;
-        unqueued.armed = false;
-        match queued {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => {
-                lock(&self.shared.in_flight).remove(&correlation_id);
-                return Err(self.closed_error(api));
+        // One span per request, with what identifies it on the wire; never
+        // payloads.
+        let span = tracing::debug_span!(
+            "request",
+            api,
+            version,
+            correlation_id,
+            broker = %self.shared.config.broker_label
+        );
+        async {
+            tracing::debug!("request queued");
+            let queued = tokio::time::timeout_at(
+                deadline,
+                self.writer.send(Outgoing {
+                    frame: buf.freeze(),
+                    written: None,
+                }),
+            )
+            .await;
+            unqueued.armed = false;
+            match queued {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    lock(&self.shared.in_flight).remove(&correlation_id);
+                    return Err(self.closed_error(api));
+                }
+                Err(_) => {
+                    lock(&self.shared.in_flight).remove(&correlation_id);
+                    return Err(self.timeout(api));
+                }
             }
-            Err(_) => {
-                lock(&self.shared.in_flight).remove(&correlation_id);
-                return Err(self.timeout(api));
+            let result = match tokio::time::timeout_at(deadline, response).await {
+                Ok(Ok(result)) => result.map_err(|e| {
+                    e.map_context(|c| Context {
+                        api: Some(api),
+                        ..c
+                    })
+                }),
+                Ok(Err(_)) => Err(self.closed_error(api)),
+                Err(_) => Err(self.timeout(api)),
+            };
+            match &result {
+                Ok(frame) => tracing::debug!(bytes = frame.len(), "response received"),
+                Err(error) => tracing::debug!(%error, "request failed"),
             }
+            result
         }
-        match tokio::time::timeout_at(deadline, response).await {
-            Ok(Ok(result)) => result.map_err(|e| {
-                e.map_context(|c| Context {
-                    api: Some(api),
-                    ..c
-                })
-            }),
-            Ok(Err(_)) => Err(self.closed_error(api)),
-            Err(_) => Err(self.timeout(api)),
-        }
+        .instrument(span)
+        .await
     }
 
     fn closed_error(&self, api: &'static str) -> Error {

@@ -1,13 +1,57 @@
-//! How bytes reach a broker. (STUB until the connection branch lands.)
+//! How bytes reach a broker: plain TCP today, and the seam where TLS and
+//! SASL go.
+//!
+//! A broker connection is built in three steps, each with its own place:
+//!
+//! 1. **Transport** ([`connect`]): open TCP (`TCP_NODELAY`, bounded by the
+//!    connect timeout) and, per [`Security`], wrap the stream. TLS belongs
+//!    here: a `Security::Ssl` variant would run the TLS handshake on the
+//!    [`TcpStream`] inside the same timeout and return the encrypted stream
+//!    as a [`BrokerStream`].
+//! 2. **Connection** ([`Connection::handshake`](super::connection::Connection::handshake)):
+//!    starts the reader and writer tasks over whatever stream step 1 gave
+//!    (it only needs `AsyncRead + AsyncWrite`) and negotiates API versions.
+//! 3. **Authentication**: SASL is spoken *over* the Kafka protocol
+//!    (SaslHandshake, then SaslAuthenticate frames, KIP-152), after
+//!    ApiVersions and before any other request, so it belongs right after
+//!    step 2, as requests on the new connection; only the mechanism's
+//!    exchange (PLAIN, SCRAM, OAUTHBEARER) needs new code. A
+//!    `Security::SaslPlaintext`/`SaslSsl` variant selects it.
+//!
+//! Keeping TLS below the connection and SASL above it means neither touches
+//! framing, pipelining or poisoning.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::error::{Context, Error, Result};
 
-/// Opens a TCP connection with `TCP_NODELAY`, bounded by `timeout`.
+/// How a connection is protected and authenticated (`security.protocol`).
+///
+/// Only `Plaintext` exists today; TLS and SASL variants will be added here
+/// (the enum is non-exhaustive so that adding them is not a breaking change).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Security {
+    /// Unencrypted, unauthenticated TCP (`PLAINTEXT`).
+    #[default]
+    Plaintext,
+}
+
+/// A connected byte stream to a broker: what [`connect`] returns and what a
+/// connection runs over. Implemented for every suitable stream type.
+pub trait BrokerStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> BrokerStream for T {}
+
+/// Opens a TCP connection to `addr` with `TCP_NODELAY`, bounded by
+/// `timeout`.
+///
+/// `TCP_NODELAY` because Kafka requests are small, latency-bound frames that
+/// the writer task already coalesces; Nagle's algorithm would only add delay.
 pub async fn connect_tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStream> {
     let ctx = || Context::default().with_broker(addr);
     let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
@@ -19,4 +63,67 @@ pub async fn connect_tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStrea
         .map_err(|e| Error::io(e, ctx()))?;
     stream.set_nodelay(true).map_err(|e| Error::io(e, ctx()))?;
     Ok(stream)
+}
+
+/// Opens a connection to `addr` secured as `security` says, bounded by
+/// `timeout` (TCP connect plus, later, the TLS handshake).
+pub async fn connect(
+    addr: SocketAddr,
+    security: &Security,
+    timeout: Duration,
+) -> Result<Box<dyn BrokerStream>> {
+    match security {
+        Security::Plaintext => Ok(Box::new(connect_tcp(addr, timeout).await?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn connects_with_nodelay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) =
+            tokio::join!(connect_tcp(addr, Duration::from_secs(5)), listener.accept());
+        assert!(client.unwrap().nodelay().unwrap());
+        accepted.unwrap();
+    }
+
+    #[tokio::test]
+    async fn plaintext_stream_carries_bytes_both_ways() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let security = Security::default();
+        let (stream, accepted) = tokio::join!(
+            connect(addr, &security, Duration::from_secs(5)),
+            listener.accept()
+        );
+        let mut stream = stream.unwrap();
+        let (mut server, _) = accepted.unwrap();
+        stream.write_all(b"ping").await.unwrap();
+        let mut got = [0u8; 4];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"ping");
+        server.write_all(b"pong").await.unwrap();
+        stream.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"pong");
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_an_io_error_naming_the_broker() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let err = connect_tcp(addr, Duration::from_secs(5)).await.unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(err.is_retriable());
+        assert_eq!(
+            err.context().and_then(|c| c.broker.clone()),
+            Some(addr.to_string())
+        );
+    }
 }

@@ -12,6 +12,8 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, Str
 
 use crate::error::{Context, Error, Result};
 
+mod alloc_guard;
+
 /// Default cap on a response frame (100 MiB).
 pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 100 * 1024 * 1024;
 
@@ -88,17 +90,22 @@ pub fn peek_correlation_id(frame: &[u8]) -> Option<i32> {
 /// `version`. Byte fields of the body (e.g. fetched records) are slices of
 /// `frame`, not copies.
 ///
-/// Bytes after the body are ignored: a broker may legitimately send fields
-/// this version does not know only as tagged fields, which are parsed, so
-/// trailing bytes can only come from a broker bug, and the fields we did
-/// read are still valid.
+/// The body is decoded through a guard that refuses counts and lengths
+/// larger than the bytes that follow them before `kafka-protocol` sizes an
+/// allocation from them (see `alloc_guard`); a malformed body is an
+/// [`Error::Protocol`] for this response only, the frame boundary is intact.
+///
+/// Bytes after the body are ignored: fields a newer broker adds to a
+/// version we speak arrive as tagged fields, which are parsed, so trailing
+/// bytes can only come from a broker bug, and the fields we did read are
+/// still valid. The Java client does not check for them either.
 pub fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<R::Response> {
     let header = ResponseHeader::decode(&mut frame, R::Response::header_version(version))
-        .map_err(|e| Error::protocol(format!("response header: {e}"), Context::default()))?;
+        .map_err(|e| Error::protocol(format!("response header: {e:#}"), Context::default()))?;
     let _ = header;
-    R::Response::decode(&mut frame, version).map_err(|e| {
+    alloc_guard::decode_body::<R::Response>(&frame, version).map_err(|reason| {
         Error::protocol(
-            format!("response body of api {} v{version}: {e}", R::KEY),
+            format!("response body of api {} v{version}: {reason}", R::KEY),
             Context::default(),
         )
     })
