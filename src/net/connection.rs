@@ -96,9 +96,11 @@ impl Shared {
         let _ = self.shutdown.send(true);
     }
 
-    fn check_open(&self) -> Result<()> {
+    /// Fails with the shared poison error, naming `api` in its context so
+    /// that a later send reads like an in-flight one did.
+    fn check_open(&self, api: &'static str) -> Result<()> {
         match self.poisoned.get() {
-            Some(e) => Err(e.clone()),
+            Some(e) => Err(with_api(e.clone(), api)),
             None => Ok(()),
         }
     }
@@ -245,7 +247,7 @@ impl Connection {
         R: VersionedRequest,
     {
         let api = api_name(R::API_KEY);
-        self.shared.check_open()?;
+        self.shared.check_open(api)?;
         self.wait_throttle().await;
         let frame = self.encode(&req, version, api)?;
         tracing::debug!(
@@ -340,7 +342,7 @@ impl Connection {
     /// Writes one request frame and returns the raw response frame.
     async fn round_trip<R: VersionedRequest>(&self, req: &R, version: i16) -> Result<Bytes> {
         let api = api_name(R::API_KEY);
-        self.shared.check_open()?;
+        self.shared.check_open(api)?;
         self.wait_throttle().await;
         let deadline = Instant::now() + self.shared.config.request_timeout;
 
@@ -380,7 +382,7 @@ impl Connection {
             armed: true,
         };
         // Poisoning may have happened between check_open and insert.
-        if let Err(e) = self.shared.check_open() {
+        if let Err(e) = self.shared.check_open(api) {
             lock(&self.shared.in_flight).remove(&correlation_id);
             unqueued.armed = false;
             return Err(e);
@@ -417,12 +419,7 @@ impl Connection {
                 }
             }
             let result = match tokio::time::timeout_at(deadline, response).await {
-                Ok(Ok(result)) => result.map_err(|e| {
-                    e.map_context(|c| Context {
-                        api: Some(api),
-                        ..c
-                    })
-                }),
+                Ok(Ok(result)) => result.map_err(|e| with_api(e, api)),
                 Ok(Err(_)) => Err(self.closed_error(api)),
                 Err(_) => Err(self.timeout(api)),
             };
@@ -438,7 +435,7 @@ impl Connection {
 
     fn closed_error(&self, api: &'static str) -> Error {
         match self.shared.poisoned.get() {
-            Some(e) => e.clone(),
+            Some(e) => with_api(e.clone(), api),
             None => Error::Disconnected {
                 reason: "connection tasks ended".into(),
                 context: self.shared.context(api),
@@ -577,6 +574,15 @@ where
             Err(e) => return shared.poison(Error::io(e, broker())),
         }
     }
+}
+
+/// `error` with its context naming `api` (the shared poison error is stored
+/// without one: it belongs to no single request).
+fn with_api(error: Error, api: &'static str) -> Error {
+    error.map_context(|c| Context {
+        api: Some(api),
+        ..c
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
