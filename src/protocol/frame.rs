@@ -86,6 +86,20 @@ pub fn peek_correlation_id(frame: &[u8]) -> Option<i32> {
     Some(i32::from_be_bytes(b))
 }
 
+/// Body offsets of `i32`s that the schema says are plain values, for hot
+/// responses whose plain values would otherwise trip the allocation guard's
+/// slow path on nearly every response. Fetch v7+ starts with
+/// `throttle_time_ms` (i32), `error_code` (i16), `session_id` (i32): the
+/// session id is a random positive `i32`, larger than most responses.
+fn plain_i32_offsets(api_key: i16, version: i16) -> &'static [usize] {
+    const FETCH: i16 = kafka_protocol::messages::ApiKey::Fetch as i16;
+    match (api_key, version) {
+        (FETCH, 7..) => &[0, 6],
+        (FETCH, _) => &[0],
+        _ => &[],
+    }
+}
+
 /// Decodes a response frame (header and body) for request type `R` sent at
 /// `version`. Byte fields of the body (e.g. fetched records) are slices of
 /// `frame`, not copies.
@@ -103,12 +117,13 @@ pub fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<R::
     let header = ResponseHeader::decode(&mut frame, R::Response::header_version(version))
         .map_err(|e| Error::protocol(format!("response header: {e:#}"), Context::default()))?;
     let _ = header;
-    alloc_guard::decode_body::<R::Response>(&frame, version).map_err(|reason| {
-        Error::protocol(
-            format!("response body of api {} v{version}: {reason}", R::KEY),
-            Context::default(),
-        )
-    })
+    alloc_guard::decode_body::<R::Response>(&frame, version, plain_i32_offsets(R::KEY, version))
+        .map_err(|reason| {
+            Error::protocol(
+                format!("response body of api {} v{version}: {reason}", R::KEY),
+                Context::default(),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -187,6 +187,60 @@ mod tests {
     use kafka_protocol::messages::api_versions_response::ApiVersion;
 
     #[test]
+    fn throttle_time_is_reported_only_when_positive() {
+        let r = MetadataResponse::default();
+        assert_eq!(r.throttle_time_ms(), None);
+        assert_eq!(r.with_throttle_time_ms(250).throttle_time_ms(), Some(250));
+        let f = FetchResponse::default().with_throttle_time_ms(-5);
+        assert_eq!(
+            f.throttle_time_ms(),
+            None,
+            "a negative value is no throttle"
+        );
+    }
+
+    #[test]
+    fn every_api_the_client_needs_is_in_the_table_once() {
+        use ApiKey::*;
+        let needed = [
+            ApiVersions,
+            Metadata,
+            Produce,
+            Fetch,
+            ListOffsets,
+            FindCoordinator,
+            JoinGroup,
+            SyncGroup,
+            Heartbeat,
+            LeaveGroup,
+            OffsetCommit,
+            OffsetFetch,
+            CreateTopics,
+            DeleteTopics,
+            DescribeConfigs,
+            InitProducerId,
+            AddPartitionsToTxn,
+            AddOffsetsToTxn,
+            EndTxn,
+            TxnOffsetCommit,
+            DescribeGroups,
+            ListGroups,
+            DescribeCluster,
+            CreatePartitions,
+            DeleteRecords,
+            OffsetForLeaderEpoch,
+        ];
+        for key in needed {
+            let n = SUPPORTED.iter().filter(|(k, _, _)| *k == key).count();
+            assert_eq!(n, 1, "{key:?}");
+            assert_ne!(api_name(key), "Other", "{key:?}");
+        }
+        for (key, min, max) in SUPPORTED {
+            assert!(min <= max, "{key:?}");
+        }
+    }
+
+    #[test]
     fn our_ranges_are_within_what_kafka_protocol_encodes() {
         check_within_kafka_protocol();
     }

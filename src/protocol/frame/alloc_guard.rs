@@ -48,9 +48,9 @@
 //!   count. Any difference, or a failure of either guarded pass, refuses the
 //!   response: a valid message decodes the same whatever its plain values.
 //!
-//! Residual risk: the bound is the frame's remaining bytes, so a frame of
-//! `n` bytes can still reserve up to about `n × size_of::<T>()` of (untouched,
-//! briefly held) address space, as with the upstream fixes. An array of
+//! Residual risk: the bound is `max(remaining, SMALL)`, so a frame of `n`
+//! bytes can still reserve up to about `max(n, SMALL) × size_of::<T>()` of
+//! (untouched, briefly held) address space, as with the upstream fixes. An array of
 //! elements that occupy zero bytes on the wire would defeat the comparison;
 //! no Kafka response schema has such an element (every struct has a field in
 //! every version it exists in).
@@ -62,14 +62,26 @@ use kafka_protocol::protocol::Decodable;
 use kafka_protocol::protocol::buf::ByteBuf;
 
 /// Counts and lengths up to this are never suspicious, whatever follows.
-/// Keeps tag numbers (small by convention) and small plain values off the
-/// slow path; the worst pre-allocation it allows is `SMALL × size_of::<T>()`.
-const SMALL: usize = 4096;
+/// Keeps tag numbers (small by convention) and common plain values (ports,
+/// node ids, epochs) off the slow path; the most a tiny frame can make
+/// `kafka-protocol` reserve is `SMALL × size_of::<T>()`, a few MiB of
+/// untouched address space.
+const SMALL: usize = 1 << 16;
 
 /// Decodes `body` as `T` at `version`, refusing bodies whose counts or
 /// lengths exceed the bytes that follow them. The error is a reason.
-pub(super) fn decode_body<T: Decodable>(body: &Bytes, version: i16) -> Result<T, String> {
+///
+/// `plain_i32_at` lists body offsets known (from the message schema) to hold
+/// a plain `i32` rather than a count, such as Fetch's `session_id`; they are
+/// never substituted, which keeps hot responses on the one-pass path.
+/// Only offsets preceded by fixed-size fields may be listed.
+pub(super) fn decode_body<T: Decodable>(
+    body: &Bytes,
+    version: i16,
+    plain_i32_at: &[usize],
+) -> Result<T, String> {
     let mut first = Guarded::new(body.clone(), 0, Trace::Record(Vec::new()));
+    first.plain_i32_at = plain_i32_at;
     let decoded = T::decode(&mut first, version);
     if let Some(reason) = first.refused.take() {
         return Err(reason);
@@ -95,6 +107,7 @@ pub(super) fn decode_body<T: Decodable>(body: &Bytes, version: i16) -> Result<T,
             diverged: false,
         },
     );
+    second.plain_i32_at = plain_i32_at;
     let again = T::decode(&mut second, version);
     let same_reads = match &second.trace {
         Trace::Compare { at, diverged, .. } => !diverged && *at == expected.len(),
@@ -133,6 +146,8 @@ struct Guarded<'a> {
     substitutions: usize,
     trace: Trace<'a>,
     refused: Option<String>,
+    /// Offsets of `i32`s known to be plain values (see `decode_body`).
+    plain_i32_at: &'a [usize],
 }
 
 impl<'a> Guarded<'a> {
@@ -144,6 +159,7 @@ impl<'a> Guarded<'a> {
             substitutions: 0,
             trace,
             refused: None,
+            plain_i32_at: &[],
         }
     }
 
@@ -245,7 +261,9 @@ impl Buf for Guarded<'_> {
         raw.copy_from_slice(bytes);
         let v = i32::from_be_bytes(raw);
         let after = self.buf.len() - 4;
-        let value = if v > 0 && v as usize > after.max(SMALL) {
+        let suspicious =
+            v > 0 && v as usize > after.max(SMALL) && !self.plain_i32_at.contains(&self.position());
+        let value = if suspicious {
             // Either a plain value or an impossible count; see module docs.
             self.substitutions += 1;
             self.substitute
@@ -313,7 +331,7 @@ mod tests {
             let mut probe = Guarded::new(body.clone(), 0, Trace::Off);
             MetadataResponse::decode(&mut probe, version).unwrap();
             assert!(probe.substitutions > 0, "v{version}");
-            let got: MetadataResponse = decode_body(&body, version).unwrap();
+            let got: MetadataResponse = decode_body(&body, version, &[]).unwrap();
             let want = MetadataResponse::decode(&mut body.clone(), version).unwrap();
             assert_eq!(got, want, "v{version}");
             assert_eq!(got.brokers[0].port, 65_000);
@@ -327,11 +345,11 @@ mod tests {
         // elements. Unguarded, this asks for ~2^31 × size_of(broker).
         let mut b = BytesMut::new();
         b.put_i32(i32::MAX);
-        assert!(decode_body::<MetadataResponse>(&b.freeze(), 1).is_err());
+        assert!(decode_body::<MetadataResponse>(&b.freeze(), 1, &[]).is_err());
 
         // Metadata v12 (flexible): compact array count u32::MAX via varint.
         let body = Bytes::from_static(&[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]);
-        let err = decode_body::<MetadataResponse>(&body, 12).unwrap_err();
+        let err = decode_body::<MetadataResponse>(&body, 12, &[]).unwrap_err();
         assert!(err.contains("exceeds"), "{err}");
     }
 
@@ -343,14 +361,14 @@ mod tests {
         b.put_i32(0);
         b.put_i32(0x4000_0000);
         b.put_slice(&[0; 16]);
-        assert!(decode_body::<FetchResponse>(&b.freeze(), 4).is_err());
+        assert!(decode_body::<FetchResponse>(&b.freeze(), 4, &[]).is_err());
     }
 
     #[test]
     fn truncated_body_reports_kafka_protocols_reason() {
         let body = encode(&big_plain_values(), 9);
         let cut = body.slice(..body.len() - 3);
-        assert!(decode_body::<MetadataResponse>(&cut, 9).is_err());
+        assert!(decode_body::<MetadataResponse>(&cut, 9, &[]).is_err());
     }
 
     proptest! {
@@ -379,7 +397,7 @@ mod tests {
                         .with_is_internal(version >= 1 && *internal)
                 }).collect());
             let body = encode(&msg, version);
-            let got: MetadataResponse = decode_body(&body, version).unwrap();
+            let got: MetadataResponse = decode_body(&body, version, &[]).unwrap();
             let want = MetadataResponse::decode(&mut body.clone(), version).unwrap();
             prop_assert_eq!(got, want);
         }
@@ -388,8 +406,8 @@ mod tests {
         #[test]
         fn arbitrary_bodies_never_panic(data in prop::collection::vec(any::<u8>(), 0..256), version in 0i16..=12) {
             let body = Bytes::from(data);
-            let _ = decode_body::<MetadataResponse>(&body, version);
-            let _ = decode_body::<FetchResponse>(&body, version.max(4));
+            let _ = decode_body::<MetadataResponse>(&body, version, &[]);
+            let _ = decode_body::<FetchResponse>(&body, version.max(4), &[0, 6]);
         }
     }
 }
