@@ -2,3 +2,4 @@
 //! the accumulator and the per-broker senders.
 
 pub mod partitioner;
+pub mod record;
