@@ -148,12 +148,10 @@ impl<T, D: Deserializer<T> + ?Sized> Deserializer<T> for &D {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DefaultSerde;
 
-/// A serialization failure for `topic`.
-///
-/// Reported as [`Error::Records`] until the error type has a dedicated
-/// serialization variant.
+/// A serialization failure for `topic`: an [`Error::InvalidArgument`], as
+/// Java's `SerializationException` is raised before anything is sent.
 pub(crate) fn serialization_error(topic: &str, reason: impl Into<String>) -> Error {
-    Error::Records {
+    Error::InvalidArgument {
         reason: reason.into(),
         context: Context::default().with_topic(topic),
     }

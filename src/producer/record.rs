@@ -110,7 +110,7 @@ impl<K, V> ProducerRecord<K, V> {
     /// Checks what Java's `ProducerRecord` constructor checks: the
     /// partition and timestamp, when given, are not negative.
     pub fn validate(&self) -> Result<()> {
-        let invalid = |reason: String| Error::Records {
+        let invalid = |reason: String| Error::InvalidArgument {
             reason,
             context: Context::default().with_topic(self.topic.clone()),
         };

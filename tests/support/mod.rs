@@ -159,12 +159,15 @@ pub struct PeerRecord {
     pub timestamp: Option<i64>,
 }
 
+/// (key, value, partition) of a record to produce with librdkafka.
+pub type PeerInput = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i32>);
+
 /// Produces with librdkafka (acks=all, idempotent) and waits for every
 /// delivery; returns (partition, offset) per record.
 pub fn produce_with_rdkafka(
     bootstrap: &str,
     topic: &str,
-    records: &[(Option<Vec<u8>>, Option<Vec<u8>>, Option<i32>)],
+    records: &[PeerInput],
     compression: &str,
 ) -> Vec<(i32, i64)> {
     let producer: rdkafka::producer::FutureProducer = ClientConfig::new()

@@ -303,9 +303,7 @@ fn checked(
     if partitions.contains(partition) {
         Ok(PartitionChoice::Partition(partition))
     } else {
-        // TODO(lead): a dedicated invalid-argument/serialization variant would
-        // classify this better than `Records`.
-        Err(Error::Records {
+        Err(Error::InvalidArgument {
             reason: format!(
                 "{what} {partition} is not in the range [0...{})",
                 partitions.num_partitions()
