@@ -54,6 +54,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Build first, so a cold compile happens before any broker is started.
+cargo build --example quickstart
+
 if [ -n "${KAFKA_BOOTSTRAP:-}" ] && reachable "$KAFKA_BOOTSTRAP"; then
     echo "quickstart.sh: using KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP" >&2
 else
