@@ -104,10 +104,11 @@ async fn mock_cluster_roundtrip_100_records() {
 
 #[tokio::test]
 async fn external_roundtrip_100_records() {
-    let Some(broker) = TestBroker::external() else {
-        eprintln!("SKIP {}: KAFKA_BOOTSTRAP is not set", support::test_name());
+    let Some(bootstrap) = support::external_or_skip() else {
         return;
     };
+    let broker = TestBroker::external().expect("KAFKA_BOOTSTRAP is set");
+    assert_eq!(broker.bootstrap(), bootstrap);
     roundtrip_100(&broker).await;
 }
 
