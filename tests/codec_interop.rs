@@ -119,7 +119,7 @@ async fn librdkafka_to_kafkit(
     let recs: Vec<_> = (0..N)
         .map(|i| {
             let (k, v) = expected(codec, i);
-            support::PeerRecord {
+            support::PeerInput {
                 partition: Some(0),
                 key: Some(k),
                 value: Some(v),

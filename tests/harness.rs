@@ -7,7 +7,7 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use support::{BrokerKind, ConsumedRecord, PeerRecord, TestBroker};
+use support::{BrokerKind, PeerInput, PeerRecord, TestBroker};
 
 const COUNT: usize = 100;
 
@@ -48,7 +48,7 @@ async fn roundtrip_100(broker: &TestBroker) {
     }
 
     // Where librdkafka's delivery reports said each record went, it is.
-    let by_position: BTreeMap<(i32, i64), &ConsumedRecord> =
+    let by_position: BTreeMap<(i32, i64), &PeerRecord> =
         got.iter().map(|r| ((r.partition, r.offset), r)).collect();
     for ((key, value), position) in sent.iter().zip(&acked) {
         let record = by_position
@@ -114,7 +114,7 @@ async fn external_roundtrip_100_records() {
 
 /// Every codec librdkafka can write, against every broker, with null values
 /// and headers preserved: exercises `for_each_broker` and the full
-/// `PeerRecord` path.
+/// `PeerInput` path.
 #[tokio::test]
 async fn every_broker_every_codec_headers_and_nulls() {
     let mut ran = Vec::new();
@@ -122,8 +122,8 @@ async fn every_broker_every_codec_headers_and_nulls() {
         for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
             let topic = support::unique_topic(&format!("harness-{codec}"));
             broker.create_topic(&topic, 1).await;
-            let records: Vec<PeerRecord> = (0..10)
-                .map(|i| PeerRecord {
+            let records: Vec<PeerInput> = (0..10)
+                .map(|i| PeerInput {
                     partition: Some(0),
                     key: (i % 2 == 0).then(|| vec![i]),
                     value: (i != 3).then(|| vec![b'x'; 100 + usize::from(i)]),

@@ -19,7 +19,7 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A record for [`produce_records_with_rdkafka`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PeerRecord {
+pub struct PeerInput {
     /// Target partition; `None` lets librdkafka's partitioner choose.
     pub partition: Option<i32>,
     /// Record key (`None` = null key).
@@ -32,7 +32,7 @@ pub struct PeerRecord {
 
 /// A record read back by [`consume_with_rdkafka`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsumedRecord {
+pub struct PeerRecord {
     /// Partition it was read from.
     pub partition: i32,
     /// Its offset.
@@ -57,12 +57,12 @@ pub async fn produce_with_rdkafka(
     records: &[(Option<Vec<u8>>, Vec<u8>)],
     compression: &str,
 ) -> Vec<(i32, i64)> {
-    let records: Vec<PeerRecord> = records
+    let records: Vec<PeerInput> = records
         .iter()
-        .map(|(key, value)| PeerRecord {
+        .map(|(key, value)| PeerInput {
             key: key.clone(),
             value: Some(value.clone()),
-            ..PeerRecord::default()
+            ..PeerInput::default()
         })
         .collect();
     produce_records_with_rdkafka(bootstrap, topic, &records, compression).await
@@ -73,7 +73,7 @@ pub async fn produce_with_rdkafka(
 pub async fn produce_records_with_rdkafka(
     bootstrap: &str,
     topic: &str,
-    records: &[PeerRecord],
+    records: &[PeerInput],
     compression: &str,
 ) -> Vec<(i32, i64)> {
     let producer: FutureProducer = ClientConfig::new()
@@ -149,7 +149,7 @@ pub async fn consume_with_rdkafka(
     topic: &str,
     expected: usize,
     timeout: Duration,
-) -> Vec<ConsumedRecord> {
+) -> Vec<PeerRecord> {
     let bootstrap = bootstrap.to_string();
     let topic = topic.to_string();
     // librdkafka's poll blocks: keep it off the caller's runtime thread.
@@ -163,7 +163,7 @@ fn consume_blocking(
     topic: &str,
     expected: usize,
     timeout: Duration,
-) -> Vec<ConsumedRecord> {
+) -> Vec<PeerRecord> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "kafkit-test-peer")
@@ -208,7 +208,7 @@ fn consume_blocking(
                             .collect()
                     })
                     .unwrap_or_default();
-                records.push(ConsumedRecord {
+                records.push(PeerRecord {
                     partition: m.partition(),
                     offset: m.offset(),
                     key: m.key().map(<[u8]>::to_vec),
