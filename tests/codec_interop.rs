@@ -119,13 +119,15 @@ async fn librdkafka_to_kafkit(
     let recs: Vec<_> = (0..N)
         .map(|i| {
             let (k, v) = expected(codec, i);
-            (Some(k), Some(v), Some(0))
+            support::PeerInput {
+                partition: Some(0),
+                key: Some(k),
+                value: Some(v),
+                headers: Vec::new(),
+            }
         })
         .collect();
-    let (b, t, c) = (bootstrap.to_owned(), topic.to_owned(), codec.name());
-    tokio::task::spawn_blocking(move || support::produce_with_rdkafka(&b, &t, &recs, c))
-        .await
-        .unwrap();
+    support::produce_records_with_rdkafka(bootstrap, topic, &recs, codec.name()).await;
     let client = Client::builder(bootstrap).build().await.unwrap();
     let (records, codecs, raw) = fetch_all(&client, topic, N).await;
     check(codec, &records, broker);
@@ -177,12 +179,7 @@ async fn kafkit_to_librdkafka(bootstrap: &str, topic: &str, codec: Compression, 
             p.error_message
         );
     }
-    let (b, t) = (bootstrap.to_owned(), topic.to_owned());
-    let got = tokio::task::spawn_blocking(move || {
-        support::consume_with_rdkafka(&b, &t, 1, N, Duration::from_secs(20))
-    })
-    .await
-    .unwrap();
+    let got = support::consume_with_rdkafka(bootstrap, topic, N, Duration::from_secs(20)).await;
     assert_eq!(got.len(), N, "{broker} {codec:?}");
     for (i, r) in got.iter().enumerate() {
         let (k, v) = expected(codec, i);
@@ -230,7 +227,7 @@ async fn mock_cluster_both_ways_every_codec() {
 
 #[tokio::test]
 async fn tansu_both_ways_every_codec() {
-    let Some(tansu) = support::tansu_or_skip("tansu_both_ways_every_codec") else {
+    let Some(tansu) = support::tansu_or_skip() else {
         return;
     };
     let bootstrap = tansu.bootstrap();

@@ -118,7 +118,7 @@ async fn admin_round_trip(bootstrap: &str, broker_name: &str) {
 
 #[tokio::test]
 async fn tansu_admin_round_trip() {
-    let Some(tansu) = support::tansu_or_skip("tansu_admin_round_trip") else {
+    let Some(tansu) = support::tansu_or_skip() else {
         return;
     };
     admin_round_trip(&tansu.bootstrap(), "tansu").await;

@@ -35,6 +35,7 @@ macro_rules! error_codes {
             }
 
             /// Whether the code is one this crate knows by name.
+            #[allow(clippy::manual_range_patterns)] // generated: one arm per code
             pub fn is_known(self) -> bool {
                 matches!(self.0, $( $code )|*)
             }

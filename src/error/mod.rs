@@ -176,6 +176,18 @@ pub enum Error {
         context: Context,
     },
 
+    /// A caller-supplied value was rejected before anything was sent: a
+    /// record that cannot be serialized, a partition out of range, a
+    /// negative timestamp. Like Java's argument and serialization
+    /// exceptions, it leaves the client (and any transaction) usable.
+    #[error("invalid argument: {reason}{context}")]
+    InvalidArgument {
+        /// What was wrong.
+        reason: String,
+        /// Where it happened (topic, partition).
+        context: Context,
+    },
+
     /// Invalid configuration given to a builder.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -244,7 +256,8 @@ impl Error {
             | Error::Io { context, .. }
             | Error::Disconnected { context, .. }
             | Error::Timeout { context, .. }
-            | Error::UnsupportedVersion { context, .. } => Some(context),
+            | Error::UnsupportedVersion { context, .. }
+            | Error::InvalidArgument { context, .. } => Some(context),
             Error::Config(_) | Error::Closed | Error::NoBrokerAvailable(_) => None,
         }
     }
@@ -259,7 +272,8 @@ impl Error {
             | Error::Io { context, .. }
             | Error::Disconnected { context, .. }
             | Error::Timeout { context, .. }
-            | Error::UnsupportedVersion { context, .. } => {
+            | Error::UnsupportedVersion { context, .. }
+            | Error::InvalidArgument { context, .. } => {
                 *context = f(std::mem::take(context));
             }
             Error::Config(_) | Error::Closed | Error::NoBrokerAvailable(_) => {}
@@ -279,6 +293,7 @@ impl Error {
             | Error::NoBrokerAvailable(_) => true,
             Error::Protocol { .. }
             | Error::Records { .. }
+            | Error::InvalidArgument { .. }
             | Error::UnsupportedVersion { .. }
             | Error::Config(_)
             | Error::Closed => false,
@@ -304,12 +319,14 @@ impl Error {
     /// aborted (after which the producer can begin a new one).
     ///
     /// True for every error that is neither fatal nor retriable, and for the
-    /// broker's explicit `TRANSACTION_ABORTABLE`.
+    /// broker's explicit `TRANSACTION_ABORTABLE`; false for
+    /// [`Error::InvalidArgument`], which is raised before anything reaches
+    /// the transaction.
     pub fn requires_abort(&self) -> bool {
         if self.code() == Some(ErrorCode::TRANSACTION_ABORTABLE) {
             return true;
         }
-        !self.is_fatal() && !self.is_retriable()
+        !self.is_fatal() && !self.is_retriable() && !matches!(self, Error::InvalidArgument { .. })
     }
 
     pub(crate) fn io(source: std::io::Error, context: Context) -> Error {
@@ -369,6 +386,11 @@ mod tests {
         let too_large = Error::from_code(10, None, Context::default()).unwrap();
         assert!(too_large.requires_abort() && !too_large.is_fatal());
 
+        let arg = Error::InvalidArgument {
+            reason: "x".into(),
+            context: Context::default(),
+        };
+        assert!(!arg.is_fatal() && !arg.is_retriable() && !arg.requires_abort());
         assert!(Error::Closed.is_fatal());
         assert!(Error::Config("x".into()).is_fatal());
         assert!(

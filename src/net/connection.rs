@@ -66,6 +66,45 @@ struct Outgoing {
     written: Option<oneshot::Sender<()>>,
 }
 
+/// A request whose frame is queued, waiting for its response.
+struct Queued {
+    response: oneshot::Receiver<Result<Bytes>>,
+    deadline: Instant,
+    api: &'static str,
+    /// The request's tracing span, entered again while waiting.
+    span: tracing::Span,
+}
+
+/// The response to come for a request queued by [`Connection::start_send`].
+/// Dropping it discards the response; the connection stays usable.
+pub struct PendingResponse<R> {
+    conn: Connection,
+    queued: Queued,
+    version: i16,
+    _request: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R> std::fmt::Debug for PendingResponse<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingResponse")
+            .field("api", &self.queued.api)
+            .finish()
+    }
+}
+
+impl<R> PendingResponse<R>
+where
+    R: VersionedRequest,
+    R::Response: ThrottleTime,
+{
+    /// Waits for and decodes the response (bounded by the request timeout
+    /// counted from when the request was queued).
+    pub async fn response(self) -> Result<R::Response> {
+        let frame = self.conn.await_frame(self.queued).await?;
+        self.conn.decode::<R>(frame, self.version)
+    }
+}
+
 struct Shared {
     config: ConnectionConfig,
     next_correlation: AtomicI32,
@@ -225,19 +264,7 @@ impl Connection {
         R::Response: ThrottleTime,
     {
         let frame = self.round_trip(&req, version).await?;
-        let api = api_name(R::API_KEY);
-        let resp = decode_response::<R>(frame, version)
-            .map_err(|e| e.map_context(|_| self.shared.context(api)))?;
-        if let Some(ms) = resp.throttle_time_ms() {
-            // KIP-219: the broker answered at once but asks us to hold off.
-            let until = Instant::now() + Duration::from_millis(ms as u64);
-            let mut t = lock(&self.shared.throttled_until);
-            if t.is_none_or(|old| old < until) {
-                *t = Some(until);
-            }
-            tracing::debug!(api, throttle_ms = ms, "broker throttled us");
-        }
-        Ok(resp)
+        self.decode::<R>(frame, version)
     }
 
     /// Sends a request that gets no response (Produce with `acks=0`);
@@ -339,8 +366,8 @@ impl Connection {
         }
     }
 
-    /// Writes one request frame and returns the raw response frame.
-    async fn round_trip<R: VersionedRequest>(&self, req: &R, version: i16) -> Result<Bytes> {
+    /// Registers and queues one request frame; the first half of a round trip.
+    async fn queue_request<R: VersionedRequest>(&self, req: &R, version: i16) -> Result<Queued> {
         let api = api_name(R::API_KEY);
         self.shared.check_open(api)?;
         self.wait_throttle().await;
@@ -388,7 +415,7 @@ impl Connection {
             return Err(e);
         }
         // One span per request, with what identifies it on the wire; never
-        // payloads.
+        // payloads. It covers queueing here and the wait in `await_frame`.
         let span = tracing::debug_span!(
             "request",
             api,
@@ -396,28 +423,45 @@ impl Connection {
             correlation_id,
             broker = %self.shared.config.broker_label
         );
-        async {
-            tracing::debug!("request queued");
-            let queued = tokio::time::timeout_at(
-                deadline,
-                self.writer.send(Outgoing {
-                    frame: buf.freeze(),
-                    written: None,
-                }),
-            )
-            .await;
-            unqueued.armed = false;
-            match queued {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => {
-                    lock(&self.shared.in_flight).remove(&correlation_id);
-                    return Err(self.closed_error(api));
-                }
-                Err(_) => {
-                    lock(&self.shared.in_flight).remove(&correlation_id);
-                    return Err(self.timeout(api));
-                }
+        let queued = tokio::time::timeout_at(
+            deadline,
+            self.writer.send(Outgoing {
+                frame: buf.freeze(),
+                written: None,
+            }),
+        )
+        .instrument(span.clone())
+        .await;
+        unqueued.armed = false;
+        match queued {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                lock(&self.shared.in_flight).remove(&correlation_id);
+                return Err(self.closed_error(api));
             }
+            Err(_) => {
+                lock(&self.shared.in_flight).remove(&correlation_id);
+                return Err(self.timeout(api));
+            }
+        }
+        span.in_scope(|| tracing::debug!("request queued"));
+        Ok(Queued {
+            response,
+            deadline,
+            api,
+            span,
+        })
+    }
+
+    /// Waits for the response frame of a queued request.
+    async fn await_frame(&self, queued: Queued) -> Result<Bytes> {
+        let Queued {
+            response,
+            deadline,
+            api,
+            span,
+        } = queued;
+        async {
             let result = match tokio::time::timeout_at(deadline, response).await {
                 Ok(Ok(result)) => result.map_err(|e| with_api(e, api)),
                 Ok(Err(_)) => Err(self.closed_error(api)),
@@ -431,6 +475,56 @@ impl Connection {
         }
         .instrument(span)
         .await
+    }
+
+    /// Writes one request frame and returns the raw response frame.
+    async fn round_trip<R: VersionedRequest>(&self, req: &R, version: i16) -> Result<Bytes> {
+        let queued = self.queue_request(req, version).await?;
+        self.await_frame(queued).await
+    }
+
+    /// Queues `req` at the negotiated version and returns once its frame is
+    /// in the writer's queue, with a handle to wait for the response.
+    ///
+    /// Frames are written in the order `start_send` calls complete, so a
+    /// caller that awaits them one after another (the producer's sender)
+    /// keeps its requests in order on the wire while many are in flight.
+    pub async fn start_send<R>(&self, req: R) -> Result<PendingResponse<R>>
+    where
+        R: VersionedRequest,
+        R::Response: ThrottleTime,
+    {
+        let version = self
+            .api_versions()
+            .negotiate::<R>()
+            .map_err(|e| e.map_context(|c| c.with_broker(&self.shared.config.broker_label)))?;
+        let queued = self.queue_request(&req, version).await?;
+        Ok(PendingResponse {
+            conn: self.clone(),
+            queued,
+            version,
+            _request: std::marker::PhantomData,
+        })
+    }
+
+    fn decode<R>(&self, frame: Bytes, version: i16) -> Result<R::Response>
+    where
+        R: VersionedRequest,
+        R::Response: ThrottleTime,
+    {
+        let api = api_name(R::API_KEY);
+        let resp = decode_response::<R>(frame, version)
+            .map_err(|e| e.map_context(|_| self.shared.context(api)))?;
+        if let Some(ms) = resp.throttle_time_ms() {
+            // KIP-219: the broker answered at once but asks us to hold off.
+            let until = Instant::now() + Duration::from_millis(ms as u64);
+            let mut t = lock(&self.shared.throttled_until);
+            if t.is_none_or(|old| old < until) {
+                *t = Some(until);
+            }
+            tracing::debug!(api, throttle_ms = ms, "broker throttled us");
+        }
+        Ok(resp)
     }
 
     fn closed_error(&self, api: &'static str) -> Error {

@@ -4,4 +4,4 @@ pub mod connection;
 pub(crate) mod pool;
 pub mod transport;
 
-pub use connection::Connection;
+pub use connection::{Connection, PendingResponse};

@@ -1,4 +1,15 @@
-//! The producer (issue in progress): partitioners, records and, as they land,
-//! the accumulator and the per-broker senders.
+//! The producer: records are serialized, placed on a partition, batched per
+//! partition in the accumulator and sent by a background sender task, one
+//! Produce request per leader, with Java's semantics and defaults
+//! (`acks=all`, idempotence on, `linger.ms=5`, `batch.size=16384`).
 
+mod accumulator;
+pub mod config;
+mod handle;
 pub mod partitioner;
+pub mod record;
+mod sender;
+
+pub use config::{Acks, ProducerConfig};
+pub use handle::{DeliveryFuture, Producer, ProducerBuilder, ProducerMetrics};
+pub use record::{ProducerRecord, RecordMetadata};

@@ -97,7 +97,8 @@ impl RecordBatch {
     pub fn records(&self) -> Records {
         match &self.body {
             Body::V2(data) => Records::V2 {
-                reader: Reader::new(data.clone()),
+                data: data.clone(),
+                pos: 0,
                 left: self.record_count.max(0) as u32,
                 base_offset: self.base_offset,
                 base_timestamp: self.base_timestamp,
@@ -143,7 +144,8 @@ pub enum Records {
     /// Lazily decoded v2 records.
     #[doc(hidden)]
     V2 {
-        reader: Reader,
+        data: Bytes,
+        pos: usize,
         left: u32,
         base_offset: i64,
         base_timestamp: i64,
@@ -161,7 +163,8 @@ impl Iterator for Records {
         match self {
             Records::Legacy(it) => it.next().map(Ok),
             Records::V2 {
-                reader,
+                data,
+                pos,
                 left,
                 base_offset,
                 base_timestamp,
@@ -171,7 +174,7 @@ impl Iterator for Records {
                     return None;
                 }
                 *left -= 1;
-                let r = decode_record(reader, *base_offset, *base_timestamp, *log_append);
+                let r = decode_record(data, pos, *base_offset, *base_timestamp, *log_append);
                 if r.is_err() {
                     *left = 0;
                 }
@@ -188,46 +191,52 @@ impl Iterator for Records {
     }
 }
 
+/// Decodes the record at `*pos` of `data`, advancing `*pos` past it.
+///
+/// The hot path of consumption, so it works on a plain slice bounded by the
+/// record's own length (one bounds check per field, no per-field error
+/// mapping) and only touches `Bytes` to hand out the key/value/header slices.
 fn decode_record(
-    r: &mut Reader,
+    data: &Bytes,
+    pos: &mut usize,
     base_offset: i64,
     base_timestamp: i64,
     log_append: Option<i64>,
 ) -> Result<Record> {
-    let bad = |what: &str, e: crate::protocol::primitives::ReadError| {
-        records_error(format!("record {what}: {e}"))
-    };
-    let len = r.varint().map_err(|e| bad("length", e))?;
-    if len < 0 || len as usize > r.remaining() {
-        return Err(records_error(format!(
-            "record length {len} exceeds the batch"
-        )));
-    }
-    let end = r.position() + len as usize;
-    let _attributes = r.i8().map_err(|e| bad("attributes", e))?;
-    let ts_delta = r.varlong().map_err(|e| bad("timestamp", e))?;
-    let offset_delta = r.varint().map_err(|e| bad("offset", e))?;
-    let key = r.varint_bytes().map_err(|e| bad("key", e))?;
-    let value = r.varint_bytes().map_err(|e| bad("value", e))?;
-    let header_count = r.varint().map_err(|e| bad("header count", e))?;
+    let all: &[u8] = data;
+    let len = varint(all, pos).ok_or_else(|| records_error("record length truncated"))?;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|l| pos.checked_add(l))
+        .filter(|end| *end <= all.len())
+        .ok_or_else(|| records_error(format!("record length {len} exceeds the batch")))?;
+    // Every read below is bounded by this record's own bytes.
+    let rec = &all[..end];
+    let malformed = || records_error("malformed record");
+    let mut p = *pos + 1; // attributes: unused
+    let ts_delta = varlong(rec, &mut p).ok_or_else(malformed)?;
+    let offset_delta = varint(rec, &mut p).ok_or_else(malformed)?;
+    let key = field(data, rec, &mut p).ok_or_else(malformed)?;
+    let value = field(data, rec, &mut p).ok_or_else(malformed)?;
+    let header_count = varint(rec, &mut p).ok_or_else(malformed)?;
     if header_count < 0 {
         return Err(records_error(format!(
             "negative header count {header_count}"
         )));
     }
-    // Each header takes at least two bytes: never reserve more than the input can hold.
-    let mut headers = Vec::with_capacity((header_count as usize).min(r.remaining() / 2));
+    // Each header takes at least two bytes: never reserve more than the record holds.
+    let mut headers = Vec::with_capacity((header_count as usize).min(end.saturating_sub(p) / 2));
     for _ in 0..header_count {
-        let key = r
-            .varint_bytes()
-            .map_err(|e| bad("header key", e))?
+        let key = field(data, rec, &mut p)
+            .ok_or_else(malformed)?
             .ok_or_else(|| records_error("null header key"))?;
-        let value = r.varint_bytes().map_err(|e| bad("header value", e))?;
+        let value = field(data, rec, &mut p).ok_or_else(malformed)?;
         headers.push(Header { key, value });
     }
-    if r.position() != end {
+    if p != end {
         return Err(records_error("record length does not match its fields"));
     }
+    *pos = end;
     Ok(Record {
         offset: base_offset.wrapping_add(i64::from(offset_delta)),
         timestamp: log_append.unwrap_or_else(|| base_timestamp.wrapping_add(ts_delta)),
@@ -235,6 +244,55 @@ fn decode_record(
         value,
         headers,
     })
+}
+
+#[inline(always)]
+fn uvarint(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Option<u64> {
+    let first = *buf.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
+    let mut value = u64::from(first & 0x7f);
+    for i in 1..max_bytes {
+        let b = *buf.get(*pos + i)?;
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            *pos += i + 1;
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[inline(always)]
+fn varint(buf: &[u8], pos: &mut usize) -> Option<i32> {
+    let u = uvarint(buf, pos, 5)? as u32;
+    Some(((u >> 1) as i32) ^ -((u & 1) as i32))
+}
+
+#[inline(always)]
+fn varlong(buf: &[u8], pos: &mut usize) -> Option<i64> {
+    let u = uvarint(buf, pos, 10)?;
+    Some(((u >> 1) as i64) ^ -((u & 1) as i64))
+}
+
+/// A varint-length-prefixed field (-1 = null) as a slice of `data`;
+/// `Some(None)` for null, `None` when malformed.
+#[inline(always)]
+fn field(data: &Bytes, rec: &[u8], pos: &mut usize) -> Option<Option<Bytes>> {
+    let len = varint(rec, pos)?;
+    if len < 0 {
+        return Some(None);
+    }
+    let end = pos.checked_add(len as usize).filter(|e| *e <= rec.len())?;
+    let out = if len == 0 {
+        Bytes::new()
+    } else {
+        data.slice(*pos..end)
+    };
+    *pos = end;
+    Some(Some(out))
 }
 
 /// Iterator over the batches in a buffer (a fetch response's records).

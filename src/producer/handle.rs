@@ -1,0 +1,524 @@
+//! The typed `Producer` handle, its builder and delivery futures.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::time::Instant;
+
+use super::accumulator::{Accumulator, AccumulatorConfig};
+use super::config::{Acks, ProducerConfig};
+use super::partitioner::{
+    PartitionChoice, PartitionSelector, PartitionerKind, StickyPartitioner, TopicPartitions,
+};
+use super::record::{ProducerRecord, RecordMetadata};
+use super::sender;
+use crate::client::Client;
+use crate::error::{Context, Error, ErrorCode, Result};
+use crate::protocol::records::Compression;
+use crate::serialization::{DefaultSerde, Serializer};
+
+/// Counters of a producer, readable as a snapshot.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+    pub retried: AtomicU64,
+}
+
+/// A snapshot of a producer's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerMetrics {
+    /// Records acknowledged.
+    pub records_sent: u64,
+    /// Records failed for good.
+    pub records_failed: u64,
+    /// Record sends retried (a record counts once per retry).
+    pub records_retried: u64,
+    /// Records buffered or in flight.
+    pub records_outstanding: u64,
+    /// Buffer memory in use, in bytes.
+    pub buffer_used: u64,
+}
+
+/// State shared by the producer handles and the sender task.
+pub(crate) struct Shared {
+    pub client: Client,
+    pub config: ProducerConfig,
+    accumulator: Mutex<Accumulator>,
+    sticky: Mutex<HashMap<Arc<str>, StickyPartitioner>>,
+    selector: PartitionSelector,
+    memory: Semaphore,
+    pub producer_id: Mutex<Option<(i64, i16)>>,
+    pub wake: Notify,
+    pub idle: Notify,
+    flushes: AtomicUsize,
+    closed: AtomicBool,
+    closed_hard: AtomicBool,
+    fatal: Mutex<Option<Error>>,
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, Accumulator> {
+        // Nothing panics while holding it, so a poisoned lock still holds
+        // consistent data.
+        self.accumulator.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn flushing(&self) -> bool {
+        self.flushes.load(Ordering::Acquire) > 0 || self.is_closed()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub fn is_closed_hard(&self) -> bool {
+        self.closed_hard.load(Ordering::Acquire)
+    }
+
+    /// Records an error after which the producer cannot continue.
+    pub fn set_fatal(&self, e: Error) {
+        *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if let Some(e) = self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(e);
+        }
+        if self.is_closed() {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn release_memory(&self, bytes: usize) {
+        self.memory.add_permits(bytes);
+    }
+
+    pub fn idle_check(&self) {
+        if self.lock().outstanding() == 0 {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+/// Builds a [`Producer`]. Every setter names the Java producer setting it
+/// mirrors and its default.
+pub struct ProducerBuilder<K, V> {
+    client: Client,
+    config: ProducerConfig,
+    key_serializer: Arc<dyn Serializer<K>>,
+    value_serializer: Arc<dyn Serializer<V>>,
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty => $field:ident) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$field = value;
+            self
+        }
+    };
+}
+
+impl<K, V> ProducerBuilder<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    DefaultSerde: Serializer<K> + Serializer<V>,
+{
+    /// A builder using [`DefaultSerde`] for keys and values.
+    pub fn new(client: &Client) -> Self {
+        ProducerBuilder {
+            client: client.clone(),
+            config: ProducerConfig::default(),
+            key_serializer: Arc::new(DefaultSerde),
+            value_serializer: Arc::new(DefaultSerde),
+        }
+    }
+}
+
+impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
+    setter!(/// `acks`: default [`Acks::All`].
+        acks: Acks => acks);
+    setter!(/// `linger.ms`: how long a batch waits for more records. Default 5 ms.
+        linger: Duration => linger);
+    setter!(/// `batch.size`: target bytes per partition batch. Default 16384.
+        batch_size: usize => batch_size);
+    setter!(/// `max.request.size`: largest Produce request. Default 1 MiB.
+        max_request_size: usize => max_request_size);
+    setter!(/// `buffer.memory`: bytes of records buffered before sends wait. Default 32 MiB.
+        buffer_memory: usize => buffer_memory);
+    setter!(/// `max.block.ms`: how long a send may wait for metadata or buffer space. Default 60 s.
+        max_block: Duration => max_block);
+    setter!(/// `compression.type`. Default none.
+        compression: Compression => compression);
+    setter!(/// `delivery.timeout.ms`: bound on a record's whole delivery, retries included. Default 120 s.
+        delivery_timeout: Duration => delivery_timeout);
+    setter!(/// `request.timeout.ms` of Produce requests (the broker's wait for acks). Default 30 s.
+        request_timeout: Duration => request_timeout);
+    setter!(/// `retry.backoff.ms`: first pause before a retry. Default 100 ms.
+        retry_backoff: Duration => retry_backoff);
+    setter!(/// `retry.backoff.max.ms`: cap of the exponential retry backoff. Default 1 s.
+        retry_backoff_max: Duration => retry_backoff_max);
+    setter!(/// `max.in.flight.requests.per.connection`: batches in flight per partition. Default 5.
+        max_in_flight: usize => max_in_flight);
+    setter!(/// `partitioner.class`. Default: murmur2 of the key, uniform sticky without key.
+        partitioner: PartitionerKind => partitioner);
+    setter!(/// `partitioner.ignore.keys`. Default false.
+        partitioner_ignore_keys: bool => partitioner_ignore_keys);
+
+    /// `enable.idempotence`: default on when `acks=all` and
+    /// `max.in.flight.requests.per.connection` ≤ 5, as in Java.
+    pub fn enable_idempotence(mut self, yes: bool) -> Self {
+        self.config.enable_idempotence = Some(yes);
+        self
+    }
+
+    /// `key.serializer`.
+    pub fn key_serializer(mut self, s: impl Serializer<K> + 'static) -> Self {
+        self.key_serializer = Arc::new(s);
+        self
+    }
+
+    /// `value.serializer`.
+    pub fn value_serializer(mut self, s: impl Serializer<V> + 'static) -> Self {
+        self.value_serializer = Arc::new(s);
+        self
+    }
+
+    /// Builds the producer and starts its sender task. Must run inside a
+    /// tokio runtime.
+    pub fn build(self) -> Result<Producer<K, V>> {
+        self.config.validate()?;
+        let cfg = &self.config;
+        let shared = Arc::new(Shared {
+            client: self.client.clone(),
+            accumulator: Mutex::new(Accumulator::new(AccumulatorConfig {
+                batch_size: cfg.batch_size,
+                linger: cfg.linger,
+                compression: cfg.compression,
+                max_in_flight: cfg.max_in_flight,
+                max_request_size: cfg.max_request_size,
+            })),
+            sticky: Mutex::new(HashMap::new()),
+            selector: PartitionSelector::new(&cfg.partitioner, cfg.partitioner_ignore_keys),
+            memory: Semaphore::new(cfg.buffer_memory),
+            producer_id: Mutex::new(None),
+            wake: Notify::new(),
+            idle: Notify::new(),
+            flushes: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            closed_hard: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+            metrics: Metrics::default(),
+            config: self.config,
+        });
+        tokio::spawn(sender::run(shared.clone()));
+        Ok(Producer {
+            shared,
+            key_serializer: self.key_serializer,
+            value_serializer: self.value_serializer,
+        })
+    }
+}
+
+/// A Kafka producer for keys `K` and values `V`.
+///
+/// Cheap to clone; clones share buffers and the sender. Records are batched
+/// per partition and sent by a background task; [`Producer::send`] waits for
+/// the acknowledgement, [`Producer::enqueue`] returns once the record is
+/// buffered.
+///
+/// ```no_run
+/// # async fn demo(client: kafkit::Client) -> kafkit::Result<()> {
+/// use kafkit::producer::{Producer, ProducerRecord};
+/// let producer: Producer<String, String> = Producer::builder(&client).build()?;
+/// let meta = producer.send(ProducerRecord::new("events", "hello".to_string()).key("k".to_string())).await?;
+/// println!("written at {meta}");
+/// producer.close(std::time::Duration::from_secs(5)).await?;
+/// # Ok(()) }
+/// ```
+pub struct Producer<K, V> {
+    shared: Arc<Shared>,
+    key_serializer: Arc<dyn Serializer<K>>,
+    value_serializer: Arc<dyn Serializer<V>>,
+}
+
+impl<K, V> Clone for Producer<K, V> {
+    fn clone(&self) -> Self {
+        Producer {
+            shared: self.shared.clone(),
+            key_serializer: self.key_serializer.clone(),
+            value_serializer: self.value_serializer.clone(),
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for Producer<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+/// Resolves to a record's [`RecordMetadata`] once acknowledged, or to the
+/// error that ended its delivery. Dropping it does not cancel the send.
+#[derive(Debug)]
+pub struct DeliveryFuture {
+    rx: oneshot::Receiver<Result<RecordMetadata>>,
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(Error::Closed)))
+    }
+}
+
+impl<K, V> Producer<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    DefaultSerde: Serializer<K> + Serializer<V>,
+{
+    /// A builder with the default serializers.
+    pub fn builder(client: &Client) -> ProducerBuilder<K, V> {
+        ProducerBuilder::new(client)
+    }
+}
+
+impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
+    /// Sends a record and waits for its acknowledgement.
+    pub async fn send(&self, record: ProducerRecord<K, V>) -> Result<RecordMetadata> {
+        self.enqueue(record).await?.await
+    }
+
+    /// Buffers a record and returns at once with a future for its delivery,
+    /// so a hot loop can keep many records in flight. Waits only for
+    /// metadata of a new topic or for buffer space (`max.block.ms`).
+    ///
+    /// Cancel-safe: if this future is dropped before it resolves, the
+    /// record was not buffered.
+    pub async fn enqueue(&self, record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
+        let shared = &self.shared;
+        shared.check_usable()?;
+        record.validate()?;
+        let topic = record.topic.clone();
+        let key = match &record.key {
+            Some(k) => self.key_serializer.serialize(&topic, k)?,
+            None => None,
+        };
+        let value = match &record.value {
+            Some(v) => self.value_serializer.serialize(&topic, v)?,
+            None => None,
+        };
+        let deadline = Instant::now() + shared.config.max_block;
+        let partitions = self.partitions(&topic, deadline).await?;
+        let choice = shared.selector.choose(
+            &topic,
+            record.partition,
+            key.as_deref(),
+            value.as_deref(),
+            &partitions,
+        )?;
+        let headers: Vec<(&str, Option<&[u8]>)> = record
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .collect();
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let size = 70
+            + key.as_ref().map_or(0, |k| k.len())
+            + value.as_ref().map_or(0, |v| v.len())
+            + headers
+                .iter()
+                .map(|(k, v)| k.len() + v.map_or(0, <[u8]>::len) + 4)
+                .sum::<usize>();
+        if size > shared.config.max_request_size {
+            return Err(Error::InvalidArgument {
+                reason: format!(
+                    "record of {size} bytes exceeds max.request.size ({})",
+                    shared.config.max_request_size
+                ),
+                context: Context::default().with_topic(topic),
+            });
+        }
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        match tokio::time::timeout_at(deadline, shared.memory.acquire_many(permits)).await {
+            Ok(Ok(p)) => p.forget(),
+            Ok(Err(_)) => return Err(Error::Closed),
+            Err(_) => {
+                return Err(Error::Timeout {
+                    what: "buffer memory (max.block.ms)",
+                    context: Context::default().with_topic(topic),
+                });
+            }
+        }
+        let (tx, rx) = oneshot::channel();
+        let full = {
+            let mut sticky = shared.sticky.lock().unwrap_or_else(|p| p.into_inner());
+            let mut acc = shared.lock();
+            let partition = match choice {
+                PartitionChoice::Partition(p) => p,
+                PartitionChoice::Sticky => sticky
+                    .entry(topic.clone())
+                    .or_insert_with(|| StickyPartitioner::new(shared.config.batch_size))
+                    .partition(&partitions),
+            };
+            let tp = (topic.clone(), partition);
+            let full = acc.append(
+                &tp,
+                timestamp,
+                key.as_deref(),
+                value.as_deref(),
+                &headers,
+                permits as usize,
+                tx,
+            );
+            if choice == PartitionChoice::Sticky
+                && let Some(s) = sticky.get_mut(&topic)
+            {
+                s.on_append(size, full);
+            }
+            full
+        };
+        if full {
+            shared.wake.notify_one();
+        }
+        Ok(DeliveryFuture { rx })
+    }
+
+    /// The topic's partitions, waiting (up to the deadline) for metadata.
+    async fn partitions(&self, topic: &str, deadline: Instant) -> Result<TopicPartitions> {
+        let client = &self.shared.client;
+        let mut meta = client.metadata();
+        loop {
+            if let Some(p) = meta.topic(topic).and_then(TopicPartitions::from_metadata) {
+                return Ok(p);
+            }
+            if Instant::now() >= deadline {
+                let code = meta
+                    .topic_errors
+                    .get(topic)
+                    .copied()
+                    .unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+                return Err(Error::Broker {
+                    code,
+                    message: Some(format!(
+                        "topic not present in metadata after {:?} (max.block.ms)",
+                        self.shared.config.max_block
+                    )),
+                    context: Context::api("Metadata").with_topic(topic),
+                });
+            }
+            if meta.generation > 0
+                && meta.topic(topic).is_none()
+                && !meta.topic_errors.contains_key(topic)
+            {
+                meta = client.metadata_for(&[topic]).await?;
+                continue;
+            }
+            tokio::time::sleep(
+                self.shared
+                    .config
+                    .retry_backoff
+                    .min(deadline - Instant::now()),
+            )
+            .await;
+            meta = match tokio::time::timeout_at(
+                deadline,
+                client.metadata_handle().refresh(meta.generation),
+            )
+            .await
+            {
+                Ok(m) => m?,
+                Err(_) => meta,
+            };
+            if meta.topic(topic).is_none() {
+                meta = client.metadata_for(&[topic]).await?;
+            }
+        }
+    }
+
+    /// Makes every buffered record ready now and waits until all records
+    /// enqueued so far are acknowledged or failed.
+    pub async fn flush(&self) {
+        let shared = &self.shared;
+        shared.flushes.fetch_add(1, Ordering::AcqRel);
+        loop {
+            let idle = shared.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if shared.lock().outstanding() == 0 {
+                break;
+            }
+            shared.wake.notify_one();
+            tokio::select! {
+                _ = idle => {}
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+        shared.flushes.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Closes the producer: new sends fail with [`Error::Closed`], buffered
+    /// records are sent, and whatever is not delivered within `timeout` is
+    /// failed. Never waits longer than `timeout` (plus a few ms).
+    pub async fn close(&self, timeout: Duration) -> Result<()> {
+        let shared = &self.shared;
+        shared.closed.store(true, Ordering::Release);
+        shared.wake.notify_one();
+        let flushed = tokio::time::timeout(timeout, self.flush()).await.is_ok();
+        if !flushed {
+            shared.closed_hard.store(true, Ordering::Release);
+            let batches = shared.lock().take_all();
+            let n: usize = batches.iter().map(|b| b.record_count()).sum();
+            for b in batches {
+                shared.release_memory(b.memory);
+                for (_, reply) in b.deliveries {
+                    let _ = reply.send(Err(Error::Closed));
+                }
+            }
+            shared.metrics.failed.fetch_add(n as u64, Ordering::Relaxed);
+            shared.wake.notify_one();
+            return Err(Error::Timeout {
+                what: "producer close",
+                context: Context::default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A snapshot of the producer's counters.
+    pub fn metrics(&self) -> ProducerMetrics {
+        let s = &self.shared;
+        ProducerMetrics {
+            records_sent: s.metrics.sent.load(Ordering::Relaxed),
+            records_failed: s.metrics.failed.load(Ordering::Relaxed),
+            records_retried: s.metrics.retried.load(Ordering::Relaxed),
+            records_outstanding: s.lock().outstanding() as u64,
+            buffer_used: (s.config.buffer_memory - s.memory.available_permits()) as u64,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
