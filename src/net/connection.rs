@@ -276,7 +276,7 @@ impl Connection {
         let api = api_name(R::API_KEY);
         self.shared.check_open(api)?;
         self.wait_throttle().await;
-        let frame = self.encode(&req, version, api)?;
+        let (_, frame) = self.encode(&req, version, api)?;
         tracing::debug!(
             api,
             version,
@@ -338,12 +338,13 @@ impl Connection {
         });
     }
 
+    /// Encodes `req` as one frame under a fresh correlation id.
     fn encode<R: VersionedRequest>(
         &self,
         req: &R,
         version: i16,
         api: &'static str,
-    ) -> Result<Bytes> {
+    ) -> Result<(i32, Bytes)> {
         let correlation_id = self.shared.next_correlation.fetch_add(1, Ordering::Relaxed);
         let mut buf = BytesMut::new();
         encode_request(
@@ -354,7 +355,7 @@ impl Connection {
             req,
         )
         .map_err(|e| e.map_context(|_| self.shared.context(api)))?;
-        Ok(buf.freeze())
+        Ok((correlation_id, buf.freeze()))
     }
 
     async fn wait_throttle(&self) {
@@ -381,16 +382,7 @@ impl Connection {
                 Ok(Err(_)) => return Err(self.closed_error(api)),
                 Err(_) => return Err(self.timeout(api)),
             };
-        let correlation_id = self.shared.next_correlation.fetch_add(1, Ordering::Relaxed);
-        let mut buf = BytesMut::new();
-        encode_request(
-            &mut buf,
-            version,
-            correlation_id,
-            self.shared.config.client_id.as_deref(),
-            req,
-        )
-        .map_err(|e| e.map_context(|_| self.shared.context(api)))?;
+        let (correlation_id, frame) = self.encode(req, version, api)?;
 
         let (reply, response) = oneshot::channel();
         lock(&self.shared.in_flight).insert(
@@ -426,7 +418,7 @@ impl Connection {
         let queued = tokio::time::timeout_at(
             deadline,
             self.writer.send(Outgoing {
-                frame: buf.freeze(),
+                frame,
                 written: None,
             }),
         )
