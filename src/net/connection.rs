@@ -243,6 +243,14 @@ impl Connection {
         Ok(BrokerApiVersions::from_response(&resp))
     }
 
+    /// The highest version of `R` both sides speak, with this broker named
+    /// in the error when there is none.
+    fn negotiate<R: VersionedRequest>(&self) -> Result<i16> {
+        self.api_versions()
+            .negotiate::<R>()
+            .map_err(|e| e.map_context(|c| c.with_broker(&self.shared.config.broker_label)))
+    }
+
     /// Sends `req` at the highest version both sides support and waits for
     /// the response.
     pub async fn send<R>(&self, req: R) -> Result<R::Response>
@@ -250,10 +258,7 @@ impl Connection {
         R: VersionedRequest,
         R::Response: ThrottleTime,
     {
-        let version = self
-            .api_versions()
-            .negotiate::<R>()
-            .map_err(|e| e.map_context(|c| c.with_broker(&self.shared.config.broker_label)))?;
+        let version = self.negotiate::<R>()?;
         self.send_version(req, version).await
     }
 
@@ -486,10 +491,7 @@ impl Connection {
         R: VersionedRequest,
         R::Response: ThrottleTime,
     {
-        let version = self
-            .api_versions()
-            .negotiate::<R>()
-            .map_err(|e| e.map_context(|c| c.with_broker(&self.shared.config.broker_label)))?;
+        let version = self.negotiate::<R>()?;
         let queued = self.queue_request(&req, version).await?;
         Ok(PendingResponse {
             conn: self.clone(),
