@@ -8,14 +8,6 @@ use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kafkit::protocol::records::{BatchWriter, Compression, decode_batches};
 
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
 fn records() -> Vec<(Vec<u8>, Vec<u8>)> {
     (0..1000u32)
         .map(|i| {
@@ -42,14 +34,14 @@ fn bench(c: &mut Criterion) {
     let raw_size = encode(Compression::None, &recs).len() as u64;
     let mut enc = c.benchmark_group("encode");
     enc.throughput(Throughput::Bytes(raw_size));
-    for codec in CODECS {
+    for codec in Compression::ALL {
         enc.bench_function(codec.name(), |b| b.iter(|| encode(codec, black_box(&recs))));
     }
     enc.finish();
 
     let mut dec = c.benchmark_group("decode");
     dec.throughput(Throughput::Bytes(raw_size));
-    for codec in CODECS {
+    for codec in Compression::ALL {
         let batch = encode(codec, &recs);
         dec.bench_function(codec.name(), |b| {
             b.iter(|| {

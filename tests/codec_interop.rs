@@ -17,13 +17,6 @@ use kafkit::protocol::messages::produce_request::{PartitionProduceData, TopicPro
 use kafkit::protocol::messages::{BrokerId, FetchRequest, ProduceRequest, TopicName};
 use kafkit::protocol::records::{BatchWriter, Compression, Record, decode_batches};
 
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
 const N: usize = 50;
 
 fn expected(codec: Compression, i: usize) -> (Vec<u8>, Vec<u8>) {
@@ -205,7 +198,7 @@ fn golden_path(codec: Compression) -> std::path::PathBuf {
 async fn mock_cluster_both_ways_every_codec() {
     let mock = support::mock_cluster(1);
     let bootstrap = mock.bootstrap_servers();
-    for codec in CODECS {
+    for codec in Compression::ALL {
         let from = format!("from-rdkafka-{}", codec.name());
         mock.create_topic(&from, 1, 1).unwrap();
         let raw = librdkafka_to_kafkit(&bootstrap, &from, codec, "mock").await;
@@ -232,7 +225,7 @@ async fn tansu_both_ways_every_codec() {
     };
     let bootstrap = tansu.bootstrap();
     let admin = Client::builder(&bootstrap).build().await.unwrap().admin();
-    for codec in CODECS {
+    for codec in Compression::ALL {
         let (from, to) = (
             format!("from-rdkafka-{}", codec.name()),
             format!("from-kafkit-{}", codec.name()),
@@ -253,7 +246,7 @@ async fn tansu_both_ways_every_codec() {
 /// to the records it was given. No broker needed.
 #[test]
 fn golden_librdkafka_record_sets_decode() {
-    for codec in CODECS {
+    for codec in Compression::ALL {
         let path = golden_path(codec);
         let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut rest = &data[..];

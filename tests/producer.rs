@@ -108,13 +108,7 @@ async fn tansu_every_codec_read_back_by_librdkafka() {
     };
     let bootstrap = tansu.bootstrap();
     let admin = Client::builder(&bootstrap).build().await.unwrap().admin();
-    for codec in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
+    for codec in Compression::ALL {
         let topic = format!("produce-{}", codec.name());
         admin
             .create_topics([NewTopic::new(&topic, PARTITIONS, 1)])
@@ -131,13 +125,7 @@ async fn tansu_every_codec_read_back_by_librdkafka() {
 async fn mock_cluster_every_codec_read_back_by_librdkafka() {
     let mock = support::mock_cluster(3);
     let bootstrap = mock.bootstrap_servers();
-    for codec in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
+    for codec in Compression::ALL {
         let topic = format!("produce-{}", codec.name());
         mock.create_topic(&topic, PARTITIONS, 3).unwrap();
         // The mock keeps ~5 MiB per partition: keep volumes small.

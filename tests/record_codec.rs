@@ -8,14 +8,6 @@ use kafkit::protocol::records::{
 };
 use proptest::prelude::*;
 
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
 type Hdr = (String, Option<Vec<u8>>);
 type Rec = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Vec<Hdr>);
 
@@ -57,7 +49,7 @@ proptest! {
 
     #[test]
     fn batches_round_trip_with_every_codec(recs in prop::collection::vec(record_strategy(), 1..60), idx in 0usize..5) {
-        let codec = CODECS[idx];
+        let codec = Compression::ALL[idx];
         let base = 1_700_000_000_000;
         let bytes = write(codec, base, &recs);
         let batches: Vec<_> = decode_batches(bytes).collect();
@@ -91,7 +83,7 @@ proptest! {
 
     #[test]
     fn mutated_batches_never_panic(recs in prop::collection::vec(record_strategy(), 1..10), idx in 0usize..5, flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
-        let mut bytes = write(CODECS[idx], 0, &recs).to_vec();
+        let mut bytes = write(Compression::ALL[idx], 0, &recs).to_vec();
         for (pos, val) in flips {
             let n = bytes.len();
             bytes[pos % n] = val;

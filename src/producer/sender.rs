@@ -231,18 +231,16 @@ fn handle_response(
     resp: Option<ProduceResponse>,
 ) {
     for batch in batches {
-        let part = resp.as_ref().and_then(|r| {
-            r.responses
-                .iter()
-                .find(|t| *t.name.0 == *batch.tp.0)
-                .and_then(|t| t.partition_responses.iter().find(|p| p.index == batch.tp.1))
-        });
         let Some(resp) = resp.as_ref() else {
             // acks=0: written, offsets unknown.
             succeed(shared, batch, -1, -1);
             continue;
         };
-        let _ = resp;
+        let part = resp
+            .responses
+            .iter()
+            .find(|t| *t.name.0 == *batch.tp.0)
+            .and_then(|t| t.partition_responses.iter().find(|p| p.index == batch.tp.1));
         let Some(p) = part else {
             let e = Error::protocol(
                 "partition missing from Produce response",

@@ -114,9 +114,10 @@ fn plain_i32_offsets(api_key: i16, version: i16) -> &'static [usize] {
 /// bytes can only come from a broker bug, and the fields we did read are
 /// still valid. The Java client does not check for them either.
 pub fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<R::Response> {
-    let header = ResponseHeader::decode(&mut frame, R::Response::header_version(version))
+    // The correlation id was already used for routing; only the position
+    // after the header (and its validity) matters here.
+    ResponseHeader::decode(&mut frame, R::Response::header_version(version))
         .map_err(|e| Error::protocol(format!("response header: {e:#}"), Context::default()))?;
-    let _ = header;
     alloc_guard::decode_body::<R::Response>(&frame, version, plain_i32_offsets(R::KEY, version))
         .map_err(|reason| {
             Error::protocol(

@@ -204,18 +204,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const ALL: [Compression; 5] = [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ];
-
     #[test]
     fn decompression_is_bounded() {
         let big = vec![7u8; 1 << 20];
-        for codec in ALL {
+        for codec in Compression::ALL {
             let c = compress(codec, &big).unwrap();
             let e = decompress(codec, &c, 1000).unwrap_err();
             assert!(e.to_string().contains("exceeds"), "{codec:?}: {e}");
@@ -251,14 +243,14 @@ mod tests {
     proptest! {
         #[test]
         fn round_trips(data in prop::collection::vec(any::<u8>(), 0..100_000), idx in 0usize..5) {
-            let codec = ALL[idx];
+            let codec = Compression::ALL[idx];
             let c = compress(codec, &data).unwrap();
             prop_assert_eq!(decompress(codec, &c, data.len()).unwrap(), data);
         }
 
         #[test]
         fn garbage_never_panics(data in prop::collection::vec(any::<u8>(), 0..512), idx in 0usize..5) {
-            let _ = decompress(ALL[idx], &data, 1 << 16);
+            let _ = decompress(Compression::ALL[idx], &data, 1 << 16);
         }
     }
 }

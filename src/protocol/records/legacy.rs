@@ -39,9 +39,7 @@ fn parse(r: &mut Reader) -> Result<Message> {
             "legacy message size {size} is invalid"
         )));
     }
-    let start = r.position();
     let body = r.bytes(size as usize).map_err(trunc)?;
-    let _ = start;
     let mut m = Reader::new(body.clone());
     let crc = m.u32().map_err(trunc)?;
     let mut hasher = flate2::Crc::new();

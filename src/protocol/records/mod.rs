@@ -47,6 +47,15 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// Every codec, in attribute-bit order.
+    pub const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
     /// The codec of attribute bits 0-2.
     pub fn from_attributes(attributes: i16) -> Option<Compression> {
         match attributes & 0x07 {
