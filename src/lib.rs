@@ -20,13 +20,16 @@
 
 pub mod admin;
 mod client;
+pub mod consumer;
 pub mod error;
 pub mod metadata;
 pub mod net;
 pub mod producer;
 pub mod protocol;
 pub mod serialization;
+mod topic_partition;
 
 pub use admin::Admin;
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorCode, Result};
+pub use topic_partition::TopicPartition;
