@@ -12,18 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::record::RecordMetadata;
+use super::delivery::{BatchOutcome, DeliveryFuture};
 use crate::error::Result;
 use crate::protocol::records::{BatchWriter, Compression};
 
 /// Topic and partition.
 pub(crate) type Tp = (Arc<str>, i32);
-
-/// One record's completion: its create timestamp and where to report.
-pub(crate) type Delivery = (i64, oneshot::Sender<Result<RecordMetadata>>);
 
 /// A batch on its way to one partition.
 pub(crate) struct ProducerBatch {
@@ -32,7 +28,9 @@ pub(crate) struct ProducerBatch {
     /// resent unchanged on retry (same sequence numbers).
     writer: Option<BatchWriter>,
     pub encoded: Option<Bytes>,
-    pub deliveries: Vec<Delivery>,
+    /// Shared by every record's `DeliveryFuture`; settled once.
+    pub outcome: Arc<BatchOutcome>,
+    records: u32,
     pub created: Instant,
     /// Buffer memory held, returned when the batch completes.
     pub memory: usize,
@@ -51,7 +49,7 @@ impl ProducerBatch {
     }
 
     pub fn record_count(&self) -> usize {
-        self.deliveries.len()
+        self.records as usize
     }
 }
 
@@ -103,9 +101,9 @@ impl Accumulator {
         self.outstanding
     }
 
-    /// Appends a record; returns true when the partition now has a full
-    /// batch (so the sender should wake before the linger expires).
-    #[allow(clippy::too_many_arguments)]
+    /// Appends a record; returns its delivery future and whether the
+    /// partition now has a full batch (so the sender should wake before the
+    /// linger expires).
     pub fn append(
         &mut self,
         tp: &Tp,
@@ -114,8 +112,7 @@ impl Accumulator {
         value: Option<&[u8]>,
         headers: &[(&str, Option<&[u8]>)],
         memory: usize,
-        reply: oneshot::Sender<Result<RecordMetadata>>,
-    ) -> bool {
+    ) -> (DeliveryFuture, bool) {
         let cfg = &self.config;
         let queue = self.queues.entry(tp.clone()).or_default();
         let fits = queue
@@ -132,7 +129,8 @@ impl Accumulator {
                 tp: tp.clone(),
                 writer: Some(BatchWriter::with_capacity(cfg.compression, cfg.batch_size)),
                 encoded: None,
-                deliveries: Vec::new(),
+                outcome: BatchOutcome::new(tp.0.clone(), tp.1),
+                records: 0,
                 created: Instant::now(),
                 memory: 0,
                 attempts: 0,
@@ -140,17 +138,18 @@ impl Accumulator {
                 base_sequence: None,
             });
         }
-        let Some(batch) = queue.batches.back_mut() else {
-            return false;
-        };
+        // The back batch is open: either it fit or it was just pushed.
+        let last = queue.batches.len() - 1;
+        let batch = &mut queue.batches[last];
         if let Some(w) = batch.writer.as_mut() {
             w.append(timestamp, key, value, headers);
         }
-        batch.deliveries.push((timestamp, reply));
+        let delivery = DeliveryFuture::new(batch.outcome.clone(), batch.records, timestamp);
+        batch.records += 1;
         batch.memory += memory;
         let full = batch.size() >= cfg.batch_size;
         self.outstanding += 1;
-        full || queue.batches.len() > 1
+        (delivery, full || queue.batches.len() > 1)
     }
 
     /// Closes and takes the ready batches. `leader_of` answers the current
@@ -317,18 +316,9 @@ mod tests {
         })
     }
 
-    fn add(
-        a: &mut Accumulator,
-        tp: &Tp,
-        n: usize,
-        size: usize,
-    ) -> Vec<oneshot::Receiver<Result<RecordMetadata>>> {
+    fn add(a: &mut Accumulator, tp: &Tp, n: usize, size: usize) -> Vec<DeliveryFuture> {
         (0..n)
-            .map(|_| {
-                let (tx, rx) = oneshot::channel();
-                a.append(tp, 0, None, Some(&vec![0u8; size]), &[], size, tx);
-                rx
-            })
+            .map(|_| a.append(tp, 0, None, Some(&vec![0u8; size]), &[], size).0)
             .collect()
     }
 

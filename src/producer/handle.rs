@@ -1,22 +1,21 @@
 //! The typed `Producer` handle, its builder and delivery futures.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::sync::{Notify, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
 use super::accumulator::{Accumulator, AccumulatorConfig};
 use super::config::{Acks, ProducerConfig};
+use super::delivery::DeliveryFuture;
 use super::partitioner::{
     PartitionChoice, PartitionSelector, PartitionerKind, StickyPartitioner, TopicPartitions,
 };
 use super::record::{ProducerRecord, RecordMetadata};
+use super::routing::Routes;
 use super::sender;
 use crate::client::Client;
 use crate::error::{Context, Error, ErrorCode, Result};
@@ -52,6 +51,7 @@ pub(crate) struct Shared {
     pub config: ProducerConfig,
     accumulator: Mutex<Accumulator>,
     sticky: Mutex<HashMap<Arc<str>, StickyPartitioner>>,
+    routes: Routes,
     selector: PartitionSelector,
     memory: Semaphore,
     pub producer_id: Mutex<Option<(i64, i16)>>,
@@ -90,6 +90,10 @@ impl Shared {
     }
 
     fn check_usable(&self) -> Result<()> {
+        // The common case reads one atomic; a fatal error always closes.
+        if !self.is_closed() {
+            return Ok(());
+        }
         if let Some(e) = self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return Err(e);
         }
@@ -211,6 +215,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
                 max_request_size: cfg.max_request_size,
             })),
             sticky: Mutex::new(HashMap::new()),
+            routes: Routes::default(),
             selector: PartitionSelector::new(&cfg.partitioner, cfg.partitioner_ignore_keys),
             memory: Semaphore::new(cfg.buffer_memory),
             producer_id: Mutex::new(None),
@@ -272,23 +277,6 @@ impl<K, V> std::fmt::Debug for Producer<K, V> {
     }
 }
 
-/// Resolves to a record's [`RecordMetadata`] once acknowledged, or to the
-/// error that ended its delivery. Dropping it does not cancel the send.
-#[derive(Debug)]
-pub struct DeliveryFuture {
-    rx: oneshot::Receiver<Result<RecordMetadata>>,
-}
-
-impl Future for DeliveryFuture {
-    type Output = Result<RecordMetadata>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
-    }
-}
-
 impl<K, V> Producer<K, V>
 where
     K: Send + Sync + 'static,
@@ -326,8 +314,15 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             Some(v) => self.value_serializer.serialize(&topic, v)?,
             None => None,
         };
-        let deadline = Instant::now() + shared.config.max_block;
-        let partitions = self.partitions(&topic, deadline).await?;
+        // max.block.ms bounds the metadata wait and the buffer wait together;
+        // the clock is read only when one of them has to wait.
+        let mut deadline = None;
+        let max_block = shared.config.max_block;
+        let mut deadline = || *deadline.get_or_insert_with(|| Instant::now() + max_block);
+        let partitions = match shared.routes.partitions(&topic, &shared.client.metadata()) {
+            Some(p) => p,
+            None => self.wait_for_topic(&topic, deadline()).await?,
+        };
         let choice = shared.selector.choose(
             &topic,
             record.partition,
@@ -358,18 +353,24 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             });
         }
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        match tokio::time::timeout_at(deadline, shared.memory.acquire_many(permits)).await {
-            Ok(Ok(p)) => p.forget(),
-            Ok(Err(_)) => return Err(Error::Closed),
-            Err(_) => {
-                return Err(Error::Timeout {
-                    what: "buffer memory (max.block.ms)",
-                    context: Context::default().with_topic(topic),
-                });
+        match shared.memory.try_acquire_many(permits) {
+            Ok(p) => p.forget(),
+            Err(TryAcquireError::Closed) => return Err(Error::Closed),
+            Err(TryAcquireError::NoPermits) => {
+                match tokio::time::timeout_at(deadline(), shared.memory.acquire_many(permits)).await
+                {
+                    Ok(Ok(p)) => p.forget(),
+                    Ok(Err(_)) => return Err(Error::Closed),
+                    Err(_) => {
+                        return Err(Error::Timeout {
+                            what: "buffer memory (max.block.ms)",
+                            context: Context::default().with_topic(topic),
+                        });
+                    }
+                }
             }
         }
-        let (tx, rx) = oneshot::channel();
-        let full = {
+        let (delivery, full) = {
             let mut sticky = shared.sticky.lock().unwrap_or_else(|p| p.into_inner());
             let mut acc = shared.lock();
             let partition = match choice {
@@ -380,37 +381,45 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                     .partition(&partitions),
             };
             let tp = (topic.clone(), partition);
-            let full = acc.append(
+            let (delivery, full) = acc.append(
                 &tp,
                 timestamp,
                 key.as_deref(),
                 value.as_deref(),
                 &headers,
                 permits as usize,
-                tx,
             );
             if choice == PartitionChoice::Sticky
                 && let Some(s) = sticky.get_mut(&topic)
             {
                 s.on_append(size, full);
             }
-            full
+            (delivery, full)
         };
         if full {
             shared.wake.notify_one();
         }
-        Ok(DeliveryFuture { rx })
+        Ok(delivery)
     }
 
-    /// The topic's partitions, waiting (up to the deadline) for metadata.
-    async fn partitions(&self, topic: &str, deadline: Instant) -> Result<TopicPartitions> {
-        let client = &self.shared.client;
-        let mut meta = client.metadata();
+    /// Waits (until `deadline`) for `topic` to appear in metadata with at
+    /// least one partition, asking the refresher for it each round.
+    async fn wait_for_topic(&self, topic: &str, deadline: Instant) -> Result<Arc<TopicPartitions>> {
+        let shared = &self.shared;
+        let client = &shared.client;
         loop {
-            if let Some(p) = meta.topic(topic).and_then(TopicPartitions::from_metadata) {
+            // Names the topic to the refresher (so later refreshes keep it)
+            // and refreshes when it is unknown.
+            let meta = match tokio::time::timeout_at(deadline, client.metadata_for(&[topic])).await
+            {
+                Ok(m) => m?,
+                Err(_) => client.metadata(),
+            };
+            if let Some(p) = shared.routes.partitions(topic, &meta) {
                 return Ok(p);
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 let code = meta
                     .topic_errors
                     .get(topic)
@@ -420,37 +429,19 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                     code,
                     message: Some(format!(
                         "topic not present in metadata after {:?} (max.block.ms)",
-                        self.shared.config.max_block
+                        shared.config.max_block
                     )),
                     context: Context::api("Metadata").with_topic(topic),
                 });
             }
-            if meta.generation > 0
-                && meta.topic(topic).is_none()
-                && !meta.topic_errors.contains_key(topic)
-            {
-                meta = client.metadata_for(&[topic]).await?;
-                continue;
-            }
-            tokio::time::sleep(
-                self.shared
-                    .config
-                    .retry_backoff
-                    .min(deadline - Instant::now()),
-            )
-            .await;
-            meta = match tokio::time::timeout_at(
+            // Known but not usable yet (e.g. being created, leader not
+            // available): back off, then insist on a newer snapshot.
+            tokio::time::sleep(shared.config.retry_backoff.min(deadline - now)).await;
+            let _ = tokio::time::timeout_at(
                 deadline,
                 client.metadata_handle().refresh(meta.generation),
             )
-            .await
-            {
-                Ok(m) => m?,
-                Err(_) => meta,
-            };
-            if meta.topic(topic).is_none() {
-                meta = client.metadata_for(&[topic]).await?;
-            }
+            .await;
         }
     }
 
@@ -489,9 +480,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             let n: usize = batches.iter().map(|b| b.record_count()).sum();
             for b in batches {
                 shared.release_memory(b.memory);
-                for (_, reply) in b.deliveries {
-                    let _ = reply.send(Err(Error::Closed));
-                }
+                b.outcome.settle(Err(Error::Closed));
             }
             shared.metrics.failed.fetch_add(n as u64, Ordering::Relaxed);
             shared.wake.notify_one();

@@ -5,11 +5,14 @@
 
 mod accumulator;
 pub mod config;
+mod delivery;
 mod handle;
 pub mod partitioner;
 pub mod record;
+mod routing;
 mod sender;
 
 pub use config::{Acks, ProducerConfig};
-pub use handle::{DeliveryFuture, Producer, ProducerBuilder, ProducerMetrics};
+pub use delivery::DeliveryFuture;
+pub use handle::{Producer, ProducerBuilder, ProducerMetrics};
 pub use record::{ProducerRecord, RecordMetadata};

@@ -14,8 +14,8 @@ use tracing::Instrument;
 
 use super::accumulator::ProducerBatch;
 use super::config::Acks;
+use super::delivery::BatchAck;
 use super::handle::Shared;
-use super::record::RecordMetadata;
 use crate::error::{Context, Error, ErrorCode, Result};
 use crate::net::PendingResponse;
 use crate::net::pool::{BrokerRef, Lane};
@@ -305,17 +305,10 @@ fn succeed(shared: &Shared, batch: ProducerBatch, base_offset: i64, log_append_t
         batch.record_count() as u64,
         std::sync::atomic::Ordering::Relaxed,
     );
-    for (i, (ts, reply)) in batch.deliveries.into_iter().enumerate() {
-        let meta = RecordMetadata::from_produce_response(
-            batch.tp.0.clone(),
-            batch.tp.1,
-            base_offset,
-            i as u32,
-            ts,
-            log_append_time,
-        );
-        let _ = reply.send(Ok(meta));
-    }
+    batch.outcome.settle(Ok(BatchAck {
+        base_offset,
+        log_append_time,
+    }));
     shared.idle_check();
 }
 
@@ -331,9 +324,7 @@ fn fail_batch(shared: &Shared, batch: ProducerBatch, e: Error, was_sent: bool) {
         std::sync::atomic::Ordering::Relaxed,
     );
     let e = e.map_context(|c| c.with_topic(batch.tp.0.clone()).with_partition(batch.tp.1));
-    for (_, reply) in batch.deliveries {
-        let _ = reply.send(Err(e.clone()));
-    }
+    batch.outcome.settle(Err(e));
     shared.idle_check();
 }
 
