@@ -40,7 +40,7 @@ mod tests {
 
     #[test]
     fn orders_by_topic_then_partition_and_displays_like_java() {
-        let mut v = vec![
+        let mut v = [
             TopicPartition::new("b", 0),
             TopicPartition::new("a", 10),
             TopicPartition::new("a", 2),
