@@ -4,7 +4,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use kafkit::protocol::records::{
     BatchWriter, Compression, ControlRecord, ControlType, Record, TimestampType, decode_batches,
-    decode_batches_with_limit,
+    decode_batches_with_limit, restamp_producer,
 };
 use proptest::prelude::*;
 
@@ -71,6 +71,18 @@ proptest! {
             let hs: Vec<Hdr> = got.headers.iter().map(|h| (h.key_str().unwrap().to_owned(), h.value.as_ref().map(|v| v.to_vec()))).collect();
             prop_assert_eq!(&hs, h);
         }
+    }
+
+    #[test]
+    fn restamped_batches_keep_their_records_and_a_valid_crc(recs in prop::collection::vec(record_strategy(), 1..30), idx in 0usize..5, pid in any::<i64>(), epoch in any::<i16>(), seq in any::<i32>()) {
+        let original = write(Compression::ALL[idx], 1_000, &recs);
+        let restamped = restamp_producer(&original, pid, epoch, seq).unwrap();
+        prop_assert_eq!(restamped.len(), original.len());
+        let batch = decode_batches(restamped.clone()).next().unwrap().unwrap();
+        prop_assert_eq!((batch.producer_id, batch.producer_epoch, batch.base_sequence), (pid, epoch, seq));
+        prop_assert!(batch.is_transactional());
+        // Decoding verifies the CRC; the records are the original ones.
+        prop_assert_eq!(all_records(restamped), all_records(original));
     }
 
     #[test]

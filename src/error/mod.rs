@@ -161,6 +161,26 @@ pub enum Error {
         context: Context,
     },
 
+    /// A produced record was not acknowledged within `delivery.timeout.ms`
+    /// (retries included). `maybe_written` says whether it may be in the log
+    /// anyway: true once a request carrying it went unanswered (timeout,
+    /// lost connection); false when it never left the client or every
+    /// attempt was definitely refused. Resending a record that may have been
+    /// written can duplicate it.
+    #[error(
+        "delivery timed out (delivery.timeout.ms); {}{}{context}",
+        if *maybe_written { "the record may have been written" } else { "the record was not written" },
+        last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+    )]
+    DeliveryTimeout {
+        /// Whether the record may be in the log despite the timeout.
+        maybe_written: bool,
+        /// The error of the last attempt, if it was sent at all.
+        last_error: Option<Box<Error>>,
+        /// Topic and partition.
+        context: Context,
+    },
+
     /// The broker supports no version of an API that this client speaks.
     #[error(
         "no common version for API {api} (broker supports {broker_min}..={broker_max}){context}"
@@ -256,6 +276,7 @@ impl Error {
             | Error::Io { context, .. }
             | Error::Disconnected { context, .. }
             | Error::Timeout { context, .. }
+            | Error::DeliveryTimeout { context, .. }
             | Error::UnsupportedVersion { context, .. }
             | Error::InvalidArgument { context, .. } => Some(context),
             Error::Config(_) | Error::Closed | Error::NoBrokerAvailable(_) => None,
@@ -272,6 +293,7 @@ impl Error {
             | Error::Io { context, .. }
             | Error::Disconnected { context, .. }
             | Error::Timeout { context, .. }
+            | Error::DeliveryTimeout { context, .. }
             | Error::UnsupportedVersion { context, .. }
             | Error::InvalidArgument { context, .. } => {
                 *context = f(std::mem::take(context));
@@ -290,6 +312,7 @@ impl Error {
             Error::Io { .. }
             | Error::Disconnected { .. }
             | Error::Timeout { .. }
+            | Error::DeliveryTimeout { .. }
             | Error::NoBrokerAvailable(_) => true,
             Error::Protocol { .. }
             | Error::Records { .. }

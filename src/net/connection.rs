@@ -19,7 +19,7 @@
 //! notices (`is_closed`) and connects anew.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -106,6 +106,8 @@ where
 }
 
 struct Shared {
+    /// Unique per connection for the life of the process.
+    id: u64,
     config: ConnectionConfig,
     next_correlation: AtomicI32,
     in_flight: Mutex<HashMap<i32, Pending>>,
@@ -193,7 +195,9 @@ impl Connection {
         let (read, write) = tokio::io::split(stream);
         let (writer_tx, writer_rx) = mpsc::channel(config.max_in_flight.max(1) * 2);
         let (shutdown, _) = watch::channel(false);
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let shared = Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             config,
             next_correlation: AtomicI32::new(0),
@@ -329,6 +333,13 @@ impl Connection {
             .unwrap_or_else(|| EMPTY.get_or_init(BrokerApiVersions::default))
     }
 
+    /// This connection's identity, unique in the process. Two requests with
+    /// the same id travel in order over one socket; the producer uses it to
+    /// keep a partition's batches on one connection at a time.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
     /// True once the connection is poisoned or closed: every later send fails.
     pub fn is_closed(&self) -> bool {
         self.shared.poisoned.get().is_some()
@@ -373,11 +384,16 @@ impl Connection {
     }
 
     /// Registers and queues one request frame; the first half of a round trip.
-    async fn queue_request<R: VersionedRequest>(&self, req: &R, version: i16) -> Result<Queued> {
+    async fn queue_request<R: VersionedRequest>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<Queued> {
         let api = api_name(R::API_KEY);
         self.shared.check_open(api)?;
         self.wait_throttle().await;
-        let deadline = Instant::now() + self.shared.config.request_timeout;
+        let deadline = Instant::now() + timeout;
 
         let permit =
             match tokio::time::timeout_at(deadline, self.shared.permits.clone().acquire_owned())
@@ -476,7 +492,9 @@ impl Connection {
 
     /// Writes one request frame and returns the raw response frame.
     async fn round_trip<R: VersionedRequest>(&self, req: &R, version: i16) -> Result<Bytes> {
-        let queued = self.queue_request(req, version).await?;
+        let queued = self
+            .queue_request(req, version, self.shared.config.request_timeout)
+            .await?;
         self.await_frame(queued).await
     }
 
@@ -491,8 +509,24 @@ impl Connection {
         R: VersionedRequest,
         R::Response: ThrottleTime,
     {
+        self.start_send_timeout(req, self.shared.config.request_timeout)
+            .await
+    }
+
+    /// [`Connection::start_send`] with its own request timeout instead of
+    /// the connection's (the producer's `request.timeout.ms` governs its
+    /// Produce requests, as in Java).
+    pub async fn start_send_timeout<R>(
+        &self,
+        req: R,
+        timeout: Duration,
+    ) -> Result<PendingResponse<R>>
+    where
+        R: VersionedRequest,
+        R::Response: ThrottleTime,
+    {
         let version = self.negotiate::<R>()?;
-        let queued = self.queue_request(&req, version).await?;
+        let queued = self.queue_request(&req, version, timeout).await?;
         Ok(PendingResponse {
             conn: self.clone(),
             queued,

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::delivery::{BatchOutcome, DeliveryFuture};
 use crate::error::Result;
-use crate::protocol::records::{BatchWriter, Compression};
+use crate::protocol::records::{BatchWriter, Compression, restamp_producer};
 
 /// Topic and partition.
 pub(crate) type Tp = (Arc<str>, i32);
@@ -37,6 +37,14 @@ pub(crate) struct ProducerBatch {
     pub attempts: u32,
     pub retry_at: Option<Instant>,
     pub base_sequence: Option<i32>,
+    /// Some earlier attempt ended without a definite answer (timeout,
+    /// disconnect), so the broker may hold this batch already. Such a batch
+    /// may only be retried under the producer id and epoch it was written
+    /// with, where the broker recognises it as a duplicate.
+    pub maybe_written: bool,
+    /// When the batch was first drained (closed); a partition's batches must
+    /// reach the broker in this order.
+    closed_order: u64,
 }
 
 impl ProducerBatch {
@@ -58,6 +66,54 @@ struct PartitionQueue {
     batches: VecDeque<ProducerBatch>,
     in_flight: usize,
     next_sequence: i32,
+    /// The sequence the broker expects next: one past the last acknowledged
+    /// batch. An OUT_OF_ORDER_SEQUENCE answer to the batch starting here
+    /// means the broker lost track (a real gap), not that a predecessor is
+    /// being retried.
+    acked_next: i32,
+    /// The connection the in-flight batches went out on. A partition's
+    /// batches are pipelined on one connection only: over one socket the
+    /// broker appends them in send order, while a batch sent on a new
+    /// connection could overtake one still pending on the old (a broker that
+    /// checks sequences would refuse it, one that does not would reorder).
+    in_flight_conn: Option<u64>,
+    /// A batch was held back because its predecessors are in flight on
+    /// another connection; nothing more is drained until they settle.
+    blocked: bool,
+    /// A retried batch is in flight: the partition sends nothing else until
+    /// it settles, so no batch can overtake it on any connection or leader.
+    retry_in_flight: bool,
+}
+
+impl PartitionQueue {
+    fn release_one(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.in_flight == 0 {
+            self.in_flight_conn = None;
+            self.blocked = false;
+            self.retry_in_flight = false;
+        }
+    }
+}
+
+/// Which batches `drain` may hand out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DrainMode {
+    /// Everything ready.
+    All,
+    /// A new producer identity is pending: only retries of batches that may
+    /// already be written, which must finish under the old identity.
+    MaybeWrittenRetriesOnly,
+}
+
+/// Sequence `n` records after `seq`; wraps to 0 after `i32::MAX` as the
+/// broker expects.
+fn advance(seq: i32, n: i32) -> i32 {
+    if seq > i32::MAX - n {
+        n - (i32::MAX - seq) - 1
+    } else {
+        seq + n
+    }
 }
 
 /// Settings the accumulator needs.
@@ -86,6 +142,8 @@ pub(crate) struct Accumulator {
     queues: HashMap<Tp, PartitionQueue>,
     /// Records appended and not yet completed.
     outstanding: usize,
+    /// Counter behind `ProducerBatch::closed_order`.
+    closed: u64,
 }
 
 impl Accumulator {
@@ -94,6 +152,7 @@ impl Accumulator {
             config,
             queues: HashMap::new(),
             outstanding: 0,
+            closed: 0,
         }
     }
 
@@ -136,6 +195,8 @@ impl Accumulator {
                 attempts: 0,
                 retry_at: None,
                 base_sequence: None,
+                maybe_written: false,
+                closed_order: 0,
             });
         }
         // The back batch is open: either it fit or it was just pushed.
@@ -159,6 +220,7 @@ impl Accumulator {
         &mut self,
         now: Instant,
         flush: bool,
+        mode: DrainMode,
         producer: Option<(i64, i16)>,
         mut leader_of: impl FnMut(&Tp) -> Option<i32>,
     ) -> Result<Drained> {
@@ -169,6 +231,12 @@ impl Accumulator {
             let Some(front) = queue.batches.front() else {
                 continue;
             };
+            if queue.blocked
+                || queue.retry_in_flight
+                || (mode == DrainMode::MaybeWrittenRetriesOnly && !front.maybe_written)
+            {
+                continue;
+            }
             // A retried batch goes alone, so it cannot be overtaken by a newer
             // one (sequence order on the broker).
             let limit = if front.attempts > 0 {
@@ -204,17 +272,14 @@ impl Accumulator {
                 if let Some((pid, epoch)) = producer {
                     writer.producer(pid, epoch, queue.next_sequence);
                     batch.base_sequence = Some(queue.next_sequence);
-                    // Sequences wrap to 0 after i32::MAX, as the broker expects.
-                    let n = writer.record_count();
-                    queue.next_sequence = if queue.next_sequence > i32::MAX - n {
-                        n - (i32::MAX - queue.next_sequence) - 1
-                    } else {
-                        queue.next_sequence + n
-                    };
+                    queue.next_sequence = advance(queue.next_sequence, writer.record_count());
                 }
                 batch.encoded = Some(writer.finish()?);
+                self.closed += 1;
+                batch.closed_order = self.closed;
             }
             queue.in_flight += 1;
+            queue.retry_in_flight = batch.attempts > 0;
             let size = batch.size();
             by_leader.entry(leader).or_default().push((size, batch));
         }
@@ -238,12 +303,100 @@ impl Accumulator {
         Ok(out)
     }
 
+    /// Binds a drained batch of `tp` to the connection it is about to be
+    /// written on. False when an earlier batch of the partition is still in
+    /// flight on another connection, or came back to the queue (failed while
+    /// this one waited for its connection): the caller must `unsend` it.
+    pub fn bind(&mut self, batch: &ProducerBatch, conn: u64) -> bool {
+        let Some(q) = self.queues.get_mut(&batch.tp) else {
+            return true;
+        };
+        // A predecessor back in the queue must be written first.
+        if q
+            .batches
+            .front()
+            .is_some_and(|b| b.encoded.is_some() && b.closed_order < batch.closed_order)
+        {
+            return false;
+        }
+        match q.in_flight_conn {
+            Some(c) if c != conn && q.in_flight > 1 => false,
+            _ => {
+                q.in_flight_conn = Some(conn);
+                true
+            }
+        }
+    }
+
+    /// A drained batch that was not written after all (see `bind`): back to
+    /// its place in sequence order, no attempt counted, and the partition
+    /// waits until what is in flight settles.
+    pub fn unsend(&mut self, batch: ProducerBatch) {
+        let queue = self.queues.entry(batch.tp.clone()).or_default();
+        queue.release_one();
+        if queue.in_flight > 0 {
+            queue.blocked = true;
+        }
+        insert_in_sequence_order(queue, batch);
+    }
+
     /// A sent batch is done (delivered or failed for good).
     pub fn complete(&mut self, tp: &Tp, records: usize) {
         if let Some(q) = self.queues.get_mut(tp) {
-            q.in_flight = q.in_flight.saturating_sub(1);
+            q.release_one();
         }
         self.outstanding = self.outstanding.saturating_sub(records);
+    }
+
+    /// A sent batch was acknowledged: the broker now expects the sequence
+    /// after it.
+    pub fn acked(&mut self, batch: &ProducerBatch) {
+        if let (Some(q), Some(seq)) = (self.queues.get_mut(&batch.tp), batch.base_sequence) {
+            q.acked_next = advance(seq, batch.records as i32);
+        }
+    }
+
+    /// Whether `batch` starts where the broker's acknowledged sequence ends,
+    /// i.e. no predecessor of it is still unsettled.
+    pub fn is_next_sequence(&self, batch: &ProducerBatch) -> bool {
+        self.queues
+            .get(&batch.tp)
+            .is_some_and(|q| batch.base_sequence == Some(q.acked_next))
+    }
+
+    /// Batches in flight, over all partitions.
+    pub fn in_flight(&self) -> usize {
+        self.queues.values().map(|q| q.in_flight).sum()
+    }
+
+    /// Whether some partition's next batch is a retry that may already be
+    /// written (and so must be settled under the current identity).
+    pub fn has_maybe_written_retries(&self) -> bool {
+        self.queues
+            .values()
+            .any(|q| q.batches.front().is_some_and(|b| b.maybe_written))
+    }
+
+    /// Adopts a new producer id/epoch (KIP-360's answer to a sequence the
+    /// broker lost): every partition starts again at sequence 0, and the
+    /// closed batches still queued are renumbered in order. Call only with
+    /// nothing in flight.
+    pub fn reset_identity(&mut self, producer_id: i64, epoch: i16) -> Result<()> {
+        for q in self.queues.values_mut() {
+            let mut seq = 0;
+            for b in q.batches.iter_mut() {
+                let Some(encoded) = &b.encoded else {
+                    // Open batches are numbered when they are drained.
+                    break;
+                };
+                b.encoded = Some(restamp_producer(encoded, producer_id, epoch, seq)?);
+                b.base_sequence = Some(seq);
+                seq = advance(seq, b.records as i32);
+            }
+            q.next_sequence = seq;
+            q.acked_next = 0;
+        }
+        Ok(())
     }
 
     /// A sent batch failed retriably: back to the front of its queue, in
@@ -252,16 +405,8 @@ impl Accumulator {
         batch.attempts += 1;
         batch.retry_at = Some(Instant::now() + backoff);
         let queue = self.queues.entry(batch.tp.clone()).or_default();
-        queue.in_flight = queue.in_flight.saturating_sub(1);
-        let pos = queue
-            .batches
-            .iter()
-            .position(|b| match (b.base_sequence, batch.base_sequence) {
-                (Some(a), Some(me)) => a > me,
-                _ => b.attempts == 0,
-            })
-            .unwrap_or(queue.batches.len());
-        queue.batches.insert(pos, batch);
+        queue.release_one();
+        insert_in_sequence_order(queue, batch);
     }
 
     /// Takes every queued batch (on close or fatal error).
@@ -298,6 +443,18 @@ impl Accumulator {
     }
 }
 
+/// Puts a closed batch back before every batch closed after it (and every
+/// open one): the order batches were first drained in is their sequence
+/// order.
+fn insert_in_sequence_order(queue: &mut PartitionQueue, batch: ProducerBatch) {
+    let pos = queue
+        .batches
+        .iter()
+        .position(|b| b.encoded.is_none() || b.closed_order > batch.closed_order)
+        .unwrap_or(queue.batches.len());
+    queue.batches.insert(pos, batch);
+}
+
 fn min_instant(a: Option<Instant>, b: Instant) -> Option<Instant> {
     Some(a.map_or(b, |a| a.min(b)))
 }
@@ -327,11 +484,15 @@ mod tests {
         let mut a = acc(5);
         let tp: Tp = ("t".into(), 0);
         let _rx = add(&mut a, &tp, 2, 100);
-        let d = a.drain(Instant::now(), false, None, |_| Some(1)).unwrap();
+        let d = a
+            .drain(Instant::now(), false, DrainMode::All, None, |_| Some(1))
+            .unwrap();
         assert!(d.requests.is_empty());
         assert!(d.next_wake.is_some());
         tokio::time::advance(Duration::from_millis(5)).await;
-        let d = a.drain(Instant::now(), false, None, |_| Some(1)).unwrap();
+        let d = a
+            .drain(Instant::now(), false, DrainMode::All, None, |_| Some(1))
+            .unwrap();
         assert_eq!(d.requests.len(), 1);
         assert_eq!(d.requests[0].1[0].record_count(), 2);
     }
@@ -342,14 +503,18 @@ mod tests {
         let tp: Tp = ("t".into(), 3);
         let _rx = add(&mut a, &tp, 25, 100); // ~3 batches of ~8 records
         let d = a
-            .drain(Instant::now(), false, Some((7, 0)), |_| Some(2))
+            .drain(Instant::now(), false, DrainMode::All, Some((7, 0)), |_| {
+                Some(2)
+            })
             .unwrap();
         let batches = &d.requests[0].1;
         assert!(batches.len() == 1, "one batch per partition per drain");
         assert_eq!(batches[0].base_sequence, Some(0));
         let first = batches[0].record_count() as i32;
         let d2 = a
-            .drain(Instant::now(), false, Some((7, 0)), |_| Some(2))
+            .drain(Instant::now(), false, DrainMode::All, Some((7, 0)), |_| {
+                Some(2)
+            })
             .unwrap();
         assert_eq!(d2.requests[0].1[0].base_sequence, Some(first));
     }
@@ -362,7 +527,9 @@ mod tests {
         let mut sent = Vec::new();
         for _ in 0..3 {
             let d = a
-                .drain(Instant::now(), false, Some((1, 0)), |_| Some(1))
+                .drain(Instant::now(), false, DrainMode::All, Some((1, 0)), |_| {
+                    Some(1)
+                })
                 .unwrap();
             sent.extend(d.requests.into_iter().flat_map(|(_, b)| b));
         }
@@ -374,17 +541,108 @@ mod tests {
         tokio::time::advance(Duration::from_millis(10)).await;
         // Two still in flight: the retry must wait for them.
         let d = a
-            .drain(Instant::now(), false, Some((1, 0)), |_| Some(1))
+            .drain(Instant::now(), false, DrainMode::All, Some((1, 0)), |_| {
+                Some(1)
+            })
             .unwrap();
         assert!(d.requests.is_empty());
         a.complete(&tp, 0);
         a.complete(&tp, 0);
         let d = a
-            .drain(Instant::now(), false, Some((1, 0)), |_| Some(1))
+            .drain(Instant::now(), false, DrainMode::All, Some((1, 0)), |_| {
+                Some(1)
+            })
             .unwrap();
         let retried = &d.requests[0].1[0];
         assert_eq!(retried.base_sequence, Some(seqs[0]));
         assert_eq!(retried.attempts, 1);
+    }
+
+    fn drain_all(a: &mut Accumulator) -> Vec<ProducerBatch> {
+        a.drain(Instant::now(), true, DrainMode::All, Some((1, 0)), |_| {
+            Some(1)
+        })
+        .unwrap()
+        .requests
+        .into_iter()
+        .flat_map(|(_, b)| b)
+        .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_partition_pipelines_on_one_connection_only() {
+        let mut a = acc(0);
+        let tp: Tp = ("t".into(), 0);
+        let _rx = add(&mut a, &tp, 25, 100);
+        let first = drain_all(&mut a).remove(0);
+        assert!(a.bind(&first, 7));
+        // The next batch would go out on another connection while the first
+        // is still in flight on connection 7: held back, partition blocked.
+        let second = drain_all(&mut a).remove(0);
+        assert!(!a.bind(&second, 8));
+        let second_seq = second.base_sequence;
+        a.unsend(second);
+        assert!(
+            drain_all(&mut a).is_empty(),
+            "blocked until the first settles"
+        );
+        a.acked(&first);
+        a.complete(&tp, first.record_count());
+        let again = drain_all(&mut a).remove(0);
+        assert_eq!(again.base_sequence, second_seq, "same batch, same sequence");
+        assert_eq!(again.attempts, 0, "holding back is not a retry");
+        assert!(a.bind(&again, 8));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_overtakes_a_retry_in_flight() {
+        let mut a = acc(0);
+        let tp: Tp = ("t".into(), 0);
+        let _rx = add(&mut a, &tp, 40, 100);
+        let first = drain_all(&mut a).remove(0);
+        a.requeue(first, Duration::ZERO);
+        let retry = drain_all(&mut a).remove(0);
+        assert_eq!(retry.attempts, 1);
+        // Fresh batches wait while the retry is in flight.
+        assert!(drain_all(&mut a).is_empty());
+        a.complete(&tp, retry.record_count());
+        assert_eq!(drain_all(&mut a).len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_identity_renumbers_queued_batches_from_zero() {
+        let mut a = acc(0);
+        let tp: Tp = ("t".into(), 0);
+        let _rx = add(&mut a, &tp, 25, 100);
+        let b1 = drain_all(&mut a).remove(0);
+        let b2 = drain_all(&mut a).remove(0);
+        let (n1, n2) = (b1.record_count() as i32, b2.record_count() as i32);
+        // Both refused; the broker lost our sequence.
+        a.requeue(b1, Duration::ZERO);
+        a.requeue(b2, Duration::ZERO);
+        assert_eq!(a.in_flight(), 0);
+        a.reset_identity(9, 3).unwrap();
+        let r1 = drain_all(&mut a).remove(0);
+        assert_eq!(r1.base_sequence, Some(0));
+        let decoded = crate::protocol::records::decode_batches(r1.encoded.clone().unwrap())
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                decoded.producer_id,
+                decoded.producer_epoch,
+                decoded.base_sequence
+            ),
+            (9, 3, 0)
+        );
+        a.complete(&tp, r1.record_count());
+        let r2 = drain_all(&mut a).remove(0);
+        assert_eq!(r2.base_sequence, Some(n1));
+        a.complete(&tp, r2.record_count());
+        // The next fresh batch continues after them.
+        let r3 = drain_all(&mut a).remove(0);
+        assert_eq!(r3.base_sequence, Some(n1 + n2));
     }
 
     #[test]
@@ -400,7 +658,9 @@ mod tests {
             .unwrap();
         rt.block_on(async {
             let d = a
-                .drain(Instant::now(), true, Some((1, 0)), |_| Some(1))
+                .drain(Instant::now(), true, DrainMode::All, Some((1, 0)), |_| {
+                    Some(1)
+                })
                 .unwrap();
             assert_eq!(d.requests[0].1[0].base_sequence, Some(i32::MAX - 1));
         });

@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     selector: PartitionSelector,
     memory: Semaphore,
     pub producer_id: Mutex<Option<(i64, i16)>>,
+    /// Set when the producer must take a new id before sending new batches.
+    pub renew_identity: AtomicBool,
     pub wake: Notify,
     pub idle: Notify,
     flushes: AtomicUsize,
@@ -219,6 +221,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
             selector: PartitionSelector::new(&cfg.partitioner, cfg.partitioner_ignore_keys),
             memory: Semaphore::new(cfg.buffer_memory),
             producer_id: Mutex::new(None),
+            renew_identity: AtomicBool::new(false),
             wake: Notify::new(),
             idle: Notify::new(),
             flushes: AtomicUsize::new(0),

@@ -12,7 +12,9 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::accumulator::ProducerBatch;
+use std::sync::atomic::Ordering;
+
+use super::accumulator::{DrainMode, ProducerBatch};
 use super::config::Acks;
 use super::delivery::BatchAck;
 use super::handle::Shared;
@@ -38,25 +40,41 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 continue;
             }
         };
+        let producer = match renew_identity_when_settled(&shared, producer).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "new producer id failed");
+                tokio::time::sleep(shared.config.retry_backoff).await;
+                continue;
+            }
+        };
         let metadata = shared.client.metadata();
         let now = Instant::now();
         let flush = shared.flushing();
+        let mode = if shared.renew_identity.load(Ordering::Acquire) {
+            DrainMode::MaybeWrittenRetriesOnly
+        } else {
+            DrainMode::All
+        };
         let (drained, expired) = {
             let mut acc = shared.lock();
             let expired = acc.expire(now, shared.config.delivery_timeout);
-            let drained = acc.drain(now, flush, producer, |(t, p)| metadata.leader_for(t, *p));
+            let drained = acc.drain(now, flush, mode, producer, |(t, p)| {
+                metadata.leader_for(t, *p)
+            });
             (drained, expired)
         };
         for batch in expired {
-            fail_batch(
-                &shared,
-                batch,
-                Error::Timeout {
-                    what: "delivery (delivery.timeout.ms)",
-                    context: Context::api("Produce"),
-                },
-                false,
-            );
+            let e = Error::DeliveryTimeout {
+                maybe_written: batch.maybe_written,
+                last_error: None,
+                context: Context::api("Produce"),
+            };
+            if batch.maybe_written {
+                // It went out once: its sequence may be used on the broker.
+                request_new_identity(&shared);
+            }
+            fail_batch(&shared, batch, e, false);
         }
         let drained = match drained {
             Ok(d) => d,
@@ -78,16 +96,23 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             // for a partition reach the broker in sequence order; only the
             // wait for each response runs concurrently.
             let span = tracing::debug_span!("produce", broker = leader, batches = batches.len());
-            let started = start(&shared, leader, &batches)
+            let (batches, started) = start(&shared, leader, batches)
                 .instrument(span.clone())
                 .await;
+            if batches.is_empty() {
+                continue;
+            }
             let shared = shared.clone();
             tokio::spawn(
                 async move {
                     let result = match started {
                         Ok(Some(pending)) => pending.response().await.map(Some),
                         Ok(None) => Ok(None),
-                        Err(e) => Err(e),
+                        Err(e) => {
+                            // Never queued on a connection: not written.
+                            not_sent(&shared, batches, e);
+                            return;
+                        }
                     };
                     finish(&shared, leader, batches, result);
                 }
@@ -125,6 +150,41 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
+/// Asks the sender for a new producer identity: some partition's sequence
+/// is no longer known to match the broker's (KIP-360).
+fn request_new_identity(shared: &Shared) {
+    if shared.config.idempotent() && !shared.renew_identity.swap(true, Ordering::AcqRel) {
+        tracing::debug!("new producer id requested");
+    }
+}
+
+/// When a new identity was requested and nothing is in flight or waiting to
+/// be retried under the old one, takes a new producer id and renumbers the
+/// queued batches. Java bumps the epoch locally for this; a fresh
+/// InitProducerId (as librdkafka does) gives the same clean slate and is
+/// accepted by every broker.
+async fn renew_identity_when_settled(
+    shared: &Shared,
+    current: Option<(i64, i16)>,
+) -> Result<Option<(i64, i16)>> {
+    if !shared.renew_identity.load(Ordering::Acquire) {
+        return Ok(current);
+    }
+    {
+        let acc = shared.lock();
+        if acc.in_flight() > 0 || acc.has_maybe_written_retries() {
+            return Ok(current);
+        }
+    }
+    *shared.producer_id.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    let fresh = ensure_producer_id(shared).await?;
+    if let Some((pid, epoch)) = fresh {
+        shared.lock().reset_identity(pid, epoch)?;
+    }
+    shared.renew_identity.store(false, Ordering::Release);
+    Ok(fresh)
+}
+
 async fn ensure_producer_id(shared: &Shared) -> Result<Option<(i64, i16)>> {
     if !shared.config.idempotent() {
         return Ok(None);
@@ -155,9 +215,54 @@ async fn ensure_producer_id(shared: &Shared) -> Result<Option<(i64, i16)>> {
 
 /// Queues the Produce request for `batches` on the leader's produce
 /// connection. `Ok(None)` for acks=0, where the write is all there is.
+/// Takes the leader's produce connection, holds back any batch whose
+/// predecessors are in flight on another connection, and queues one
+/// Produce request with the rest. Returns the batches in that request.
 async fn start(
     shared: &Shared,
     leader: i32,
+    batches: Vec<ProducerBatch>,
+) -> (
+    Vec<ProducerBatch>,
+    Result<Option<PendingResponse<ProduceRequest>>>,
+) {
+    let conn = match shared
+        .client
+        .pool()
+        .get(BrokerRef::Node(leader), Lane::Produce)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return (batches, Err(e)),
+    };
+    let batches: Vec<ProducerBatch> = {
+        let mut acc = shared.lock();
+        batches
+            .into_iter()
+            .filter_map(|b| {
+                if acc.bind(&b, conn.id()) {
+                    Some(b)
+                } else {
+                    tracing::debug!(topic = %b.tp.0, partition = b.tp.1, "batch waits for its predecessors on an older connection");
+                    acc.unsend(b);
+                    None
+                }
+            })
+            .collect()
+    };
+    if batches.is_empty() {
+        return (batches, Ok(None));
+    }
+    for b in &batches {
+        tracing::trace!(topic = %b.tp.0, partition = b.tp.1, base_sequence = b.base_sequence, records = b.record_count(), attempts = b.attempts, connection = conn.id(), "batch");
+    }
+    let result = send_on(shared, &conn, &batches).await;
+    (batches, result)
+}
+
+async fn send_on(
+    shared: &Shared,
+    conn: &crate::net::Connection,
     batches: &[ProducerBatch],
 ) -> Result<Option<PendingResponse<ProduceRequest>>> {
     let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
@@ -187,17 +292,30 @@ async fn start(
                 })
                 .collect(),
         );
-    let conn = shared
-        .client
-        .pool()
-        .get(BrokerRef::Node(leader), Lane::Produce)
-        .await?;
     if shared.config.acks == Acks::None {
         let version = conn.api_versions().negotiate::<ProduceRequest>()?;
         conn.send_no_response(req, version).await?;
         return Ok(None);
     }
-    conn.start_send(req).await.map(Some)
+    conn.start_send_timeout(req, shared.config.request_timeout)
+        .await
+        .map(Some)
+}
+
+/// The request for `batches` could not be queued (no connection): they
+/// were not written, and go back to their queues to be retried.
+fn not_sent(shared: &Shared, batches: Vec<ProducerBatch>, e: Error) {
+    tracing::debug!(error = %e, "produce request not sent");
+    shared
+        .client
+        .metadata_handle()
+        .on_error(&e, shared.client.metadata().generation);
+    for b in batches {
+        // Whatever earlier attempts did stands; this one wrote nothing.
+        let maybe_written = b.maybe_written;
+        retry_or_fail_with(shared, b, e.clone(), maybe_written);
+    }
+    shared.wake.notify_one();
 }
 
 fn finish(
@@ -254,6 +372,26 @@ fn handle_response(
             // The broker already has this batch (a retry of one that was
             // written): success, and the original offsets are not returned.
             ErrorCode::DUPLICATE_SEQUENCE_NUMBER => succeed(shared, batch, -1, -1),
+            // The broker no longer knows our producer id (its state expired
+            // with the log), or lost the sequence this batch continues: the
+            // batch was refused, and it can only go in under a new identity.
+            code @ (ErrorCode::UNKNOWN_PRODUCER_ID | ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+                if code == ErrorCode::UNKNOWN_PRODUCER_ID
+                    || shared.lock().is_next_sequence(&batch) =>
+            {
+                request_new_identity(shared);
+                // The broker's answer is definite: under the old identity
+                // this batch is not in the log (were it, the answer would be
+                // DUPLICATE_SEQUENCE_NUMBER).
+                let mut batch = batch;
+                batch.maybe_written = false;
+                let e = Error::Broker {
+                    code,
+                    message: None,
+                    context: Context::api("Produce").with_broker(leader),
+                };
+                retry_or_fail(shared, batch, e);
+            }
             code => {
                 let e = Error::Broker {
                     code,
@@ -277,9 +415,26 @@ fn handle_response(
 /// an out-of-order sequence means a predecessor is being retried, so the
 /// batch waits its turn with its sequence intact.
 fn retry_or_fail(shared: &Shared, batch: ProducerBatch, e: Error) {
-    let retriable = e.is_retriable() || e.code() == Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+    let maybe_written = batch.maybe_written || may_have_been_written(&e);
+    retry_or_fail_with(shared, batch, e, maybe_written);
+}
+
+fn retry_or_fail_with(shared: &Shared, mut batch: ProducerBatch, e: Error, maybe_written: bool) {
+    batch.maybe_written = maybe_written;
+    let retriable = e.is_retriable()
+        || matches!(
+            e.code(),
+            Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID)
+        );
     let expired = batch.created + shared.config.delivery_timeout <= Instant::now();
-    if retriable && !expired && !shared.is_closed_hard() {
+    if retriable && expired {
+        let e = Error::DeliveryTimeout {
+            maybe_written: batch.maybe_written,
+            last_error: Some(Box::new(e)),
+            context: Context::api("Produce"),
+        };
+        fail_batch(shared, batch, e, true);
+    } else if retriable && !shared.is_closed_hard() {
         let backoff = backoff(shared, batch.attempts);
         tracing::debug!(topic = %batch.tp.0, partition = batch.tp.1, attempts = batch.attempts + 1, error = %e, "retrying batch");
         shared.metrics.retried.fetch_add(
@@ -292,6 +447,27 @@ fn retry_or_fail(shared: &Shared, batch: ProducerBatch, e: Error) {
     }
 }
 
+/// Whether a batch answered with `e` may still have been appended: only a
+/// definite refusal by the partition leader says it was not.
+fn may_have_been_written(e: &Error) -> bool {
+    !matches!(
+        e.code(),
+        Some(
+            ErrorCode::NOT_LEADER_OR_FOLLOWER
+                | ErrorCode::LEADER_NOT_AVAILABLE
+                | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                | ErrorCode::NOT_ENOUGH_REPLICAS
+                | ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+                | ErrorCode::UNKNOWN_PRODUCER_ID
+                | ErrorCode::INVALID_PRODUCER_EPOCH
+                | ErrorCode::CORRUPT_MESSAGE
+                | ErrorCode::MESSAGE_TOO_LARGE
+                | ErrorCode::RECORD_LIST_TOO_LARGE
+                | ErrorCode::INVALID_RECORD
+        )
+    )
+}
+
 fn backoff(shared: &Shared, attempts: u32) -> Duration {
     let base = shared.config.retry_backoff;
     base.saturating_mul(1u32 << attempts.min(16))
@@ -299,7 +475,11 @@ fn backoff(shared: &Shared, attempts: u32) -> Duration {
 }
 
 fn succeed(shared: &Shared, batch: ProducerBatch, base_offset: i64, log_append_time: i64) {
-    shared.lock().complete(&batch.tp, batch.record_count());
+    {
+        let mut acc = shared.lock();
+        acc.complete(&batch.tp, batch.record_count());
+        acc.acked(&batch);
+    }
     shared.release_memory(batch.memory);
     shared.metrics.sent.fetch_add(
         batch.record_count() as u64,
@@ -317,6 +497,9 @@ fn succeed(shared: &Shared, batch: ProducerBatch, base_offset: i64, log_append_t
 fn fail_batch(shared: &Shared, batch: ProducerBatch, e: Error, was_sent: bool) {
     if was_sent {
         shared.lock().complete(&batch.tp, batch.record_count());
+        // Its sequence numbers may or may not be on the broker: later
+        // batches of the partition cannot follow it under this identity.
+        request_new_identity(shared);
     }
     shared.release_memory(batch.memory);
     shared.metrics.failed.fetch_add(

@@ -23,12 +23,15 @@
 #![allow(dead_code)]
 
 mod brokers;
+mod counted;
 mod peer;
 mod tansu;
 
 // Not every test file uses every part; the re-exports are the module's API.
 #[allow(unused_imports)]
 pub use brokers::*;
+#[allow(unused_imports)]
+pub use counted::*;
 #[allow(unused_imports)]
 pub use peer::*;
 #[allow(unused_imports)]
@@ -69,4 +72,15 @@ macro_rules! skip_or_fail {
         $crate::support::skip_or_fail(&format!($($reason)+));
         return;
     }};
+}
+
+/// Sends kafkit's `tracing` output to the test's stderr when `RUST_LOG` is
+/// set (e.g. `RUST_LOG=kafkit=debug cargo test --test producer_faults`).
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
 }

@@ -28,7 +28,7 @@ use bytes::Bytes;
 
 pub use batch::{Batches, RecordBatch, Records, decode_batches, decode_batches_with_limit};
 pub use control::{ControlRecord, ControlType};
-pub use writer::BatchWriter;
+pub use writer::{BatchWriter, restamp_producer};
 
 /// A compression codec, as named by `compression.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

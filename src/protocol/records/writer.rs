@@ -217,6 +217,32 @@ impl BatchWriter {
     }
 }
 
+/// A copy of the encoded v2 batch `batch` with its producer id, epoch and
+/// base sequence replaced and the CRC recomputed.
+///
+/// The idempotent producer needs this after an epoch bump (KIP-360): batches
+/// that were closed under the old epoch are sent again under the new one,
+/// renumbered from sequence 0, with their records untouched (compressed
+/// data is not recompressed).
+pub fn restamp_producer(
+    batch: &[u8],
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Result<Bytes> {
+    if batch.len() < V2_HEADER_LEN || batch[16] != 2 {
+        return Err(records_error("not a v2 record batch"));
+    }
+    let mut buf = BytesMut::from(batch);
+    let mut h = &mut buf[43..57];
+    h.put_i64(producer_id);
+    h.put_i16(producer_epoch);
+    h.put_i32(base_sequence);
+    let crc = crc32c::crc32c(&buf[CRC_START..]);
+    buf[17..21].copy_from_slice(&crc.to_be_bytes());
+    Ok(buf.freeze())
+}
+
 #[inline]
 fn put_field(buf: &mut BytesMut, field: Option<&[u8]>) {
     match field {
