@@ -1,0 +1,1 @@
+//! Tests of the assignors and the consumer protocol encoding.
