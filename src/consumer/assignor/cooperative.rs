@@ -23,12 +23,12 @@ use crate::TopicPartition;
 /// the smaller owned set, and the next rebalance hands the (now unowned)
 /// partition to its new member.
 ///
-/// A partition is withheld when any *other* member lists it as owned,
-/// whatever that member's generation. Java withholds only from the members
-/// that are losing it under its resolution of conflicts and hands a
-/// partition claimed twice in one generation over at once; withholding in
-/// those rare cases too costs at most one more rebalance and never lets two
-/// members consume one partition.
+/// Exactly as Java's `CooperativeStickyAssignor` decides it, a partition is
+/// withheld from a member that does not own it whenever some other member
+/// lists it as owned, whatever that member's generation: the new owner must
+/// wait until every current owner has revoked it. A member that already
+/// owns a partition keeps it even if a stale or conflicting claim exists;
+/// the other claimants see it missing from their assignments and revoke it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CooperativeSticky;
 
@@ -73,11 +73,7 @@ impl Assignor for CooperativeSticky {
             }
         }
         for (i, list) in lists.iter_mut().enumerate() {
-            list.retain(|tp| {
-                owners
-                    .get(tp)
-                    .is_none_or(|o| o.iter().all(|&owner| owner == i))
-            });
+            list.retain(|tp| owners.get(tp).is_none_or(|o| o.contains(&i)));
         }
         Ok(into_assignments(&members, lists))
     }

@@ -10,11 +10,16 @@ fn by_member(result: &BTreeMap<String, Assignment>) -> Vec<(String, Vec<TopicPar
 fn range_two_members_two_topics_of_three() {
     // RangeAssignor javadoc: C0 gets [t0p0, t0p1, t1p0, t1p1], C1 [t0p2, t1p2].
     let members = [member("C0", &["t0", "t1"]), member("C1", &["t0", "t1"])];
-    let got = Range.assign(&topics(&[("t0", 3), ("t1", 3)]), &members).unwrap();
+    let got = Range
+        .assign(&topics(&[("t0", 3), ("t1", 3)]), &members)
+        .unwrap();
     assert_eq!(
         by_member(&got),
         vec![
-            ("C0".into(), tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)])),
+            (
+                "C0".into(),
+                tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)])
+            ),
             ("C1".into(), tps(&[("t0", 2), ("t1", 2)])),
         ]
     );
@@ -23,7 +28,11 @@ fn range_two_members_two_topics_of_three() {
 #[test]
 fn range_extra_partitions_go_to_the_first_members() {
     // 7 partitions over 3 members: 3, 2, 2, contiguous.
-    let members = [member("b", &["t"]), member("c", &["t"]), member("a", &["t"])];
+    let members = [
+        member("b", &["t"]),
+        member("c", &["t"]),
+        member("a", &["t"]),
+    ];
     let got = Range.assign(&topics(&[("t", 7)]), &members).unwrap();
     assert_eq!(got["a"].partitions, tps(&[("t", 0), ("t", 1), ("t", 2)]));
     assert_eq!(got["b"].partitions, tps(&[("t", 3), ("t", 4)]));
@@ -32,11 +41,21 @@ fn range_extra_partitions_go_to_the_first_members() {
 
 #[test]
 fn range_splits_each_topic_among_its_own_subscribers() {
-    let members = [member("a", &["x", "y"]), member("b", &["y"]), member("c", &["x"])];
+    let members = [
+        member("a", &["x", "y"]),
+        member("b", &["y"]),
+        member("c", &["x"]),
+    ];
     let got = Range
-        .assign(&topics(&[("x", 4), ("y", 3), ("unsubscribed", 5)]), &members)
+        .assign(
+            &topics(&[("x", 4), ("y", 3), ("unsubscribed", 5)]),
+            &members,
+        )
         .unwrap();
-    assert_eq!(got["a"].partitions, tps(&[("x", 0), ("x", 1), ("y", 0), ("y", 1)]));
+    assert_eq!(
+        got["a"].partitions,
+        tps(&[("x", 0), ("x", 1), ("y", 0), ("y", 1)])
+    );
     assert_eq!(got["b"].partitions, tps(&[("y", 2)]));
     assert_eq!(got["c"].partitions, tps(&[("x", 2), ("x", 3)]));
 }
@@ -62,7 +81,9 @@ fn static_members_sort_first_by_instance_id() {
 fn roundrobin_two_members_two_topics_of_three() {
     // RoundRobinAssignor javadoc: C0 [t0p0, t0p2, t1p1], C1 [t0p1, t1p0, t1p2].
     let members = [member("C0", &["t0", "t1"]), member("C1", &["t0", "t1"])];
-    let got = RoundRobin.assign(&topics(&[("t0", 3), ("t1", 3)]), &members).unwrap();
+    let got = RoundRobin
+        .assign(&topics(&[("t0", 3), ("t1", 3)]), &members)
+        .unwrap();
     assert_eq!(
         by_member(&got),
         vec![
@@ -86,7 +107,10 @@ fn roundrobin_skips_members_not_subscribed() {
         .unwrap();
     assert_eq!(got["C0"].partitions, tps(&[("t0", 0)]));
     assert_eq!(got["C1"].partitions, tps(&[("t1", 0)]));
-    assert_eq!(got["C2"].partitions, tps(&[("t1", 1), ("t2", 0), ("t2", 1), ("t2", 2)]));
+    assert_eq!(
+        got["C2"].partitions,
+        tps(&[("t1", 1), ("t2", 0), ("t2", 1), ("t2", 2)])
+    );
 }
 
 /// Feeds `result` back as each member's previous assignment, the way an
@@ -118,8 +142,14 @@ fn sticky_kip54_example_one_member_leaves() {
     let all = ["t0", "t1", "t2", "t3"];
     let members = [member("C0", &all), member("C1", &all), member("C2", &all)];
     let first = Sticky.assign(&t, &members).unwrap();
-    assert_eq!(first["C0"].partitions, tps(&[("t0", 0), ("t1", 1), ("t3", 0)]));
-    assert_eq!(first["C1"].partitions, tps(&[("t0", 1), ("t2", 0), ("t3", 1)]));
+    assert_eq!(
+        first["C0"].partitions,
+        tps(&[("t0", 0), ("t1", 1), ("t3", 0)])
+    );
+    assert_eq!(
+        first["C1"].partitions,
+        tps(&[("t0", 1), ("t2", 0), ("t3", 1)])
+    );
     assert_eq!(first["C2"].partitions, tps(&[("t1", 0), ("t2", 1)]));
 
     let before = with_previous(&members, &first, 1);
@@ -150,12 +180,21 @@ fn sticky_kip54_example_unequal_subscriptions() {
     let first = Sticky.assign(&t, &members).unwrap();
     assert_eq!(first["C0"].partitions, tps(&[("t0", 0)]));
     assert_eq!(first["C1"].partitions, tps(&[("t1", 0), ("t1", 1)]));
-    assert_eq!(first["C2"].partitions, tps(&[("t2", 0), ("t2", 1), ("t2", 2)]));
+    assert_eq!(
+        first["C2"].partitions,
+        tps(&[("t2", 0), ("t2", 1), ("t2", 2)])
+    );
 
     let before = with_previous(&members, &first, 1);
     let second = Sticky.assign(&t, &before[1..]).unwrap();
-    assert_eq!(second["C1"].partitions, tps(&[("t0", 0), ("t1", 0), ("t1", 1)]));
-    assert_eq!(second["C2"].partitions, tps(&[("t2", 0), ("t2", 1), ("t2", 2)]));
+    assert_eq!(
+        second["C1"].partitions,
+        tps(&[("t0", 0), ("t1", 0), ("t1", 1)])
+    );
+    assert_eq!(
+        second["C2"].partitions,
+        tps(&[("t2", 0), ("t2", 1), ("t2", 2)])
+    );
 }
 
 #[test]
@@ -178,7 +217,12 @@ fn duplicate_member_ids_are_refused_and_empty_groups_get_nothing() {
     let members = [member("a", &["t"]), member("a", &["t"])];
     for assignor in all_assignors() {
         assert!(assignor.assign(&topics(&[("t", 2)]), &members).is_err());
-        assert!(assignor.assign(&topics(&[("t", 2)]), &[]).unwrap().is_empty());
+        assert!(
+            assignor
+                .assign(&topics(&[("t", 2)]), &[])
+                .unwrap()
+                .is_empty()
+        );
     }
 }
 

@@ -10,6 +10,29 @@ mod properties;
 mod sticky;
 mod wire;
 
+/// Helpers shared by the sticky and cooperative tests.
+mod sticky_helpers {
+    use super::properties::Group;
+    use super::*;
+
+    /// Partition ownership drawn from `owners`: each subscribed partition
+    /// goes to member `owner % (n + 1)`, or to nobody when that is `n`.
+    pub(super) fn owned_by(g: &Group, owners: &[u8]) -> Vec<Vec<TopicPartition>> {
+        let mut owned = vec![Vec::new(); g.members.len()];
+        let n = g.members.len();
+        for (tp, &o) in expected_partitions(&g.topics, &g.members)
+            .into_iter()
+            .zip(owners.iter().cycle())
+        {
+            let o = usize::from(o) % (n + 1);
+            if let Some(list) = owned.get_mut(o) {
+                list.push(tp);
+            }
+        }
+        owned
+    }
+}
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
@@ -33,7 +56,10 @@ fn topics(counts: &[(&str, i32)]) -> BTreeMap<String, i32> {
 
 /// Partitions from `(topic, partition)` pairs, sorted like an assignment.
 fn tps(list: &[(&str, i32)]) -> Vec<TopicPartition> {
-    let mut v: Vec<TopicPartition> = list.iter().map(|(t, p)| TopicPartition::new(*t, *p)).collect();
+    let mut v: Vec<TopicPartition> = list
+        .iter()
+        .map(|(t, p)| TopicPartition::new(*t, *p))
+        .collect();
     v.sort();
     v
 }
