@@ -7,7 +7,7 @@
 //! Decoding is for bytes written by other group members and relayed by the
 //! broker, so it trusts nothing. `kafka-protocol` 0.18 reserves
 //! `Vec::with_capacity(count)` for an array count read straight off the wire;
-//! we therefore walk the body first with [`Reader`], which refuses any count
+//! we therefore walk the body first with our own reader, which refuses any count
 //! larger than the bytes after it can hold, and only then let
 //! `kafka-protocol` decode it. Its reservations are then bounded by the input
 //! length (times the size of a decoded element).

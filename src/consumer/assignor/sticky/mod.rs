@@ -17,7 +17,7 @@ use user_data::{decode_sticky_user_data, encode_sticky_user_data};
 /// by at most one when subscriptions are equal) that moves as few
 /// partitions as possible from their previous owners. Eager: members revoke
 /// everything before rejoining, so previous ownership travels in the user
-/// data ([`user_data`]).
+/// data ([`StickyUserData`](super::StickyUserData)).
 ///
 /// Stateless: the previous assignment comes from each member's
 /// subscription, not from memory, so a newly elected leader assigns as well
