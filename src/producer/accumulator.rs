@@ -312,8 +312,7 @@ impl Accumulator {
             return true;
         };
         // A predecessor back in the queue must be written first.
-        if q
-            .batches
+        if q.batches
             .front()
             .is_some_and(|b| b.encoded.is_some() && b.closed_order < batch.closed_order)
         {
