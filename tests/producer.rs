@@ -36,6 +36,11 @@ async fn produce_and_verify(
         (n as u64, 0, 0),
         "{what}"
     );
+    assert_eq!(m.batches_in_flight, 0, "{what}");
+    assert!(
+        m.batches_sent > 0 && m.bytes_sent > 0 && m.average_batch_bytes() > 0,
+        "{what}: {m:?}"
+    );
     producer.close(Duration::from_secs(5)).await.unwrap();
     support::verify_read_back(bootstrap, topic, PARTITIONS, n, acked, &what).await;
 }

@@ -25,7 +25,7 @@ mod support;
 
 use std::time::Duration;
 
-use kafkit::producer::{Producer, ProducerRecord};
+use kafkit::producer::{Producer, ProducerMetrics, ProducerRecord};
 use kafkit::{Client, Error};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
@@ -57,7 +57,7 @@ async fn under_faults(
         &rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
         &str,
     ),
-) {
+) -> ProducerMetrics {
     support::init_tracing();
     let mock = support::mock_cluster(3);
     let bootstrap = mock.bootstrap_servers();
@@ -82,6 +82,7 @@ async fn under_faults(
     eprintln!("{name}: {m:?}");
     producer.close(Duration::from_secs(5)).await.unwrap();
     support::verify_read_back(&bootstrap, &topic, PARTITIONS, RECORDS, acked, name).await;
+    m
 }
 
 fn errors(
@@ -170,13 +171,17 @@ async fn lost_producer_state_takes_a_new_identity_without_loss_or_duplicates() {
     // continues the acknowledged sequence: the broker lost the sequence.
     // Both refuse the batch; the producer takes a new id (KIP-360) and
     // renumbers what is queued.
-    under_faults("new-identity", 1, async |mock, _| {
+    let m = under_faults("new-identity", 1, async |mock, _| {
         use RDKafkaRespErr::*;
         errors(mock, &[RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID]);
         tokio::time::sleep(Duration::from_millis(60)).await;
         errors(mock, &[RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER]);
     })
     .await;
+    assert!(
+        m.producer_id_resets >= 1,
+        "a new producer id was taken: {m:?}"
+    );
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore, TryAcquireError};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::accumulator::{Accumulator, AccumulatorConfig};
 use super::config::{Acks, ProducerConfig};
@@ -28,6 +29,9 @@ pub(crate) struct Metrics {
     pub sent: AtomicU64,
     pub failed: AtomicU64,
     pub retried: AtomicU64,
+    pub batches_sent: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub identity_resets: AtomicU64,
 }
 
 /// A snapshot of a producer's counters.
@@ -43,6 +47,23 @@ pub struct ProducerMetrics {
     pub records_outstanding: u64,
     /// Buffer memory in use, in bytes.
     pub buffer_used: u64,
+    /// Batches acknowledged.
+    pub batches_sent: u64,
+    /// Bytes of acknowledged batches, as encoded (compressed) on the wire.
+    pub bytes_sent: u64,
+    /// Batches currently in flight (sent, not yet answered).
+    pub batches_in_flight: u64,
+    /// Times the idempotent producer took a new producer id because the
+    /// broker lost its sequence state (KIP-360).
+    pub producer_id_resets: u64,
+}
+
+impl ProducerMetrics {
+    /// Mean encoded size of an acknowledged batch, in bytes (0 before the
+    /// first).
+    pub fn average_batch_bytes(&self) -> u64 {
+        self.bytes_sent.checked_div(self.batches_sent).unwrap_or(0)
+    }
 }
 
 /// State shared by the producer handles and the sender task.
@@ -295,7 +316,22 @@ where
 impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
     /// Sends a record and waits for its acknowledgement.
     pub async fn send(&self, record: ProducerRecord<K, V>) -> Result<RecordMetadata> {
-        self.enqueue(record).await?.await
+        // Names the topic and the explicit partition only: never keys,
+        // values or headers.
+        let span =
+            tracing::debug_span!("send", topic = %record.topic, partition = record.partition);
+        async {
+            let meta = self.enqueue(record).await?.await;
+            match &meta {
+                Ok(m) => {
+                    tracing::debug!(partition = m.partition, offset = m.offset, "acknowledged")
+                }
+                Err(e) => tracing::debug!(error = %e, "failed"),
+            }
+            meta
+        }
+        .instrument(span)
+        .await
     }
 
     /// Buffers a record and returns at once with a future for its delivery,
@@ -498,12 +534,20 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
     /// A snapshot of the producer's counters.
     pub fn metrics(&self) -> ProducerMetrics {
         let s = &self.shared;
+        let (outstanding, in_flight) = {
+            let acc = s.lock();
+            (acc.outstanding() as u64, acc.in_flight() as u64)
+        };
         ProducerMetrics {
             records_sent: s.metrics.sent.load(Ordering::Relaxed),
             records_failed: s.metrics.failed.load(Ordering::Relaxed),
             records_retried: s.metrics.retried.load(Ordering::Relaxed),
-            records_outstanding: s.lock().outstanding() as u64,
+            records_outstanding: outstanding,
             buffer_used: (s.config.buffer_memory - s.memory.available_permits()) as u64,
+            batches_sent: s.metrics.batches_sent.load(Ordering::Relaxed),
+            bytes_sent: s.metrics.bytes_sent.load(Ordering::Relaxed),
+            batches_in_flight: in_flight,
+            producer_id_resets: s.metrics.identity_resets.load(Ordering::Relaxed),
         }
     }
 }

@@ -182,6 +182,10 @@ async fn renew_identity_when_settled(
         shared.lock().reset_identity(pid, epoch)?;
     }
     shared.renew_identity.store(false, Ordering::Release);
+    shared
+        .metrics
+        .identity_resets
+        .fetch_add(1, Ordering::Relaxed);
     Ok(fresh)
 }
 
@@ -484,6 +488,11 @@ fn succeed(shared: &Shared, batch: ProducerBatch, base_offset: i64, log_append_t
     shared.metrics.sent.fetch_add(
         batch.record_count() as u64,
         std::sync::atomic::Ordering::Relaxed,
+    );
+    shared.metrics.batches_sent.fetch_add(1, Ordering::Relaxed);
+    shared.metrics.bytes_sent.fetch_add(
+        batch.encoded.as_ref().map_or(0, |b| b.len() as u64),
+        Ordering::Relaxed,
     );
     batch.outcome.settle(Ok(BatchAck {
         base_offset,
