@@ -3,3 +3,5 @@
 //! Submodules are added as they land: `assignor` (pluggable partition
 //! assignment strategies), `group` (the group membership state machine) and
 //! the fetch pipeline behind the typed consumer.
+
+pub mod group;
