@@ -228,6 +228,8 @@ impl GroupMachine {
                 break;
             }
         }
+        // A phase may have queued a callback without changing state.
+        self.callbacks.emit_next(&mut self.owned, out);
         if self.state.needs_coordinator()
             && self.coordinator == CoordinatorState::Unknown
             && self.coordinator_retry_at.is_none_or(|at| now >= at)
@@ -282,17 +284,15 @@ impl GroupMachine {
                     self.request_rejoin("offset commit failed since group is rebalancing");
                 }
             }
-            ErrorCode::UNKNOWN_MEMBER_ID | ErrorCode::ILLEGAL_GENERATION => {
-                // Errors about an older generation say nothing about ours.
-                if generation_id == self.generation.generation_id && self.generation.is_valid() {
-                    let reset_member = error == ErrorCode::UNKNOWN_MEMBER_ID;
-                    self.reset_generation(reset_member, "offset commit failed", error);
-                }
+            // Errors about an older generation say nothing about ours.
+            ErrorCode::UNKNOWN_MEMBER_ID | ErrorCode::ILLEGAL_GENERATION
+                if generation_id == self.generation.generation_id && self.generation.is_valid() =>
+            {
+                let reset_member = error == ErrorCode::UNKNOWN_MEMBER_ID;
+                self.reset_generation(reset_member, "offset commit failed", error);
             }
-            ErrorCode::FENCED_INSTANCE_ID => {
-                if generation_id == self.generation.generation_id {
-                    self.fail(broker_error(error, "OffsetCommit"), out);
-                }
+            ErrorCode::FENCED_INSTANCE_ID if generation_id == self.generation.generation_id => {
+                self.fail(broker_error(error, "OffsetCommit"), out);
             }
             ErrorCode::NOT_COORDINATOR
             | ErrorCode::COORDINATOR_NOT_AVAILABLE

@@ -200,6 +200,11 @@ impl GroupMachine {
         if response.error != ErrorCode::NONE {
             return self.join_error(now, response.error, "SyncGroup", out);
         }
+        if !self.generation.is_valid() {
+            // A heartbeat or commit error reset the generation meanwhile:
+            // this assignment cannot be trusted (Java checks the same).
+            return self.join_failed(now, Retry::Now, "generation reset during SyncGroup");
+        }
         if let Some(name) = &response.protocol_name
             && self.generation.protocol_name.as_ref() != Some(name)
         {
@@ -207,11 +212,6 @@ impl GroupMachine {
                 broker_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, "SyncGroup"),
                 out,
             );
-        }
-        if !self.generation.is_valid() {
-            // A heartbeat or commit error reset the generation meanwhile:
-            // this assignment cannot be trusted (Java checks the same).
-            return self.join_failed(now, Retry::Now, "generation reset during SyncGroup");
         }
         self.synced(response.assignment);
     }
