@@ -102,13 +102,17 @@ fn check(h: &mut H, code: ErrorCode, then: Then, a: Vec<Action>) {
                 matches!(a.as_slice(), [Action::CoordinatorUnknown]),
                 "{ctx}"
             );
-            let a = h.to_deadline();
+            let a = h.tick_at_deadline();
             assert!(
                 matches!(a.as_slice(), [Action::FindCoordinator]),
                 "{ctx}: {a:?}"
             );
             let a = h.ev(Event::CoordinatorFound { node_id: 2 });
-            let a = if a.is_empty() { h.to_deadline() } else { a };
+            let a = if a.is_empty() {
+                h.tick_at_deadline()
+            } else {
+                a
+            };
             let sent = a
                 .iter()
                 .any(|a| matches!(a, Action::Send { coordinator: 2, .. }));
@@ -123,7 +127,7 @@ fn check(h: &mut H, code: ErrorCode, then: Then, a: Vec<Action>) {
                 Some(h.now + h.m.config().retry_backoff),
                 "{ctx}"
             );
-            let join = join_of(&h.to_deadline());
+            let join = join_of(&h.tick_at_deadline());
             assert_eq!(join.member_id, "m1", "{ctx}");
         }
     }
@@ -197,7 +201,7 @@ fn heartbeat_load_in_progress_retries_after_backoff() {
             h.m.next_deadline(),
             Some(h.now + h.m.config().retry_backoff)
         );
-        heartbeat_of(&h.to_deadline());
+        heartbeat_of(&h.tick_at_deadline());
         assert_eq!(h.m.state(), GroupState::Stable);
     }
 }
@@ -220,7 +224,7 @@ fn stale_heartbeat_errors_are_ignored() {
     // A heartbeat of generation 1 answered after generation 2 began.
     let mut h = H::cooperative();
     h.stable(&[tp("t", 0)]);
-    heartbeat_of(&h.to_deadline());
+    heartbeat_of(&h.tick_at_deadline());
     let a = h.ev(Event::CommitFailed {
         error: ErrorCode::REBALANCE_IN_PROGRESS,
         generation_id: 1,
@@ -234,7 +238,7 @@ fn stale_heartbeat_errors_are_ignored() {
     ] {
         let mut h2 = H::cooperative();
         h2.stable(&[tp("t", 0)]);
-        heartbeat_of(&h2.to_deadline());
+        heartbeat_of(&h2.tick_at_deadline());
         h2.ev(Event::CommitFailed {
             error: ErrorCode::REBALANCE_IN_PROGRESS,
             generation_id: 1,
@@ -322,7 +326,7 @@ fn find_coordinator_errors() {
         Some(h.now + h.m.config().retry_backoff)
     );
     assert!(matches!(
-        h.to_deadline().as_slice(),
+        h.tick_at_deadline().as_slice(),
         [Action::FindCoordinator]
     ));
 
@@ -332,7 +336,7 @@ fn find_coordinator_errors() {
     });
     assert!(a.is_empty(), "{a:?}");
     assert!(matches!(
-        h.to_deadline().as_slice(),
+        h.tick_at_deadline().as_slice(),
         [Action::FindCoordinator]
     ));
 
@@ -354,7 +358,7 @@ fn request_failures() {
     // A heartbeat lost in transport: coordinator unknown, retry.
     let mut h = H::eager();
     h.stable(&[tp("t", 0)]);
-    heartbeat_of(&h.to_deadline());
+    heartbeat_of(&h.tick_at_deadline());
     let a = h.ev(Event::RequestFailed {
         request: RequestKind::Heartbeat,
         error: Error::Timeout {

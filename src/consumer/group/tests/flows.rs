@@ -80,7 +80,7 @@ fn single_member_leads_then_heartbeats() {
             h.m.next_deadline(),
             Some(start + h.m.config().heartbeat_interval * round)
         );
-        let a = h.to_deadline();
+        let a = h.tick_at_deadline();
         let hb = heartbeat_of(&a);
         assert_eq!((hb.generation_id, hb.member_id.as_str()), (1, "m1"));
         assert!(
@@ -108,7 +108,7 @@ fn follower_joins_and_syncs_without_assigning() {
 fn heartbeat_not_resent_while_in_flight() {
     let mut h = H::eager();
     h.stable(&[tp("t", 0)]);
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     heartbeat_of(&a);
     // Unanswered: no second heartbeat, only the session deadline remains.
     let a = h.advance(h.m.config().heartbeat_interval * 2);
@@ -121,7 +121,7 @@ fn heartbeats_continue_while_awaiting_sync() {
     h.subscribe_and_find();
     let a = h.ev(Event::JoinGroupResponse(join_ok(1, "m1", "m0")));
     sync_of(&a);
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     heartbeat_of(&a);
     // REBALANCE_IN_PROGRESS during our own rebalance is ignored.
     h.ev(Event::HeartbeatResponse {
@@ -155,7 +155,7 @@ fn eager_rebalance_on_heartbeat_rebalance_in_progress() {
     // The revoke callback may commit: the generation is still usable.
     assert_eq!(h.m.commit_generation().map(|g| g.generation_id), Some(1));
     // Heartbeats go on while the callback runs.
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     heartbeat_of(&a);
     h.ev(Event::HeartbeatResponse {
         error: ErrorCode::NONE,
@@ -294,7 +294,7 @@ fn coordinator_moves_mid_join() {
         h.m.next_deadline(),
         Some(h.now + h.m.config().retry_backoff)
     );
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     assert!(matches!(a.as_slice(), [Action::FindCoordinator]), "{a:?}");
     let a = h.ev(Event::CoordinatorFound { node_id: 2 });
     let [
@@ -327,7 +327,7 @@ fn transport_failure_mid_sync_rejoins_after_rediscovery() {
         matches!(a.as_slice(), [Action::CoordinatorUnknown]),
         "{a:?}"
     );
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     assert!(matches!(a.as_slice(), [Action::FindCoordinator]), "{a:?}");
     let a = h.ev(Event::CoordinatorFound { node_id: COORD });
     // A retry of the same rebalance: the revoke before it already ran
@@ -347,7 +347,7 @@ fn coordinator_lost_while_stable_keeps_membership() {
         "{a:?}"
     );
     assert_eq!(h.m.state(), GroupState::Stable);
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     assert!(matches!(a.as_slice(), [Action::FindCoordinator]), "{a:?}");
     // The heartbeat, due since the back-off ended, goes to the new one.
     let a = h.ev(Event::CoordinatorFound { node_id: 3 });
@@ -442,7 +442,7 @@ fn static_member_sends_instance_id() {
     assert_eq!(sync_of(&a).group_instance_id.as_deref(), Some("instance-1"));
     h.ev(Event::SyncGroupResponse(sync_ok(&[])));
     h.ev(Event::AssignDone);
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     assert_eq!(
         heartbeat_of(&a).group_instance_id.as_deref(),
         Some("instance-1")
@@ -498,7 +498,7 @@ fn poll_interval_expiry_dynamic_member_leaves_and_rejoins_on_poll() {
     // Heartbeats keep the session alive, but nobody polls.
     let mut left = None;
     while h.now < poll_deadline {
-        let a = h.to_deadline();
+        let a = h.tick_at_deadline();
         if has_request(&a, RequestKind::LeaveGroup) {
             left = Some(a);
             break;
@@ -553,7 +553,7 @@ fn poll_interval_expiry_static_member_sends_no_leave() {
     });
     assert_eq!(h.m.state(), GroupState::Stable);
     assert_eq!(h.m.next_deadline(), Some(h.now + Duration::from_secs(1)));
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     assert!(!has_request(&a, RequestKind::LeaveGroup), "{a:?}");
     assert_eq!(h.m.state(), GroupState::PollExpired);
     let a = h.ev(Event::Polled);
@@ -568,10 +568,10 @@ fn session_expiry_marks_coordinator_unknown() {
     h.stable(&[tp("t", 0)]);
     let session_end = h.now + h.m.config().session_timeout;
     // Heartbeats go out but are never answered.
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     heartbeat_of(&a);
     assert_eq!(h.m.next_deadline(), Some(session_end));
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     assert!(
         matches!(a.as_slice(), [Action::CoordinatorUnknown]),
         "{a:?}"
@@ -584,7 +584,7 @@ fn session_expiry_marks_coordinator_unknown() {
             context: Context::api("Heartbeat"),
         },
     });
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     assert!(matches!(a.as_slice(), [Action::FindCoordinator]), "{a:?}");
     // The overdue heartbeat goes out at once; the coordinator has evicted
     // us meanwhile.
@@ -626,7 +626,7 @@ fn assignor_failure_is_raised_and_the_leader_rejoins() {
     });
     assert!(matches!(a.as_slice(), [Action::Raise(_)]), "{a:?}");
     assert_eq!(h.m.state(), GroupState::Unjoined);
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     // A retry of the same rebalance: no second revoke.
     assert_eq!(join_of(&a).member_id, "m1");
 }
@@ -641,7 +641,7 @@ fn generation_reset_during_sync_discards_the_assignment() {
     let a = h.ev(Event::JoinGroupResponse(join_ok(2, "m1", "m0")));
     sync_of(&a);
     // A heartbeat of generation 2 is told the member is unknown.
-    let a = h.to_deadline();
+    let a = h.tick_at_deadline();
     heartbeat_of(&a);
     h.ev(Event::HeartbeatResponse {
         error: ErrorCode::UNKNOWN_MEMBER_ID,

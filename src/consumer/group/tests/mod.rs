@@ -62,7 +62,7 @@ impl H {
     }
 
     /// Advances to the next deadline and ticks.
-    pub fn to_deadline(&mut self) -> Vec<Action> {
+    pub fn tick_at_deadline(&mut self) -> Vec<Action> {
         let deadline = self.m.next_deadline().expect("a deadline");
         self.now = deadline;
         self.ev(Event::Tick)
@@ -107,7 +107,7 @@ impl H {
 
     /// Advances to the next heartbeat and answers it with `error`.
     pub fn heartbeat(&mut self, error: ErrorCode) -> Vec<Action> {
-        let a = self.to_deadline();
+        let a = self.tick_at_deadline();
         let hb = heartbeat_of(&a);
         assert_eq!(hb.generation_id, self.m.generation().generation_id);
         self.ev(Event::HeartbeatResponse { error })
