@@ -99,10 +99,7 @@ impl GroupMachine {
     /// in order.
     pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
-        if self.state == GroupState::Closed {
-            return out;
-        }
-        if self.state == GroupState::Failed && !matches!(event, Event::Close) {
+        if !self.accepts(&event) {
             return out;
         }
         match event {
@@ -136,6 +133,33 @@ impl GroupMachine {
         }
         self.drive(now, &mut out);
         out
+    }
+
+    /// Whether `event` still matters in the current state. Once failed or
+    /// closing, only the user's callbacks returning, the LeaveGroup's
+    /// outcome and closing itself do; responses to anything else are stale.
+    fn accepts(&self, event: &Event) -> bool {
+        let callback_done = matches!(
+            event,
+            Event::RevokeDone | Event::AssignDone | Event::LostDone
+        );
+        match self.state {
+            GroupState::Closed => false,
+            GroupState::Failed => callback_done || matches!(event, Event::Close),
+            GroupState::Leaving => {
+                callback_done
+                    || matches!(
+                        event,
+                        Event::LeaveGroupResponse { .. }
+                            | Event::RequestFailed {
+                                request: RequestKind::LeaveGroup,
+                                ..
+                            }
+                            | Event::Tick
+                    )
+            }
+            _ => true,
+        }
     }
 
     /// The earliest time at which [`Event::Tick`] has something to do, if
@@ -213,7 +237,8 @@ impl GroupMachine {
             self.callbacks.emit_next(&mut self.owned, out);
             let before = self.state;
             match self.state {
-                GroupState::Failed => self.drive_failed(out),
+                // Nothing happens in Failed until Close moves to Leaving.
+                GroupState::Failed => {}
                 GroupState::Leaving => self.drive_leaving(out),
                 GroupState::Stable if self.rejoin_reason.is_some() && self.callbacks.idle() => {
                     self.state = GroupState::Unjoined;
@@ -402,11 +427,19 @@ impl GroupMachine {
     }
 
     fn fail(&mut self, error: Error, out: &mut Vec<Action>) {
-        if matches!(self.state, GroupState::Failed | GroupState::Closed) {
+        // While closing, an error changes nothing: the close goes on.
+        if matches!(
+            self.state,
+            GroupState::Failed | GroupState::Leaving | GroupState::Closed
+        ) {
             return;
         }
         self.state = GroupState::Failed;
         self.rejoin_reason = None;
+        // Membership is over: what is still owned will be lost on close.
+        self.callbacks.drop_queued();
+        self.generation = Generation::none();
+        self.leader = false;
         out.push(Action::Fatal(error));
     }
 

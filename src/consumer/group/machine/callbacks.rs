@@ -34,6 +34,12 @@ impl Callbacks {
         self.queue.push_back((kind, partitions));
     }
 
+    /// Forgets the callbacks not yet handed out (membership failed: an
+    /// assignment queued behind a running revoke no longer holds).
+    pub(super) fn drop_queued(&mut self) {
+        self.queue.clear();
+    }
+
     /// Hands out the next queued callback if none is running. Assigned
     /// partitions are owned from the moment the driver is told to consume
     /// them; revoked and lost ones stay owned until the user's callback

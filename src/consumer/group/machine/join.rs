@@ -30,11 +30,10 @@ impl GroupMachine {
         if self.join_retry_at.is_some_and(|at| now < at) {
             return;
         }
-        let Some(reason) = self.rejoin_reason.clone() else {
-            // Unjoined always carries a reason; should one be missing, join
-            // anyway rather than stall.
-            return self.send_join(String::from("joining"), out);
-        };
+        let reason = self
+            .rejoin_reason
+            .clone()
+            .unwrap_or_else(|| "joining".to_owned());
         self.send_join(reason, out);
     }
 

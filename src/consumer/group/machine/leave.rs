@@ -18,7 +18,6 @@ impl GroupMachine {
         self.leader = false;
         self.needs_join_prepare = true;
         self.rejoin_reason = None;
-        self.heartbeat_in_flight = None;
         self.state = GroupState::PollExpired;
     }
 
@@ -26,14 +25,11 @@ impl GroupMachine {
         match self.state {
             GroupState::Leaving | GroupState::Closed => {}
             GroupState::Failed => {
-                // A fatal error ended membership: no LeaveGroup, the
-                // partitions are lost.
-                self.close_prepared = true;
+                // A fatal error ended membership (and reset the generation):
+                // no LeaveGroup, and what is owned once the running callback
+                // returns is lost.
+                self.close_prepared = false;
                 self.leave_on_close = false;
-                let owned: Vec<_> = self.owned.iter().cloned().collect();
-                if !owned.is_empty() {
-                    self.callbacks.push(CallbackKind::Lose, owned);
-                }
                 self.state = GroupState::Leaving;
             }
             previous => {
@@ -51,7 +47,6 @@ impl GroupMachine {
                 self.leave_on_close =
                     !matches!(previous, GroupState::Idle | GroupState::PollExpired);
                 self.rejoin_reason = None;
-                self.heartbeat_in_flight = None;
                 self.state = GroupState::Leaving;
             }
         }
@@ -84,10 +79,6 @@ impl GroupMachine {
             self.state = GroupState::Closed;
             out.push(Action::Closed);
         }
-    }
-
-    pub(super) fn drive_failed(&mut self, _out: &mut [Action]) {
-        // Nothing happens in Failed until Close, which moves to Leaving.
     }
 
     /// Sends LeaveGroup if this is a dynamic member the coordinator knows

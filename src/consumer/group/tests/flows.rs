@@ -686,3 +686,51 @@ fn unsolicited_responses_are_ignored() {
     assert_eq!(h.m.state(), GroupState::Stable);
     assert_eq!(h.m.generation().generation_id, 1);
 }
+
+#[test]
+fn fatal_error_while_a_callback_runs_then_close() {
+    let mut h = H::cooperative();
+    h.stable(&[tp("t", 0), tp("t", 1)]);
+    let a = h.ev(Event::Subscribe {
+        topics: topics(&["u"]),
+    });
+    assert_eq!(revoked(&a), [tp("t", 0), tp("t", 1)]);
+    let a = h.ev(Event::CommitFailed {
+        error: ErrorCode::FENCED_INSTANCE_ID,
+        generation_id: 1,
+    });
+    assert_eq!(fatal_code(&a), Some(ErrorCode::FENCED_INSTANCE_ID));
+    // Close waits for the running revoke, which still completes.
+    assert!(h.ev(Event::Close).is_empty());
+    let a = h.ev(Event::RevokeDone);
+    assert!(matches!(a.as_slice(), [Action::Closed]), "{a:?}");
+    assert!(owned(&h.m).is_empty());
+}
+
+#[test]
+fn heartbeat_in_flight_at_poll_expiry_is_answered_as_stale() {
+    let mut config = GroupConfig::new("g");
+    config.rebalance_timeout = Duration::from_secs(4);
+    let mut h = H::new(config);
+    h.subscribe_and_find();
+    h.join_follower(1, &[tp("t", 0)]);
+    h.ev(Event::AssignDone);
+    heartbeat_of(&h.tick_at_deadline());
+    let a = h.tick_at_deadline();
+    assert!(has_request(&a, RequestKind::LeaveGroup), "{a:?}");
+    lost(&h.ev(Event::Polled));
+    join_of(&h.ev(Event::LostDone));
+    sync_of(&h.ev(Event::JoinGroupResponse(join_ok(2, "m2", "m0"))));
+    // The old heartbeat is still out: no second one until it is answered,
+    // and its error is about a generation we no longer hold.
+    assert!(!has_request(
+        &h.advance(Duration::from_secs(3)),
+        RequestKind::Heartbeat
+    ));
+    let a = h.ev(Event::HeartbeatResponse {
+        error: ErrorCode::UNKNOWN_MEMBER_ID,
+    });
+    assert!(!a.iter().any(|a| matches!(a, Action::Lose(_))), "{a:?}");
+    assert_eq!(heartbeat_of(&a).member_id, "m2");
+    assert_eq!(h.m.generation().member_id, "m2");
+}

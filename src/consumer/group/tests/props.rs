@@ -97,6 +97,11 @@ enum Op {
         parts: u8,
         leader: bool,
     },
+    /// Progress with an assignment matching the subscription (appended
+    /// after the random ops).
+    Settle,
+    /// Time passes, then the user polls.
+    PollAfter(u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -136,6 +141,7 @@ struct Model {
     owned: BTreeSet<TopicPartition>,
     join_in_flight: Option<RequestKind>,
     heartbeat_in_flight: bool,
+    leave_in_flight: bool,
     finding: bool,
     closed: bool,
     fatal: bool,
@@ -231,7 +237,7 @@ impl Model {
                             return Err("second heartbeat in flight".into());
                         }
                     }
-                    Request::LeaveGroup(_) => {}
+                    Request::LeaveGroup(_) => self.leave_in_flight = true,
                 },
                 Action::Closed => self.closed = true,
                 Action::Fatal(_) => self.fatal = true,
@@ -268,8 +274,12 @@ fn progress(h: &H, model: &Model, parts: u8, leader: bool) -> Op {
         Op::Heartbeat(0)
     } else if model.finding {
         Op::Found(1)
+    } else if model.leave_in_flight {
+        Op::Leave
     } else if h.m.state() == GroupState::PollExpired {
         Op::Polled
+    } else if h.m.state() == GroupState::Idle {
+        Op::Subscribe(1)
     } else {
         Op::Tick(1_000)
     }
@@ -279,7 +289,36 @@ fn error_of(code: ErrorCode) -> Error {
     Error::from_code(code.0, None, Context::api("FindCoordinator")).unwrap_or(Error::Closed)
 }
 
+/// Runs `ops`, then lets a healthy cluster answer everything for a while:
+/// the member must settle (Stable with no callback running, or Closed, or
+/// Failed) rather than stall or loop.
 fn run(protocol: RebalanceProtocol, static_member: bool, ops: Vec<Op>) -> Result<(), String> {
+    let mut ops = ops;
+    ops.extend((0..SETTLE_STEPS).map(|_| Op::Settle));
+    let (h, model) = run_ops(protocol, static_member, ops)?;
+    let settled = match h.m.state() {
+        GroupState::Stable => model.running.is_none(),
+        GroupState::Closed | GroupState::Failed => true,
+        _ => false,
+    };
+    if settled {
+        Ok(())
+    } else {
+        Err(format!(
+            "did not settle: {:?}, running {:?}",
+            h.m.state(),
+            model.running
+        ))
+    }
+}
+
+const SETTLE_STEPS: usize = 60;
+
+fn run_ops(
+    protocol: RebalanceProtocol,
+    static_member: bool,
+    ops: Vec<Op>,
+) -> Result<(H, Model), String> {
     let mut config = GroupConfig::new("g");
     config.protocol = protocol;
     if static_member {
@@ -291,6 +330,20 @@ fn run(protocol: RebalanceProtocol, static_member: bool, ops: Vec<Op>) -> Result
     for op in ops {
         let op = match op {
             Op::Progress { parts, leader } => progress(&h, &model, parts, leader),
+            Op::Settle => {
+                // Assign what the subscription covers, so that the member
+                // has no reason to rejoin once more.
+                let parts = universe
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, tp)| h.m.subscription().contains(&tp.topic))
+                    .fold(0u8, |mask, (i, _)| mask | (1 << i));
+                match progress(&h, &model, parts, false) {
+                    // A healthy user polls while it waits.
+                    Op::Tick(ms) => Op::PollAfter(ms),
+                    op => op,
+                }
+            }
             op => op,
         };
         let event = match op {
@@ -366,7 +419,7 @@ fn run(protocol: RebalanceProtocol, static_member: bool, ops: Vec<Op>) -> Result
                         }
                     }
                     RequestKind::Heartbeat => model.heartbeat_in_flight = false,
-                    RequestKind::LeaveGroup => {}
+                    RequestKind::LeaveGroup => model.leave_in_flight = false,
                 }
                 let error = if fatal {
                     Error::Closed
@@ -423,7 +476,11 @@ fn run(protocol: RebalanceProtocol, static_member: bool, ops: Vec<Op>) -> Result
                 h.now += Duration::from_millis(ms);
                 Event::Tick
             }
-            Op::Progress { .. } => Event::Tick,
+            Op::PollAfter(ms) => {
+                h.now += Duration::from_millis(ms);
+                Event::Polled
+            }
+            Op::Progress { .. } | Op::Settle => Event::Tick,
         };
         let shown = format!("{event:?}");
         let actions = h.m.handle(h.now, event);
@@ -446,7 +503,7 @@ fn run(protocol: RebalanceProtocol, static_member: bool, ops: Vec<Op>) -> Result
             return Err(format!("after {shown}: Closed action and state disagree"));
         }
     }
-    Ok(())
+    Ok((h, model))
 }
 
 proptest! {
