@@ -5,3 +5,4 @@
 //! the fetch pipeline behind the typed consumer.
 
 pub mod assignor;
+pub mod group;

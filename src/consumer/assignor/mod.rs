@@ -37,17 +37,8 @@ pub use roundrobin::RoundRobin;
 pub use sticky::Sticky;
 pub use sticky::user_data::{StickyUserData, decode_sticky_user_data, encode_sticky_user_data};
 
-/// How members hand partitions over during a rebalance (KIP-429).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RebalanceProtocol {
-    /// Every member revokes all its partitions before joining; the new
-    /// assignment may move any partition at once.
-    Eager,
-    /// Members keep their partitions while rejoining; a partition that must
-    /// move is first revoked from its owner and handed to the new owner in a
-    /// follow-up rebalance, so no partition is ever owned twice.
-    Cooperative,
-}
+/// Re-exported so assignors and group membership speak of one protocol.
+pub use crate::consumer::group::RebalanceProtocol;
 
 /// One member's subscription, as carried in the JoinGroup protocol metadata
 /// (Java's `ConsumerPartitionAssignor.Subscription`).
