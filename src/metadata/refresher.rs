@@ -12,6 +12,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kafka_protocol::messages::MetadataRequest;
@@ -51,6 +52,9 @@ enum Command {
 pub(crate) struct MetadataHandle {
     tx: mpsc::UnboundedSender<Command>,
     rx: watch::Receiver<Arc<ClusterMetadata>>,
+    /// The published snapshot's generation, readable without touching the
+    /// watch channel's lock (the producer checks it for every record).
+    generation: Arc<AtomicU64>,
 }
 
 impl MetadataHandle {
@@ -58,16 +62,23 @@ impl MetadataHandle {
     pub(crate) fn spawn(pool: Pool, config: MetadataConfig) -> MetadataHandle {
         let (tx, cmd_rx) = mpsc::unbounded_channel();
         let (watch_tx, rx) = watch::channel(Arc::new(ClusterMetadata::default()));
+        let generation = Arc::new(AtomicU64::new(0));
         let task = Refresher {
             pool,
             config,
             commands: cmd_rx,
             published: watch_tx,
+            generation: generation.clone(),
             interest: BTreeSet::new(),
             waiters: Vec::new(),
         };
         tokio::spawn(task.run());
-        MetadataHandle { tx, rx }
+        MetadataHandle { tx, rx, generation }
+    }
+
+    /// The generation of the latest snapshot: one atomic load.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The latest snapshot.
@@ -162,6 +173,7 @@ struct Refresher {
     config: MetadataConfig,
     commands: mpsc::UnboundedReceiver<Command>,
     published: watch::Sender<Arc<ClusterMetadata>>,
+    generation: Arc<AtomicU64>,
     interest: BTreeSet<Arc<str>>,
     waiters: Vec<Waiter>,
 }
@@ -252,6 +264,7 @@ impl Refresher {
         self.pool
             .set_brokers(next.brokers.values().map(|b| (b.id, b.address())));
         self.published.send_replace(next.clone());
+        self.generation.store(next.generation, Ordering::Release);
         tracing::debug!(
             generation = next.generation,
             brokers = next.brokers.len(),

@@ -358,9 +358,13 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
         let mut deadline = None;
         let max_block = shared.config.max_block;
         let mut deadline = || *deadline.get_or_insert_with(|| Instant::now() + max_block);
-        let partitions = match shared.routes.partitions(&topic, &shared.client.metadata()) {
+        let generation = shared.client.metadata_handle().generation();
+        let partitions = match shared.routes.cached(&topic, generation) {
             Some(p) => p,
-            None => self.wait_for_topic(&topic, deadline()).await?,
+            None => match shared.routes.partitions(&topic, &shared.client.metadata()) {
+                Some(p) => p,
+                None => self.wait_for_topic(&topic, deadline()).await?,
+            },
         };
         let choice = shared.selector.choose(
             &topic,

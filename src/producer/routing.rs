@@ -22,6 +22,16 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
+    /// `topic`'s cached partitions when they were built from metadata of
+    /// generation `generation` (the current one): no snapshot needed.
+    pub fn cached(&self, topic: &str, generation: u64) -> Option<Arc<TopicPartitions>> {
+        let routes = self.by_topic.lock().unwrap_or_else(|p| p.into_inner());
+        routes
+            .get(topic)
+            .filter(|r| r.generation == generation)
+            .map(|r| r.partitions.clone())
+    }
+
     /// `topic`'s partitions in `meta`, or `None` when `meta` does not know
     /// the topic (or knows it without partitions).
     pub fn partitions(&self, topic: &str, meta: &ClusterMetadata) -> Option<Arc<TopicPartitions>> {
