@@ -115,4 +115,33 @@ async fn closed_producer_and_bad_input_are_clear_errors() {
         .await
         .unwrap_err();
     assert!(matches!(closed, kafkit::Error::Closed));
+
+    // Unknown topic, without auto-creation: a typed error after max.block.ms.
+    let client = Client::builder(&bootstrap)
+        .allow_auto_create_topics(false)
+        .build()
+        .await
+        .unwrap();
+    let producer: Producer<(), Vec<u8>> = Producer::builder(&client)
+        .max_block(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let unknown = producer
+        .send(ProducerRecord::new("no-such-topic", vec![1]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown.code(),
+        Some(kafkit::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+        "{unknown}"
+    );
+    assert!(unknown.to_string().contains("max.block.ms"), "{unknown}");
+
+    // Invalid configuration: refused by the builder.
+    let bad = Producer::<(), Vec<u8>>::builder(&client)
+        .acks(kafkit::producer::Acks::Leader)
+        .enable_idempotence(true)
+        .build()
+        .unwrap_err();
+    assert!(matches!(bad, kafkit::Error::Config(_)), "{bad}");
 }
