@@ -518,13 +518,25 @@ async fn auto_offset_reset_earliest_latest_and_none() {
 
 /// Consumes `topic` while `disturb` runs between polls at 1/3 and 2/3 of
 /// the way; asserts exactly-once, in-order delivery of `n` records.
-async fn consume_through<F>(bootstrap: &str, topic: &str, n: usize, mut disturb: F)
+async fn consume_through<F>(
+    bootstrap: &str,
+    topic: &str,
+    n: usize,
+    mut disturb: F,
+) -> kafkit::consumer::ConsumerMetrics
 where
     F: FnMut(usize),
 {
     let client = client(bootstrap).await;
     produce_batched_spread(&client, topic, n).await;
-    let consumer = consumer(&client).max_poll_records(200).build().unwrap();
+    // A small prefetch bound, so fetching goes on all through the
+    // disturbances instead of finishing before them.
+    let consumer = consumer(&client)
+        .max_poll_records(200)
+        .max_partition_fetch_bytes(4096)
+        .fetch_buffer_bytes(16 * 1024)
+        .build()
+        .unwrap();
     consumer.assign(partitions(topic, PARTITIONS)).unwrap();
     let mut got: Vec<Rec> = Vec::with_capacity(n);
     let mut stage = 0;
@@ -547,11 +559,16 @@ where
         assert!(!seen[i], "record {i} twice");
         seen[i] = true;
     }
+    let m = consumer.metrics();
+    eprintln!("{topic}: {m:?}");
     consumer.close(Duration::from_secs(1)).await;
+    m
 }
 
 async fn produce_batched_spread(client: &Client, topic: &str, n: usize) {
-    let producer: Producer<String, String> = Producer::builder(client).build().unwrap();
+    // Small batches (~70 records), so the data spans hundreds of fetches.
+    let producer: Producer<String, String> =
+        Producer::builder(client).batch_size(1024).build().unwrap();
     let mut deliveries = Vec::new();
     for i in 0..n {
         let r = ProducerRecord::new(topic, format!("v-{i}")).partition(i as i32 % PARTITIONS);
@@ -576,7 +593,7 @@ async fn mock_leader_moves_and_broker_down_up_lose_nothing() {
     let leaders: Vec<i32> = (0..PARTITIONS)
         .map(|p| meta.leader_for(&topic, p).unwrap())
         .collect();
-    consume_through(&bootstrap, &topic, 30_000, |stage| match stage {
+    let m = consume_through(&bootstrap, &topic, 30_000, |stage| match stage {
         1 => {
             for (p, leader) in leaders.iter().enumerate() {
                 let next = leader % 3 + 1;
@@ -591,6 +608,10 @@ async fn mock_leader_moves_and_broker_down_up_lose_nothing() {
         }
     })
     .await;
+    assert!(
+        m.fetch_errors > 0,
+        "the broker going down was not noticed: {m:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -599,7 +620,7 @@ async fn mock_fetch_errors_and_disconnects_lose_nothing() {
     let mock = broker.mock_cluster().unwrap();
     let topic = support::unique_topic("faults");
     mock.create_topic(&topic, PARTITIONS, 3).unwrap();
-    consume_through(&broker.bootstrap(), &topic, 30_000, |stage| {
+    let m = consume_through(&broker.bootstrap(), &topic, 30_000, |stage| {
         let errors: &[RDKafkaRespErr] = match stage {
             1 => &[
                 RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
@@ -615,6 +636,7 @@ async fn mock_fetch_errors_and_disconnects_lose_nothing() {
         mock.request_errors(RDKafkaApiKey::Fetch, errors);
     })
     .await;
+    assert!(m.fetch_errors > 0, "no injected fault was hit: {m:?}");
 }
 
 /// The error code a bare Fetch of partition 0 at `offset` gets.
