@@ -370,7 +370,7 @@ async fn seek_position_pause_resume_lag_and_offset_lookups() {
 
         // Pausing hides p0 and keeps its position; resuming continues from
         // exactly there.
-        consumer.pause(&[p0.clone()]).unwrap();
+        consumer.pause(std::slice::from_ref(&p0)).unwrap();
         assert_eq!(consumer.paused(), vec![p0.clone()]);
         let before = consumer.position(&p0).await.unwrap();
         for _ in 0..3 {
@@ -381,7 +381,7 @@ async fn seek_position_pause_resume_lag_and_offset_lookups() {
             );
         }
         assert_eq!(consumer.position(&p0).await.unwrap(), before);
-        consumer.resume(&[p0.clone()]).unwrap();
+        consumer.resume(std::slice::from_ref(&p0)).unwrap();
         assert!(consumer.paused().is_empty());
         let got = next_of(&consumer, &p0).await;
         assert_eq!(
@@ -390,12 +390,14 @@ async fn seek_position_pause_resume_lag_and_offset_lookups() {
         );
 
         // seek_to_beginning on one partition only.
-        consumer.seek_to_beginning(&[p1.clone()]).unwrap();
+        consumer
+            .seek_to_beginning(std::slice::from_ref(&p1))
+            .unwrap();
         let got = next_of(&consumer, &p1).await;
         assert_eq!(got[0].offset, 0, "{broker}");
 
         // seek_to_end, then new records arrive and exactly those are read.
-        consumer.seek_to_end(&[p1.clone()]).unwrap();
+        consumer.seek_to_end(std::slice::from_ref(&p1)).unwrap();
         assert_eq!(consumer.position(&p1).await.unwrap(), 20, "{broker}");
         produce_singly(&client, &topic, 1, 20, 3).await;
         let got = next_of(&consumer, &p1).await;
