@@ -1,0 +1,247 @@
+//! The fetch loop of one broker: plan, send, decode, hand over, repeat.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use kafka_protocol::messages::{ApiKey, FetchResponse};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::completed::{self, AbortedTransaction};
+use super::session::{FetchPlan, FetchSession, SessionPartition};
+use super::{FetchContext, request, stopping};
+use crate::consumer::config::IsolationLevel;
+use crate::consumer::subscriptions::FetchTarget;
+use crate::error::{Context, Error, ErrorCode};
+use crate::metadata::refresher::is_stale_metadata;
+use crate::net::pool::{BrokerRef, Lane};
+
+pub(super) async fn run(ctx: Arc<FetchContext>, broker: i32, mut shutdown: watch::Receiver<bool>) {
+    let mut session = FetchSession::new();
+    let mut metadata = ctx.client.metadata_handle().subscribe();
+    let backoff = ctx.client.retry_backoff();
+    let partition_limit = usize::try_from(ctx.config.max_partition_fetch_bytes).unwrap_or(0);
+    tracing::debug!(broker, "fetch loop started");
+    loop {
+        if stopping(&ctx, &shutdown) {
+            tracing::debug!(broker, "fetch loop stopped");
+            return;
+        }
+        let wake = ctx.subs.fetch_wake.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        let meta = metadata.borrow_and_update().clone();
+        let targets = ctx.subs.fetchable(
+            broker,
+            &meta,
+            partition_limit,
+            ctx.config.fetch_buffer_bytes,
+        );
+        if targets.is_empty() {
+            // Nothing to fetch here now: wait for a seek, resume, freed
+            // buffer space, a metadata change or the end of a backoff.
+            tokio::select! {
+                _ = wake => {}
+                _ = metadata.changed() => {}
+                _ = shutdown.changed() => {}
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            continue;
+        }
+        let failed = tokio::select! {
+            failed = fetch_once(&ctx, broker, &mut session, targets, meta.generation) => failed,
+            _ = shutdown.changed() => continue,
+        };
+        if failed {
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+/// One Fetch round trip. Returns true when the request failed as a whole
+/// (the caller backs off).
+async fn fetch_once(
+    ctx: &FetchContext,
+    broker: i32,
+    session: &mut FetchSession,
+    targets: Vec<FetchTarget>,
+    generation: u64,
+) -> bool {
+    let conn = match ctx
+        .client
+        .pool()
+        .get(BrokerRef::Node(broker), Lane::Fetch)
+        .await
+    {
+        Ok(conn) => conn,
+        Err(e) => return request_failed(ctx, broker, session, &e, generation),
+    };
+    let Some(version) = conn.version_for(ApiKey::Fetch) else {
+        let e = Error::UnsupportedVersion {
+            api: "Fetch",
+            broker_min: -1,
+            broker_max: -1,
+            context: Context::api("Fetch").with_broker(broker),
+        };
+        return request_failed(ctx, broker, session, &e, generation);
+    };
+    let max_bytes = ctx.config.max_partition_fetch_bytes;
+    let wanted = targets
+        .iter()
+        .map(|t| {
+            let p = SessionPartition {
+                fetch_offset: t.fetch_offset,
+                max_bytes,
+                leader_epoch: t.leader_epoch,
+            };
+            (t.tp.clone(), p)
+        })
+        .collect();
+    let plan = session.plan(wanted, version >= 7);
+    let req = request::build(&plan, &ctx.config);
+    let started = Instant::now();
+    match conn.send_version(req, version).await {
+        Ok(resp) => {
+            ctx.counters.fetch_done(started.elapsed());
+            handle_response(ctx, broker, session, &plan, &targets, resp, generation)
+        }
+        Err(e) => request_failed(ctx, broker, session, &e, generation),
+    }
+}
+
+fn request_failed(
+    ctx: &FetchContext,
+    broker: i32,
+    session: &mut FetchSession,
+    error: &Error,
+    generation: u64,
+) -> bool {
+    ctx.counters.fetch_errors.fetch_add(1, Ordering::Relaxed);
+    session.reset();
+    let refreshing = ctx.client.metadata_handle().on_error(error, generation);
+    tracing::debug!(broker, %error, refreshing, "fetch failed");
+    true
+}
+
+fn handle_response(
+    ctx: &FetchContext,
+    broker: i32,
+    session: &mut FetchSession,
+    plan: &FetchPlan,
+    targets: &[FetchTarget],
+    resp: FetchResponse,
+    generation: u64,
+) -> bool {
+    match ErrorCode(resp.error_code) {
+        ErrorCode::NONE => session.on_response(plan, resp.session_id),
+        code @ (ErrorCode::FETCH_SESSION_ID_NOT_FOUND | ErrorCode::INVALID_FETCH_SESSION_EPOCH) => {
+            // The broker lost or distrusts our session: start a new one
+            // with a full fetch right away.
+            tracing::debug!(broker, code = code.name(), "fetch session reset");
+            session.reset();
+            return false;
+        }
+        code => {
+            let e = Error::Broker {
+                code,
+                message: None,
+                context: Context::api("Fetch").with_broker(broker),
+            };
+            return request_failed(ctx, broker, session, &e, generation);
+        }
+    }
+    let by_tp: HashMap<(&str, i32), &FetchTarget> = targets
+        .iter()
+        .map(|t| ((&*t.tp.topic, t.tp.partition), t))
+        .collect();
+    let read_committed = ctx.config.isolation_level == IsolationLevel::ReadCommitted;
+    let backoff = ctx.client.retry_backoff();
+    for topic in resp.responses {
+        for p in topic.partitions {
+            let Some(target) = by_tp.get(&(topic.topic.0.as_str(), p.partition_index)) else {
+                // Not ours to fetch any more (or a broker bug): ignore.
+                continue;
+            };
+            let context = || {
+                Context::api("Fetch")
+                    .with_broker(broker)
+                    .with_topic(target.tp.topic.clone())
+                    .with_partition(target.tp.partition)
+            };
+            match ErrorCode(p.error_code) {
+                ErrorCode::NONE => {
+                    let records = p.records.unwrap_or_default();
+                    let aborted = p
+                        .aborted_transactions
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|a| AbortedTransaction {
+                            producer_id: a.producer_id.0,
+                            first_offset: a.first_offset,
+                        })
+                        .collect();
+                    let stable_bound = (read_committed && p.last_stable_offset >= 0)
+                        .then_some(p.last_stable_offset);
+                    let bytes = records.len() as u64;
+                    let decoded = completed::decode(
+                        &target.tp.topic,
+                        target.tp.partition,
+                        target.generation,
+                        target.fetch_offset,
+                        records,
+                        stable_bound,
+                        aborted,
+                    );
+                    let count = decoded.record_count;
+                    let accepted = ctx.subs.accept_fetch(
+                        target,
+                        decoded.fetch,
+                        decoded.next_fetch_offset,
+                        (p.high_watermark, p.last_stable_offset, p.log_start_offset),
+                    );
+                    if accepted {
+                        ctx.counters
+                            .records_fetched
+                            .fetch_add(count, Ordering::Relaxed);
+                        ctx.counters
+                            .bytes_fetched
+                            .fetch_add(bytes, Ordering::Relaxed);
+                    }
+                }
+                ErrorCode::OFFSET_OUT_OF_RANGE => {
+                    let e = Error::Broker {
+                        code: ErrorCode::OFFSET_OUT_OF_RANGE,
+                        message: Some(format!(
+                            "fetch offset {} is out of range (log start {}, high watermark {})",
+                            target.fetch_offset, p.log_start_offset, p.high_watermark
+                        )),
+                        context: context(),
+                    };
+                    ctx.subs.out_of_range(target, e);
+                }
+                code => {
+                    let e = Error::Broker {
+                        code,
+                        message: None,
+                        context: context(),
+                    };
+                    if is_stale_metadata(&e) || e.is_retriable() {
+                        // Leader moved, epoch fenced, partition not there
+                        // yet: refresh metadata and fetch it again (from
+                        // whichever broker then leads it) after a backoff.
+                        tracing::debug!(tp = %target.tp, broker, code = code.name(), "partition fetch error; rerouting");
+                        ctx.client.metadata_handle().on_error(&e, generation);
+                        ctx.subs.back_off(target, backoff);
+                    } else {
+                        ctx.subs.fail(target, e);
+                    }
+                }
+            }
+        }
+    }
+    false
+}

@@ -1,0 +1,622 @@
+//! The typed `Consumer`, its builder, and the offset lookups it offers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::config::{ConsumerConfig, IsolationLevel, OffsetReset};
+use super::fetcher::completed::RawRecord;
+use super::fetcher::{FetchContext, Fetcher};
+use super::metrics::{ConsumerMetrics, Counters};
+use super::offsets;
+use super::record::{ConsumerRecord, ConsumerRecords};
+use super::subscriptions::Subscriptions;
+use crate::TopicPartition;
+use crate::admin::OffsetSpec;
+use crate::client::Client;
+use crate::error::{Context, Error, Result};
+use crate::serialization::{DefaultSerde, Deserializer};
+
+/// Builds a [`Consumer`]. Every setter names the Java consumer setting it
+/// mirrors and its default.
+pub struct ConsumerBuilder<K, V> {
+    client: Client,
+    config: ConsumerConfig,
+    key_deserializer: Arc<dyn Deserializer<K>>,
+    value_deserializer: Arc<dyn Deserializer<V>>,
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty => $field:ident) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$field = value;
+            self
+        }
+    };
+}
+
+impl<K, V> ConsumerBuilder<K, V>
+where
+    K: Send + 'static,
+    V: Send + 'static,
+    DefaultSerde: Deserializer<K> + Deserializer<V>,
+{
+    /// A builder using [`DefaultSerde`] for keys and values.
+    pub fn new(client: &Client) -> Self {
+        ConsumerBuilder {
+            client: client.clone(),
+            config: ConsumerConfig::default(),
+            key_deserializer: Arc::new(DefaultSerde),
+            value_deserializer: Arc::new(DefaultSerde),
+        }
+    }
+}
+
+impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
+    setter!(/// `fetch.min.bytes`: the broker answers once it has this much. Default 1.
+        fetch_min_bytes: i32 => fetch_min_bytes);
+    setter!(/// `fetch.max.wait.ms`: the broker's longest hold of a Fetch. Default 500 ms.
+        fetch_max_wait: Duration => fetch_max_wait);
+    setter!(/// `fetch.max.bytes`: bound on one Fetch response. Default 52428800.
+        fetch_max_bytes: i32 => fetch_max_bytes);
+    setter!(/// `max.partition.fetch.bytes`: bound per partition per Fetch. Default 1048576.
+        max_partition_fetch_bytes: i32 => max_partition_fetch_bytes);
+    setter!(/// `max.poll.records`: most records one `poll` returns. Default 500.
+        max_poll_records: usize => max_poll_records);
+    setter!(/// `auto.offset.reset`. Default [`OffsetReset::Latest`].
+        auto_offset_reset: OffsetReset => auto_offset_reset);
+    setter!(/// `isolation.level`. Default [`IsolationLevel::ReadUncommitted`].
+        isolation_level: IsolationLevel => isolation_level);
+    setter!(/// `check.crcs`. Default true (CRCs are always verified; see [`ConsumerConfig::check_crcs`]).
+        check_crcs: bool => check_crcs);
+    setter!(/// Prefetch buffer bound in bytes (kafkit's own). Default 52428800;
+        /// see [`ConsumerConfig::fetch_buffer_bytes`].
+        fetch_buffer_bytes: usize => fetch_buffer_bytes);
+    setter!(/// `client.rack`. Default empty.
+        client_rack: String => client_rack);
+    setter!(/// `enable.auto.commit` (with a group). Default true.
+        enable_auto_commit: bool => enable_auto_commit);
+    setter!(/// `auto.commit.interval.ms`. Default 5 s.
+        auto_commit_interval: Duration => auto_commit_interval);
+    setter!(/// `session.timeout.ms`. Default 45 s.
+        session_timeout: Duration => session_timeout);
+    setter!(/// `heartbeat.interval.ms`. Default 3 s.
+        heartbeat_interval: Duration => heartbeat_interval);
+    setter!(/// `max.poll.interval.ms`. Default 5 min.
+        max_poll_interval: Duration => max_poll_interval);
+
+    /// `group.id`. Default none (manual assignment only).
+    pub fn group_id(mut self, id: impl Into<String>) -> Self {
+        self.config.group_id = Some(id.into());
+        self
+    }
+
+    /// `group.instance.id` (static membership). Default none.
+    pub fn group_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.config.group_instance_id = Some(id.into());
+        self
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: ConsumerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// `key.deserializer`.
+    pub fn key_deserializer(mut self, d: impl Deserializer<K> + 'static) -> Self {
+        self.key_deserializer = Arc::new(d);
+        self
+    }
+
+    /// `value.deserializer`.
+    pub fn value_deserializer(mut self, d: impl Deserializer<V> + 'static) -> Self {
+        self.value_deserializer = Arc::new(d);
+        self
+    }
+
+    /// Builds the consumer and starts its fetch tasks. Must run inside a
+    /// tokio runtime. Nothing is fetched until partitions are assigned.
+    pub fn build(self) -> Result<Consumer<K, V>> {
+        self.config.validate()?;
+        self.client.ensure_open()?;
+        let subs = Arc::new(Subscriptions::new(self.config.auto_offset_reset));
+        let ctx = Arc::new(FetchContext {
+            client: self.client,
+            config: self.config,
+            subs,
+            counters: Counters::default(),
+        });
+        let fetcher = Fetcher::start(ctx.clone());
+        Ok(Consumer {
+            ctx,
+            fetcher,
+            closed: AtomicBool::new(false),
+            key_deserializer: self.key_deserializer,
+            value_deserializer: self.value_deserializer,
+        })
+    }
+}
+
+/// An offset found by [`Consumer::offsets_for_times`] (Java's
+/// `OffsetAndTimestamp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetAndTimestamp {
+    /// The first offset whose timestamp is at or after the one asked for.
+    pub offset: i64,
+    /// That record's timestamp.
+    pub timestamp: i64,
+    /// Its leader epoch, if known.
+    pub leader_epoch: Option<i32>,
+}
+
+/// A Kafka consumer for keys `K` and values `V` (manual assignment today;
+/// group membership plugs into the same partition table later).
+///
+/// Background tasks, one per broker, prefetch records of the assigned
+/// partitions into a bounded buffer; [`Consumer::poll`] hands them out.
+/// Positions ([`Consumer::position`], [`Consumer::lag`]) follow what was
+/// handed out, never what was prefetched: a seek, pause or reassignment
+/// discards prefetched records.
+///
+/// Methods take `&self`, so the consumer can be shared, but like Java's
+/// consumer it is meant to be polled from one task: two tasks polling at
+/// once split the records between them.
+///
+/// ```no_run
+/// # async fn demo(client: kafkit::Client) -> kafkit::Result<()> {
+/// use kafkit::TopicPartition;
+/// use kafkit::consumer::Consumer;
+/// let consumer: Consumer<String, String> = Consumer::builder(&client).build()?;
+/// consumer.assign([TopicPartition::new("events", 0)])?;
+/// consumer.seek_to_beginning(&[])?;
+/// let records = consumer.poll(std::time::Duration::from_secs(1)).await?;
+/// for r in &records {
+///     println!("{}-{}@{}: {:?}", r.topic, r.partition, r.offset, r.value);
+/// }
+/// consumer.close(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+pub struct Consumer<K, V> {
+    ctx: Arc<FetchContext>,
+    fetcher: Fetcher,
+    closed: AtomicBool,
+    key_deserializer: Arc<dyn Deserializer<K>>,
+    value_deserializer: Arc<dyn Deserializer<V>>,
+}
+
+impl<K, V> std::fmt::Debug for Consumer<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("config", &self.ctx.config)
+            .field("assignment", &self.ctx.subs.assignment())
+            .finish()
+    }
+}
+
+impl<K, V> Consumer<K, V>
+where
+    K: Send + 'static,
+    V: Send + 'static,
+    DefaultSerde: Deserializer<K> + Deserializer<V>,
+{
+    /// A builder with the default deserializers.
+    pub fn builder(client: &Client) -> ConsumerBuilder<K, V> {
+        ConsumerBuilder::new(client)
+    }
+}
+
+impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        self.ctx.client.ensure_open()
+    }
+
+    /// The client this consumer fetches through.
+    pub fn client(&self) -> &Client {
+        &self.ctx.client
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ConsumerConfig {
+        &self.ctx.config
+    }
+
+    /// The partition table, for the group driver: it changes the
+    /// assignment and sets committed positions through it.
+    #[allow(dead_code)] // used by the group driver (consumer issue, later part)
+    pub(crate) fn subscriptions(&self) -> &Arc<Subscriptions> {
+        &self.ctx.subs
+    }
+
+    /// Assigns exactly these partitions (Java's `assign`), replacing the
+    /// previous assignment. Partitions that stay keep their positions; new
+    /// ones start at their reset position (`auto.offset.reset`) unless
+    /// sought first. An empty list unassigns everything.
+    pub fn assign(&self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<()> {
+        self.check_open()?;
+        let partitions: Vec<TopicPartition> = partitions.into_iter().collect();
+        if let Some(bad) = partitions
+            .iter()
+            .find(|tp| tp.partition < 0 || tp.topic.is_empty())
+        {
+            return Err(Error::InvalidArgument {
+                reason: "invalid topic partition".into(),
+                context: Context::default()
+                    .with_topic(bad.topic.clone())
+                    .with_partition(bad.partition),
+            });
+        }
+        self.ctx.subs.assign(partitions);
+        Ok(())
+    }
+
+    /// The assigned partitions, sorted.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.ctx.subs.assignment()
+    }
+
+    /// Waits up to `timeout` for records and returns at most
+    /// `max.poll.records` of them (an empty set when none came in time).
+    ///
+    /// Positions of partitions without one are looked up first
+    /// (`auto.offset.reset`). Errors are returned in order: a partition's
+    /// error (offset out of range with `auto.offset.reset=none`, corrupt
+    /// data, an undeserializable record) comes after the records before it
+    /// and repeats until the application seeks that partition.
+    ///
+    /// Cancel-safe: records are taken from the buffer only in the final,
+    /// synchronous step, so dropping the future (e.g. in `select!`) loses
+    /// nothing; an offset lookup abandoned half way is simply redone.
+    pub async fn poll(&self, timeout: Duration) -> Result<ConsumerRecords<K, V>> {
+        let span = tracing::debug_span!(
+            "poll",
+            timeout_ms = timeout.as_millis() as u64,
+            records = tracing::field::Empty
+        );
+        let deadline = Instant::now() + timeout;
+        let max = self.ctx.config.max_poll_records;
+        let records = self
+            .collect(max, Some(deadline))
+            .instrument(span.clone())
+            .await?;
+        span.record("records", records.len());
+        Ok(ConsumerRecords::new(records))
+    }
+
+    /// Waits for the next record. Cancel-safe, like [`Consumer::poll`].
+    pub async fn recv(&self) -> Result<ConsumerRecord<K, V>> {
+        loop {
+            if let Some(record) = self.collect(1, None).await?.pop() {
+                return Ok(record);
+            }
+        }
+    }
+
+    /// Takes up to `max` records, waiting until `deadline` (forever with
+    /// `None`) for the first.
+    async fn collect(
+        &self,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<ConsumerRecord<K, V>>> {
+        let subs = &self.ctx.subs;
+        let backoff = self.ctx.client.retry_backoff();
+        loop {
+            self.check_open()?;
+            if subs.has_pending_resets() {
+                let reset = offsets::reset_positions(&self.ctx.client, subs);
+                match deadline {
+                    Some(d) => {
+                        if tokio::time::timeout_at(d, reset).await.is_err() {
+                            return Ok(Vec::new());
+                        }
+                    }
+                    None => reset.await,
+                }
+            }
+            let ready = subs.data_ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            let raw = subs.take(max)?;
+            if !raw.is_empty() {
+                return self.deserialize(raw);
+            }
+            // Come back now and then: for a pending reset to retry, and to
+            // notice a close.
+            let mut wake = Instant::now()
+                + if subs.has_pending_resets() {
+                    backoff
+                } else {
+                    Duration::from_secs(1)
+                };
+            if let Some(d) = deadline {
+                if Instant::now() >= d {
+                    return Ok(Vec::new());
+                }
+                wake = wake.min(d);
+            }
+            tokio::select! {
+                _ = ready => {}
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// Deserializes in order. On the first failure the records not handed
+    /// out go back (their partitions are rewound); the error comes now if
+    /// nothing precedes it, else with the next poll.
+    fn deserialize(&self, raw: Vec<RawRecord>) -> Result<Vec<ConsumerRecord<K, V>>> {
+        let mut out = Vec::with_capacity(raw.len());
+        let mut rest = raw.into_iter();
+        while let Some(r) = rest.next() {
+            match self.convert(&r) {
+                Ok(record) => out.push(record),
+                Err(e) => {
+                    let mut rewind: HashMap<(Arc<str>, i32), (u64, i64)> = HashMap::new();
+                    for r in std::iter::once(r).chain(rest) {
+                        rewind
+                            .entry((r.topic.clone(), r.partition))
+                            .or_insert((r.generation, r.record.offset));
+                    }
+                    for ((topic, partition), (generation, offset)) in rewind {
+                        self.ctx.subs.rewind(
+                            &TopicPartition { topic, partition },
+                            generation,
+                            offset,
+                        );
+                    }
+                    self.count_consumed(out.len());
+                    return if out.is_empty() { Err(e) } else { Ok(out) };
+                }
+            }
+        }
+        self.count_consumed(out.len());
+        Ok(out)
+    }
+
+    fn count_consumed(&self, n: usize) {
+        self.ctx
+            .counters
+            .records_consumed
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn convert(&self, r: &RawRecord) -> Result<ConsumerRecord<K, V>> {
+        let topic = &*r.topic;
+        let fail = |e: Error| {
+            let e = match e {
+                Error::InvalidArgument { reason, context } => Error::InvalidArgument {
+                    reason: format!(
+                        "cannot deserialize the record at offset {}: {reason}; seek past it to continue",
+                        r.record.offset
+                    ),
+                    context,
+                },
+                other => other,
+            };
+            e.map_context(|c| c.with_topic(r.topic.clone()).with_partition(r.partition))
+        };
+        let key = match &r.record.key {
+            Some(k) => Some(
+                self.key_deserializer
+                    .deserialize(topic, Some(k))
+                    .map_err(fail)?,
+            ),
+            None => None,
+        };
+        let value = match &r.record.value {
+            Some(v) => Some(
+                self.value_deserializer
+                    .deserialize(topic, Some(v))
+                    .map_err(fail)?,
+            ),
+            None => None,
+        };
+        Ok(ConsumerRecord {
+            topic: r.topic.clone(),
+            partition: r.partition,
+            offset: r.record.offset,
+            timestamp: r.record.timestamp,
+            timestamp_type: r.timestamp_type,
+            key,
+            value,
+            headers: r.record.headers.clone(),
+            leader_epoch: r.leader_epoch,
+        })
+    }
+
+    /// Sets the partition's position: the next poll returns the record at
+    /// `offset` (or the first after it). Prefetched records are discarded.
+    /// Clears the partition's sticky error.
+    pub fn seek(&self, tp: &TopicPartition, offset: i64) -> Result<()> {
+        self.check_open()?;
+        self.ctx.subs.seek(tp, offset)
+    }
+
+    fn assigned_or_all(&self, tps: &[TopicPartition]) -> Vec<TopicPartition> {
+        if tps.is_empty() {
+            self.assignment()
+        } else {
+            tps.to_vec()
+        }
+    }
+
+    /// Moves to the first offset of each partition (all assigned ones when
+    /// `tps` is empty), looked up lazily by the next `poll` or `position`,
+    /// as in Java.
+    pub fn seek_to_beginning(&self, tps: &[TopicPartition]) -> Result<()> {
+        self.check_open()?;
+        for tp in self.assigned_or_all(tps) {
+            self.ctx.subs.request_reset(&tp, OffsetReset::Earliest)?;
+        }
+        self.ctx.subs.fetch_wake.notify_waiters();
+        Ok(())
+    }
+
+    /// Moves to the end of each partition (all assigned ones when `tps` is
+    /// empty), looked up lazily by the next `poll` or `position`.
+    ///
+    /// The end is what the broker answers to ListOffsets(LATEST): the high
+    /// watermark on Apache Kafka (Tansu answers its last batch's base
+    /// offset + 1 instead).
+    pub fn seek_to_end(&self, tps: &[TopicPartition]) -> Result<()> {
+        self.check_open()?;
+        for tp in self.assigned_or_all(tps) {
+            self.ctx.subs.request_reset(&tp, OffsetReset::Latest)?;
+        }
+        self.ctx.subs.fetch_wake.notify_waiters();
+        Ok(())
+    }
+
+    /// The offset of the next record `poll` will return for `tp`, looking
+    /// it up first if the partition has no position yet (bounded by
+    /// `request.timeout.ms`).
+    pub async fn position(&self, tp: &TopicPartition) -> Result<i64> {
+        let deadline = Instant::now() + self.ctx.client.request_timeout();
+        loop {
+            self.check_open()?;
+            if let Some(p) = self.ctx.subs.position(tp)? {
+                return Ok(p);
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    what: "position lookup",
+                    context: Context::default()
+                        .with_topic(tp.topic.clone())
+                        .with_partition(tp.partition),
+                });
+            }
+            offsets::reset_positions(&self.ctx.client, &self.ctx.subs).await;
+            if self.ctx.subs.position(tp)?.is_none() {
+                tokio::time::sleep(self.ctx.client.retry_backoff()).await;
+            }
+        }
+    }
+
+    /// Stops fetching `tps` until resumed; their prefetched records are
+    /// discarded and `poll` returns none of theirs.
+    pub fn pause(&self, tps: &[TopicPartition]) -> Result<()> {
+        self.check_open()?;
+        self.ctx.subs.set_paused(tps, true)
+    }
+
+    /// Fetches `tps` again from their positions.
+    pub fn resume(&self, tps: &[TopicPartition]) -> Result<()> {
+        self.check_open()?;
+        self.ctx.subs.set_paused(tps, false)
+    }
+
+    /// The paused partitions, sorted.
+    pub fn paused(&self) -> Vec<TopicPartition> {
+        self.ctx.subs.paused()
+    }
+
+    /// Records between the delivered position and the high watermark of
+    /// the partition's last Fetch response (the last stable offset with
+    /// `read_committed`); `None` until both are known.
+    pub fn lag(&self, tp: &TopicPartition) -> Option<i64> {
+        self.ctx.subs.lag(tp, self.read_committed())
+    }
+
+    fn read_committed(&self) -> bool {
+        self.ctx.config.isolation_level == IsolationLevel::ReadCommitted
+    }
+
+    async fn offsets(
+        &self,
+        tps: &[TopicPartition],
+        spec: OffsetSpec,
+    ) -> Result<BTreeMap<TopicPartition, i64>> {
+        self.check_open()?;
+        let mut out = BTreeMap::new();
+        for (tp, r) in offsets::list(&self.ctx.client, tps, spec).await? {
+            out.insert(tp, r?.offset);
+        }
+        Ok(out)
+    }
+
+    /// The first offset of each partition (log start offset).
+    pub async fn beginning_offsets(
+        &self,
+        tps: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, i64>> {
+        self.offsets(tps, OffsetSpec::Earliest).await
+    }
+
+    /// The end offset of each partition, as ListOffsets(LATEST) answers it
+    /// (the high watermark on Apache Kafka; see [`Consumer::seek_to_end`]
+    /// for Tansu).
+    pub async fn end_offsets(
+        &self,
+        tps: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, i64>> {
+        self.offsets(tps, OffsetSpec::Latest).await
+    }
+
+    /// For each partition, the first record whose timestamp is at or after
+    /// the given one; `None` when no record is that recent.
+    pub async fn offsets_for_times(
+        &self,
+        times: &BTreeMap<TopicPartition, i64>,
+    ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>> {
+        self.check_open()?;
+        let mut by_time: BTreeMap<i64, Vec<TopicPartition>> = BTreeMap::new();
+        for (tp, ts) in times {
+            if *ts < 0 {
+                return Err(Error::InvalidArgument {
+                    reason: format!("timestamp {ts} is negative"),
+                    context: Context::default()
+                        .with_topic(tp.topic.clone())
+                        .with_partition(tp.partition),
+                });
+            }
+            by_time.entry(*ts).or_default().push(tp.clone());
+        }
+        let mut out = BTreeMap::new();
+        for (ts, tps) in by_time {
+            for (tp, r) in
+                offsets::list(&self.ctx.client, &tps, OffsetSpec::ForTimestamp(ts)).await?
+            {
+                let listed = r?;
+                let found = (listed.offset >= 0).then_some(OffsetAndTimestamp {
+                    offset: listed.offset,
+                    timestamp: listed.timestamp,
+                    leader_epoch: (listed.leader_epoch >= 0).then_some(listed.leader_epoch),
+                });
+                out.insert(tp, found);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A snapshot of the consumer's counters and per-partition lag.
+    pub fn metrics(&self) -> ConsumerMetrics {
+        ConsumerMetrics::snapshot(
+            &self.ctx.counters,
+            self.ctx.subs.buffered_bytes(),
+            self.ctx.subs.lags(self.read_committed()),
+        )
+    }
+
+    /// Closes the consumer: fetch tasks stop, prefetched records are
+    /// dropped, and later calls fail with [`Error::Closed`]. The client
+    /// stays open. `timeout` bounds the work a group consumer will do here
+    /// (final commit, LeaveGroup); without a group nothing needs waiting.
+    pub async fn close(&self, timeout: Duration) {
+        let _ = timeout;
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.fetcher.stop();
+        self.ctx.subs.assign(Vec::new());
+        self.ctx.subs.data_ready.notify_waiters();
+    }
+}
