@@ -518,8 +518,9 @@ async fn auto_offset_reset_earliest_latest_and_none() {
     .await;
 }
 
-/// Consumes `topic` while `disturb` runs between polls at 1/3 and 2/3 of
-/// the way; asserts exactly-once, in-order delivery of `n` records.
+/// Consumes `topic` while `disturb` runs between polls at 1/3 (stage 1)
+/// and 2/3 (stage 2) of the way, and 700 ms after stage 2 (stage 3);
+/// asserts exactly-once, in-order delivery of `n` records.
 async fn consume_through<F>(
     bootstrap: &str,
     topic: &str,
@@ -543,10 +544,20 @@ where
     let mut got: Vec<Rec> = Vec::with_capacity(n);
     let mut stage = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    // Stage 3 comes 700 ms after stage 2, while polling goes on (a broker
+    // that went down in stage 2 comes back in stage 3).
+    let mut stage3_at = None;
     while got.len() < n && tokio::time::Instant::now() < deadline {
         if stage < 2 && got.len() >= n * (stage + 1) / 3 {
             stage += 1;
             disturb(stage);
+            if stage == 2 {
+                stage3_at = Some(tokio::time::Instant::now() + Duration::from_millis(700));
+            }
+        }
+        if stage3_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
+            stage3_at = None;
+            disturb(3);
         }
         got.extend(consumer.poll(Duration::from_millis(200)).await.unwrap());
     }
@@ -602,12 +613,10 @@ async fn mock_leader_moves_and_broker_down_up_lose_nothing() {
                 mock.partition_leader(&topic, p as i32, Some(next)).unwrap();
             }
         }
-        _ => {
-            // Broker 2 goes away for a while, then comes back.
-            mock.broker_down(2).unwrap();
-            std::thread::sleep(Duration::from_millis(700));
-            mock.broker_up(2).unwrap();
-        }
+        // Broker 2 goes away while the consumer keeps polling, then comes
+        // back.
+        2 => mock.broker_down(2).unwrap(),
+        _ => mock.broker_up(2).unwrap(),
     })
     .await;
     assert!(
@@ -624,6 +633,7 @@ async fn mock_fetch_errors_and_disconnects_lose_nothing() {
     mock.create_topic(&topic, PARTITIONS, 3).unwrap();
     let m = consume_through(&broker.bootstrap(), &topic, 30_000, |stage| {
         let errors: &[RDKafkaRespErr] = match stage {
+            3 => return,
             1 => &[
                 RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                 RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,

@@ -444,12 +444,15 @@ impl Subscriptions {
         }
         let now = Instant::now();
         let mut out = Vec::new();
+        // Partitions of this broker left out only because their prefetched
+        // data is not consumed yet.
+        let mut held_back = false;
+        let mut all_caught_up = true;
         for (tp, s) in &t.partitions {
             if s.paused
                 || s.position.is_none()
                 || s.error.is_some()
                 || s.pending_error.is_some()
-                || s.buffered_bytes >= max_partition_bytes
                 || s.retry_after.is_some_and(|r| r > now)
             {
                 continue;
@@ -463,12 +466,24 @@ impl Subscriptions {
             if part.leader != Some(broker) {
                 continue;
             }
+            if s.buffered_bytes >= max_partition_bytes {
+                held_back = true;
+                continue;
+            }
+            all_caught_up &= s.high_watermark >= 0 && s.fetch_offset >= s.high_watermark;
             out.push(FetchTarget {
                 tp: tp.clone(),
                 generation: s.generation,
                 fetch_offset: s.fetch_offset,
                 leader_epoch: part.leader_epoch,
             });
+        }
+        if held_back && all_caught_up {
+            // Every partition we could fetch is at the log end, so the
+            // broker would hold the request for fetch.max.wait.ms, and the
+            // held-back partitions, which do have data, would wait behind
+            // that long poll. Fetch again once their buffers drain.
+            out.clear();
         }
         out
     }
