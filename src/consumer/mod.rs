@@ -6,3 +6,4 @@
 
 pub mod assignor;
 pub mod group;
+pub mod membership;
