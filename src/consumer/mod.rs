@@ -6,6 +6,7 @@ pub mod assignor;
 pub mod config;
 mod fetcher;
 pub mod group;
+pub mod membership;
 mod handle;
 pub mod metrics;
 mod offsets;

@@ -276,6 +276,24 @@ impl Connection {
         self.decode::<R>(frame, version)
     }
 
+    /// [`Connection::send_version`] with its own timeout instead of the
+    /// connection's `request.timeout.ms`: the coordinator holds a JoinGroup
+    /// for up to the rebalance timeout, which may be longer.
+    pub async fn send_version_timeout<R>(
+        &self,
+        req: R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response>
+    where
+        R: VersionedRequest,
+        R::Response: ThrottleTime,
+    {
+        let queued = self.queue_request(&req, version, timeout).await?;
+        let frame = self.await_frame(queued).await?;
+        self.decode::<R>(frame, version)
+    }
+
     /// Sends a request that gets no response (Produce with `acks=0`);
     /// completes once the frame is written.
     pub async fn send_no_response<R>(&self, req: R, version: i16) -> Result<()>

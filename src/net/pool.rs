@@ -200,6 +200,15 @@ impl Pool {
             .unwrap_or(false)
     }
 
+    /// A new connection to `broker` that the pool does not keep, for a
+    /// caller that must not share its socket: a group member's JoinGroup is
+    /// held by the coordinator until every member has joined, and the
+    /// coordinator reads a connection's requests one at a time, so two
+    /// members of one process on one socket would wait for each other.
+    pub(crate) async fn connect_unpooled(&self, broker: BrokerRef) -> Result<Connection> {
+        self.connect(broker).await
+    }
+
     async fn connect(&self, broker: BrokerRef) -> Result<Connection> {
         let address = self.address_of(broker)?;
         let context = || Context::default().with_broker(format!("{broker} ({address})"));

@@ -1,0 +1,351 @@
+//! The coordinator requests at a negotiated version, and their responses
+//! turned into the machine's events. No I/O here.
+//!
+//! kafka-protocol refuses to encode a field the chosen version lacks, so
+//! every builder sets only what the version has.
+
+use bytes::Bytes;
+use kafka_protocol::messages::find_coordinator_response::FindCoordinatorResponse;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::leave_group_request::MemberIdentity;
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::{
+    FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse,
+    LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::consumer::assignor::wire::decode_assignment;
+use crate::consumer::group::{self, Heartbeat, JoinGroup, JoinedMember, LeaveGroup, SyncGroup};
+use crate::error::Context;
+use crate::{Error, ErrorCode, Result};
+
+/// The highest JoinGroup, SyncGroup, Heartbeat and LeaveGroup versions
+/// sent, below what `protocol::versions` allows: the last versions before
+/// each API became flexible, which are also what librdkafka 2.x sends.
+///
+/// librdkafka's mock cluster advertises JoinGroup v6, SyncGroup v4 and
+/// LeaveGroup v4 but parses their arrays as in the older versions (and
+/// LeaveGroup v3+ not at all), and closes the connection. Apache Kafka
+/// 4.x still accepts these versions. What the newer ones add is
+/// diagnostics (KIP-800 reasons, JoinGroup v7 / SyncGroup v5 protocol name
+/// echo) and KIP-814's `skip_assignment`, which this member does not need:
+/// a static leader that rejoins without a rebalance computes an assignment
+/// the coordinator ignores.
+pub(super) const JOIN_GROUP_MAX: i16 = 5;
+/// See [`JOIN_GROUP_MAX`].
+pub(super) const SYNC_GROUP_MAX: i16 = 3;
+/// See [`JOIN_GROUP_MAX`].
+pub(super) const HEARTBEAT_MAX: i16 = 3;
+/// See [`JOIN_GROUP_MAX`].
+pub(super) const LEAVE_GROUP_MAX: i16 = 2;
+
+/// The version to send: the negotiated one, lowered to `cap` unless the
+/// broker no longer accepts versions that low.
+pub(super) fn capped(negotiated: i16, broker_min: i16, cap: i16) -> i16 {
+    negotiated.min(cap.max(broker_min))
+}
+
+/// The embedded protocol type every consumer uses in JoinGroup/SyncGroup.
+pub(super) const PROTOCOL_TYPE: &str = "consumer";
+
+fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+/// FindCoordinator for a group. Our version table stops at v3, where the
+/// key is a single field; v4 (KIP-699) would put it in `coordinator_keys`,
+/// so the builder does that too should the table grow.
+pub(super) fn find_coordinator(version: i16, group_id: &str) -> FindCoordinatorRequest {
+    let request = FindCoordinatorRequest::default().with_key_type(0);
+    if version >= 4 {
+        request.with_coordinator_keys(vec![str_bytes(group_id)])
+    } else {
+        request.with_key(str_bytes(group_id))
+    }
+}
+
+/// Where the coordinator is, as `(node id, host, port)`, or the broker's
+/// error. v4+ answers in `coordinators` (one entry per key asked).
+pub(super) fn coordinator_from(
+    response: &FindCoordinatorResponse,
+    group_id: &str,
+) -> Result<(i32, String, i32)> {
+    let context = || Context::api("FindCoordinator");
+    if let Some(c) = response
+        .coordinators
+        .iter()
+        .find(|c| c.key.as_str() == group_id)
+        .or_else(|| response.coordinators.first())
+    {
+        Error::check(c.error_code, c.error_message.as_deref(), context)?;
+        return Ok((c.node_id.0, c.host.to_string(), c.port));
+    }
+    Error::check(
+        response.error_code,
+        response.error_message.as_deref(),
+        context,
+    )?;
+    if response.node_id.0 < 0 {
+        // No error and no node: treat as "not available yet", as Java does
+        // for a coordinator it cannot use.
+        return Err(Error::Broker {
+            code: ErrorCode::COORDINATOR_NOT_AVAILABLE,
+            message: Some("FindCoordinator named no node".into()),
+            context: context(),
+        });
+    }
+    Ok((response.node_id.0, response.host.to_string(), response.port))
+}
+
+/// Settings a JoinGroup carries besides the machine's [`JoinGroup`].
+pub(super) struct JoinSettings<'a> {
+    pub group_id: &'a str,
+    pub session_timeout_ms: i32,
+    pub rebalance_timeout_ms: i32,
+    /// `(assignor name, subscription metadata)` in preference order.
+    pub protocols: &'a [(String, Bytes)],
+}
+
+pub(super) fn join_group(version: i16, s: &JoinSettings<'_>, join: &JoinGroup) -> JoinGroupRequest {
+    let mut request = JoinGroupRequest::default()
+        .with_group_id(GroupId(str_bytes(s.group_id)))
+        .with_session_timeout_ms(s.session_timeout_ms)
+        .with_rebalance_timeout_ms(s.rebalance_timeout_ms)
+        .with_member_id(str_bytes(&join.member_id))
+        .with_protocol_type(str_bytes(PROTOCOL_TYPE))
+        .with_protocols(
+            s.protocols
+                .iter()
+                .map(|(name, metadata)| {
+                    JoinGroupRequestProtocol::default()
+                        .with_name(str_bytes(name))
+                        .with_metadata(metadata.clone())
+                })
+                .collect(),
+        );
+    if version >= 5 {
+        request.group_instance_id = join.group_instance_id.as_deref().map(str_bytes);
+    }
+    if version >= 8 {
+        request.reason = Some(str_bytes(&join.reason));
+    }
+    request
+}
+
+pub(super) fn join_group_event(response: JoinGroupResponse) -> group::JoinGroupResponse {
+    group::JoinGroupResponse {
+        error: ErrorCode(response.error_code),
+        generation_id: response.generation_id,
+        protocol_name: response
+            .protocol_name
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        leader: response.leader.to_string(),
+        member_id: response.member_id.to_string(),
+        members: response
+            .members
+            .into_iter()
+            .map(|m| JoinedMember {
+                member_id: m.member_id.to_string(),
+                group_instance_id: m.group_instance_id.map(|i| i.to_string()),
+                metadata: m.metadata,
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn sync_group(version: i16, group_id: &str, sync: &SyncGroup) -> SyncGroupRequest {
+    let mut request = SyncGroupRequest::default()
+        .with_group_id(GroupId(str_bytes(group_id)))
+        .with_generation_id(sync.generation_id)
+        .with_member_id(str_bytes(&sync.member_id))
+        .with_assignments(
+            sync.assignments
+                .iter()
+                .map(|a| {
+                    SyncGroupRequestAssignment::default()
+                        .with_member_id(str_bytes(&a.member_id))
+                        .with_assignment(a.assignment.clone())
+                })
+                .collect(),
+        );
+    if version >= 3 {
+        request.group_instance_id = sync.group_instance_id.as_deref().map(str_bytes);
+    }
+    if version >= 5 {
+        request.protocol_type = Some(str_bytes(PROTOCOL_TYPE));
+        request.protocol_name = Some(str_bytes(&sync.protocol_name));
+    }
+    request
+}
+
+/// The SyncGroup response as the machine wants it, the assignment decoded.
+/// Undecodable assignment bytes are an error (the leader sent garbage).
+pub(super) fn sync_group_event(response: SyncGroupResponse) -> Result<group::SyncGroupResponse> {
+    let error = ErrorCode(response.error_code);
+    if error != ErrorCode::NONE {
+        return Ok(group::SyncGroupResponse::error(error));
+    }
+    let assignment = decode_assignment(response.assignment)?;
+    Ok(group::SyncGroupResponse {
+        error,
+        assignment: assignment.partitions,
+        protocol_name: response.protocol_name.map(|p| p.to_string()),
+    })
+}
+
+pub(super) fn heartbeat(version: i16, group_id: &str, hb: &Heartbeat) -> HeartbeatRequest {
+    let mut request = HeartbeatRequest::default()
+        .with_group_id(GroupId(str_bytes(group_id)))
+        .with_generation_id(hb.generation_id)
+        .with_member_id(str_bytes(&hb.member_id));
+    if version >= 3 {
+        request.group_instance_id = hb.group_instance_id.as_deref().map(str_bytes);
+    }
+    request
+}
+
+/// LeaveGroup: v0-2 name one member; v3+ (KIP-345) list members.
+pub(super) fn leave_group(version: i16, group_id: &str, leave: &LeaveGroup) -> LeaveGroupRequest {
+    let request = LeaveGroupRequest::default().with_group_id(GroupId(str_bytes(group_id)));
+    if version >= 3 {
+        let mut member = MemberIdentity::default().with_member_id(str_bytes(&leave.member_id));
+        if version >= 5 {
+            member.reason = Some(str_bytes(&leave.reason));
+        }
+        request.with_members(vec![member])
+    } else {
+        request.with_member_id(str_bytes(&leave.member_id))
+    }
+}
+
+/// The LeaveGroup outcome: the top-level error, else the member's own.
+pub(super) fn leave_group_error(response: &LeaveGroupResponse) -> ErrorCode {
+    if response.error_code != 0 {
+        return ErrorCode(response.error_code);
+    }
+    response
+        .members
+        .iter()
+        .map(|m| ErrorCode(m.error_code))
+        .find(|c| *c != ErrorCode::NONE)
+        .unwrap_or(ErrorCode::NONE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consumer::group::MemberAssignment;
+    use crate::protocol::versions::VersionedRequest;
+    use bytes::BytesMut;
+    use kafka_protocol::messages::find_coordinator_response::Coordinator;
+    use kafka_protocol::messages::{BrokerId, LeaveGroupResponse};
+    use kafka_protocol::protocol::Encodable;
+
+    fn encodes<R: Encodable + VersionedRequest>(build: impl Fn(i16) -> R) {
+        for v in R::MIN_VERSION..=R::MAX_VERSION {
+            let mut buf = BytesMut::new();
+            build(v)
+                .encode(&mut buf, v)
+                .unwrap_or_else(|e| panic!("{} v{v}: {e:#}", std::any::type_name::<R>()));
+        }
+    }
+
+    #[test]
+    fn every_request_encodes_at_every_version_we_speak() {
+        let join = JoinGroup {
+            member_id: "m".into(),
+            group_instance_id: Some("i".into()),
+            topics: vec!["t".into()],
+            owned_partitions: vec![],
+            generation_id: -1,
+            reason: "joining".into(),
+        };
+        let protocols = vec![("range".to_string(), Bytes::from_static(b"\0\0"))];
+        let settings = JoinSettings {
+            group_id: "g",
+            session_timeout_ms: 6000,
+            rebalance_timeout_ms: 30000,
+            protocols: &protocols,
+        };
+        encodes(|v| join_group(v, &settings, &join));
+        let sync = SyncGroup {
+            generation_id: 3,
+            member_id: "m".into(),
+            group_instance_id: Some("i".into()),
+            protocol_name: "range".into(),
+            assignments: vec![MemberAssignment {
+                member_id: "m".into(),
+                assignment: Bytes::new(),
+            }],
+        };
+        encodes(|v| sync_group(v, "g", &sync));
+        let hb = Heartbeat {
+            generation_id: 3,
+            member_id: "m".into(),
+            group_instance_id: Some("i".into()),
+        };
+        encodes(|v| heartbeat(v, "g", &hb));
+        let leave = LeaveGroup {
+            member_id: "m".into(),
+            reason: "closing".into(),
+        };
+        encodes(|v| leave_group(v, "g", &leave));
+        encodes(|v| find_coordinator(v, "g"));
+    }
+
+    #[test]
+    fn caps_yield_to_a_broker_that_dropped_old_versions() {
+        assert_eq!(capped(9, 0, JOIN_GROUP_MAX), 5);
+        assert_eq!(capped(4, 0, JOIN_GROUP_MAX), 4);
+        assert_eq!(capped(9, 6, JOIN_GROUP_MAX), 6);
+    }
+
+    #[test]
+    fn coordinator_is_read_from_either_layout() {
+        let old = FindCoordinatorResponse::default()
+            .with_node_id(BrokerId(2))
+            .with_host(str_bytes("h"))
+            .with_port(9092);
+        assert_eq!(coordinator_from(&old, "g").unwrap(), (2, "h".into(), 9092));
+        let failed = FindCoordinatorResponse::default()
+            .with_error_code(ErrorCode::COORDINATOR_NOT_AVAILABLE.0)
+            .with_node_id(BrokerId(-1));
+        let err = coordinator_from(&failed, "g").unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::COORDINATOR_NOT_AVAILABLE));
+        let v4 = FindCoordinatorResponse::default().with_coordinators(vec![
+            Coordinator::default()
+                .with_key(str_bytes("g"))
+                .with_node_id(BrokerId(5))
+                .with_host(str_bytes("x"))
+                .with_port(1),
+        ]);
+        assert_eq!(coordinator_from(&v4, "g").unwrap().0, 5);
+        let nobody = FindCoordinatorResponse::default().with_node_id(BrokerId(-1));
+        assert!(coordinator_from(&nobody, "g").unwrap_err().is_retriable());
+    }
+
+    #[test]
+    fn leave_error_prefers_top_level_then_member() {
+        use kafka_protocol::messages::leave_group_response::MemberResponse;
+        let r = LeaveGroupResponse::default().with_members(vec![
+            MemberResponse::default().with_error_code(ErrorCode::UNKNOWN_MEMBER_ID.0),
+        ]);
+        assert_eq!(leave_group_error(&r), ErrorCode::UNKNOWN_MEMBER_ID);
+        let r = r.with_error_code(ErrorCode::NOT_COORDINATOR.0);
+        assert_eq!(leave_group_error(&r), ErrorCode::NOT_COORDINATOR);
+    }
+
+    #[test]
+    fn garbage_assignment_is_an_error_not_a_panic() {
+        let r = SyncGroupResponse::default()
+            .with_assignment(Bytes::from_static(b"\0\0\x7f\xff\xff\xff"));
+        assert!(sync_group_event(r).is_err());
+        let r = SyncGroupResponse::default().with_error_code(ErrorCode::REBALANCE_IN_PROGRESS.0);
+        assert_eq!(
+            sync_group_event(r).unwrap().error,
+            ErrorCode::REBALANCE_IN_PROGRESS
+        );
+    }
+}
