@@ -8,9 +8,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::assignor::Assignor;
 use super::config::{ConsumerConfig, IsolationLevel, OffsetReset};
 use super::fetcher::completed::RawRecord;
 use super::fetcher::{FetchContext, Fetcher};
+use super::group_member::GroupMember;
+use super::listener::RebalanceListener;
+use super::membership::{Membership, MembershipConfig};
 use super::metrics::{ConsumerMetrics, Counters};
 use super::offsets;
 use super::record::{ConsumerRecord, ConsumerRecords};
@@ -28,6 +32,8 @@ pub struct ConsumerBuilder<K, V> {
     config: ConsumerConfig,
     key_deserializer: Arc<dyn Deserializer<K>>,
     value_deserializer: Arc<dyn Deserializer<V>>,
+    assignors: Option<Vec<Arc<dyn Assignor>>>,
+    listener: Option<Arc<dyn RebalanceListener<K, V>>>,
 }
 
 macro_rules! setter {
@@ -53,6 +59,8 @@ where
             config: ConsumerConfig::default(),
             key_deserializer: Arc::new(DefaultSerde),
             value_deserializer: Arc::new(DefaultSerde),
+            assignors: None,
+            listener: None,
         }
     }
 }
@@ -120,6 +128,23 @@ impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
         self
     }
 
+    /// `partition.assignment.strategy`: the assignors this member offers,
+    /// in order of preference. Default `[range, cooperative-sticky]`, as
+    /// Java 3.x (which rebalances eagerly until every assignor listed is
+    /// cooperative).
+    pub fn partition_assignment_strategy(mut self, assignors: Vec<Arc<dyn Assignor>>) -> Self {
+        self.assignors = Some(assignors);
+        self
+    }
+
+    /// The listener called (inside `poll`) when the group assigns, revokes
+    /// or loses partitions. Default: none (auto-commit still commits on
+    /// revoke when `enable.auto.commit`).
+    pub fn rebalance_listener(mut self, listener: impl RebalanceListener<K, V>) -> Self {
+        self.listener = Some(Arc::new(listener));
+        self
+    }
+
     /// Builds the consumer and starts its fetch tasks. Must run inside a
     /// tokio runtime. Nothing is fetched until partitions are assigned.
     pub fn build(self) -> Result<Consumer<K, V>> {
@@ -132,6 +157,28 @@ impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
             subs,
             counters: Counters::default(),
         });
+        let group = match &ctx.config.group_id {
+            Some(group_id) => {
+                let c = &ctx.config;
+                let mut m = MembershipConfig::new(group_id.clone());
+                m.group.group_instance_id = c.group_instance_id.clone();
+                m.group.session_timeout = c.session_timeout;
+                m.group.heartbeat_interval = c.heartbeat_interval;
+                m.group.rebalance_timeout = c.max_poll_interval;
+                m.group.retry_backoff = ctx.client.retry_backoff();
+                m.require_stable_offsets = c.isolation_level == IsolationLevel::ReadCommitted;
+                if !c.client_rack.is_empty() {
+                    m.client_rack = Some(c.client_rack.clone());
+                }
+                if let Some(a) = self.assignors {
+                    m.assignors = a;
+                }
+                let handle = Membership::spawn(ctx.client.clone(), m)?;
+                let auto_commit = c.auto_commit_enabled().then_some(c.auto_commit_interval);
+                Some(GroupMember::new(handle, auto_commit))
+            }
+            None => None,
+        };
         let fetcher = Fetcher::start(ctx.clone());
         Ok(Consumer {
             ctx,
@@ -139,6 +186,8 @@ impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
             closed: AtomicBool::new(false),
             key_deserializer: self.key_deserializer,
             value_deserializer: self.value_deserializer,
+            group,
+            listener: self.listener,
         })
     }
 }
@@ -183,11 +232,14 @@ pub struct OffsetAndTimestamp {
 /// # Ok(()) }
 /// ```
 pub struct Consumer<K, V> {
-    ctx: Arc<FetchContext>,
+    pub(super) ctx: Arc<FetchContext>,
     fetcher: Fetcher,
     closed: AtomicBool,
     key_deserializer: Arc<dyn Deserializer<K>>,
     value_deserializer: Arc<dyn Deserializer<V>>,
+    /// Group membership, when `group.id` is set.
+    pub(super) group: Option<GroupMember>,
+    pub(super) listener: Option<Arc<dyn RebalanceListener<K, V>>>,
 }
 
 impl<K, V> std::fmt::Debug for Consumer<K, V> {
@@ -212,7 +264,7 @@ where
 }
 
 impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
-    fn check_open(&self) -> Result<()> {
+    pub(super) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
@@ -284,7 +336,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         let deadline = Instant::now() + timeout;
         let max = self.ctx.config.max_poll_records;
         let records = self
-            .collect(max, Some(deadline))
+            .collect_in_group(max, Some(deadline))
             .instrument(span.clone())
             .await?;
         span.record("records", records.len());
@@ -294,8 +346,28 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     /// Waits for the next record. Cancel-safe, like [`Consumer::poll`].
     pub async fn recv(&self) -> Result<ConsumerRecord<K, V>> {
         loop {
-            if let Some(record) = self.collect(1, None).await?.pop() {
+            if let Some(record) = self.collect_in_group(1, None).await?.pop() {
                 return Ok(record);
+            }
+        }
+    }
+
+    /// `collect`, with the group's work done first and rebalance events
+    /// that arrive meanwhile carried out at once (they interrupt the wait
+    /// for records, which loses nothing).
+    async fn collect_in_group(
+        &self,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<ConsumerRecord<K, V>>> {
+        if self.group.is_none() {
+            return self.collect(max, deadline).await;
+        }
+        loop {
+            self.group_work().await?;
+            tokio::select! {
+                records = self.collect(max, deadline) => return records,
+                event = self.next_group_event() => self.run_event(event).await?,
             }
         }
     }
@@ -611,7 +683,12 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     /// stays open. `timeout` bounds the work a group consumer will do here
     /// (final commit, LeaveGroup); without a group nothing needs waiting.
     pub async fn close(&self, timeout: Duration) {
-        let _ = timeout;
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        // Revoke (auto-commit, listener) and leave while still open, so the
+        // listener can commit.
+        self.leave_group(timeout).await;
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }

@@ -118,6 +118,7 @@ pub fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<R::
     // after the header (and its validity) matters here.
     ResponseHeader::decode(&mut frame, R::Response::header_version(version))
         .map_err(|e| Error::protocol(format!("response header: {e:#}"), Context::default()))?;
+    let frame = null_sync_assignment_as_empty(R::KEY, version, frame);
     alloc_guard::decode_body::<R::Response>(&frame, version, plain_i32_offsets(R::KEY, version))
         .map_err(|reason| {
             Error::protocol(
@@ -125,6 +126,25 @@ pub fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<R::
                 Context::default(),
             )
         })
+}
+
+/// SyncGroup's `assignment` is non-nullable bytes, but librdkafka's mock
+/// cluster answers an errored SyncGroup (v0-v3) with a null (-1 length)
+/// one, which kafka-protocol refuses. Read as empty, which is what the
+/// broker means: no assignment.
+fn null_sync_assignment_as_empty(key: i16, version: i16, body: Bytes) -> Bytes {
+    const SYNC_GROUP: i16 = 14;
+    if key != SYNC_GROUP || version > 3 {
+        return body;
+    }
+    // [throttle_time_ms: i32 (v1+)] error_code: i16, assignment: bytes.
+    let at = if version >= 1 { 6 } else { 2 };
+    if body.len() == at + 4 && body[at..] == (-1i32).to_be_bytes() {
+        let mut fixed = body.to_vec();
+        fixed[at..].copy_from_slice(&0i32.to_be_bytes());
+        return Bytes::from(fixed);
+    }
+    body
 }
 
 #[cfg(test)]

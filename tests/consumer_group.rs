@@ -1,0 +1,273 @@
+//! Consumers in a group, end to end on Tansu and the mock cluster: members
+//! join one after another while records are being consumed, and every
+//! record is consumed exactly once across the members (auto-commit commits
+//! what a member consumed before it gives a partition up); a member that
+//! vanishes without leaving has its partitions taken over, from its
+//! committed offsets, after the session timeout.
+//!
+//! Tansu completes the first JoinGroup only after about session.timeout/2
+//! (shared/BROKERS.md), so the tests use session.timeout.ms=6000.
+
+mod support;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafkit::consumer::{Consumer, OffsetReset};
+use kafkit::producer::{Producer, ProducerRecord};
+use kafkit::{Client, TopicPartition};
+use support::TestBroker;
+
+const PARTITIONS: i32 = 6;
+
+async fn client(bootstrap: &str) -> Client {
+    Client::builder(bootstrap)
+        .request_timeout(Duration::from_secs(15))
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn produce(client: &Client, topic: &str, n: usize) {
+    let producer: Producer<String, String> = Producer::builder(client).build().unwrap();
+    let mut deliveries = Vec::with_capacity(n);
+    for i in 0..n {
+        let r = ProducerRecord::new(topic, i.to_string()).partition(i as i32 % PARTITIONS);
+        deliveries.push(producer.enqueue(r).await.unwrap());
+    }
+    producer.flush().await;
+    for d in deliveries {
+        d.await.unwrap();
+    }
+    producer.close(Duration::from_secs(5)).await.unwrap();
+}
+
+fn member(client: &Client, group: &str, auto_commit: bool) -> Consumer<String, String> {
+    Consumer::builder(client)
+        .group_id(group)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .session_timeout(Duration::from_secs(6))
+        .heartbeat_interval(Duration::from_millis(500))
+        .enable_auto_commit(auto_commit)
+        .fetch_max_wait(Duration::from_millis(100))
+        .max_poll_records(50)
+        .build()
+        .unwrap()
+}
+
+/// Record numbers consumed, with who consumed them.
+type Seen = Arc<Mutex<Vec<(usize, usize)>>>;
+
+/// Polls `consumer` (member `id`) until `stop` says so, pacing itself so the
+/// consumption spans the other members' joins.
+async fn run_member(
+    id: usize,
+    consumer: Consumer<String, String>,
+    seen: Seen,
+    stop: Arc<tokio::sync::Notify>,
+) -> Consumer<String, String> {
+    loop {
+        tokio::select! {
+            _ = stop.notified() => return consumer,
+            polled = consumer.poll(Duration::from_millis(200)) => {
+                let records = polled.unwrap_or_else(|e| panic!("member {id}: {e}"));
+                {
+                    let mut s = seen.lock().unwrap();
+                    for r in &records {
+                        s.push((r.value.as_deref().unwrap().parse().unwrap(), id));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+        }
+    }
+}
+
+fn unique(seen: &Seen) -> usize {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|(i, _)| *i)
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn three_members_join_while_consuming(broker: &TestBroker) {
+    let bootstrap = broker.bootstrap();
+    let topic = support::unique_topic("group");
+    broker.create_topic(&topic, PARTITIONS).await;
+    let c = client(&bootstrap).await;
+    let n = 12_000;
+    produce(&c, &topic, n).await;
+
+    let group = support::unique_topic("g");
+    let seen: Seen = Arc::default();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let mut tasks = Vec::new();
+    for id in 0..3 {
+        let consumer = member(&c, &group, true);
+        consumer.subscribe([topic.clone()]).unwrap();
+        tasks.push(tokio::spawn(run_member(
+            id,
+            consumer,
+            seen.clone(),
+            stop.clone(),
+        )));
+        // The next member joins once this one is consuming.
+        let before = unique(&seen);
+        wait_until("consumption to progress", Duration::from_secs(30), || {
+            unique(&seen) > before + 500 || unique(&seen) == n
+        })
+        .await;
+    }
+    wait_until("every record", Duration::from_secs(60), || {
+        unique(&seen) == n
+    })
+    .await;
+    // A little longer: a duplicate would show now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.notify_waiters();
+    let mut consumers = Vec::new();
+    for t in tasks {
+        consumers.push(t.await.unwrap());
+    }
+    let seen = seen.lock().unwrap().clone();
+    let mut count: HashMap<usize, usize> = HashMap::new();
+    for (i, _) in &seen {
+        *count.entry(*i).or_default() += 1;
+    }
+    let doubled: Vec<_> = count
+        .iter()
+        .filter(|(_, c)| **c > 1)
+        .map(|(i, _)| *i)
+        .take(10)
+        .collect();
+    assert!(
+        doubled.is_empty(),
+        "{broker}: records consumed twice: {doubled:?}"
+    );
+    assert_eq!(count.len(), n, "{broker}");
+    let members: BTreeSet<usize> = seen.iter().map(|(_, m)| *m).collect();
+    assert_eq!(
+        members.len(),
+        3,
+        "{broker}: every member consumed something"
+    );
+    let assigned: Vec<Vec<TopicPartition>> = consumers.iter().map(|c| c.assignment()).collect();
+    let all: BTreeSet<&TopicPartition> = assigned.iter().flatten().collect();
+    assert_eq!(all.len(), PARTITIONS as usize, "{broker}: {assigned:?}");
+    assert_eq!(
+        assigned.iter().map(Vec::len).sum::<usize>(),
+        PARTITIONS as usize,
+        "{broker}: disjoint"
+    );
+    assert!(
+        consumers
+            .iter()
+            .all(|c| c.group_metrics().unwrap().rebalances >= 1),
+        "{broker}"
+    );
+    for consumer in &consumers {
+        consumer.close(Duration::from_secs(10)).await;
+    }
+}
+
+async fn vanished_member_is_replaced_from_committed_offsets(broker: &TestBroker) {
+    let bootstrap = broker.bootstrap();
+    let topic = support::unique_topic("takeover");
+    broker.create_topic(&topic, PARTITIONS).await;
+    let c = client(&bootstrap).await;
+    let n = 3_000;
+    produce(&c, &topic, n).await;
+    let group = support::unique_topic("g");
+
+    // Member A consumes everything with manual commits, then vanishes
+    // (dropped without close: no LeaveGroup).
+    let a_client = client(&bootstrap).await;
+    let a = member(&a_client, &group, false);
+    a.subscribe([topic.clone()]).unwrap();
+    let mut got = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while got < n / 2 && tokio::time::Instant::now() < deadline {
+        got += a.poll(Duration::from_millis(200)).await.unwrap().len();
+    }
+    assert!(got >= n / 2, "{broker}: member A read {got}");
+    a.commit_sync().await.unwrap();
+    let committed: u64 = a
+        .committed(
+            &(0..PARTITIONS)
+                .map(|p| TopicPartition::new(topic.as_str(), p))
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap()
+        .values()
+        .map(|o| o.as_ref().map_or(0, |o| o.offset as u64))
+        .sum();
+    assert_eq!(
+        committed as usize, got,
+        "{broker}: commits cover what A read"
+    );
+    drop(a);
+    drop(a_client);
+
+    // Member B takes over after A's session times out and starts where A
+    // committed: exactly the rest.
+    let b = member(&c, &group, true);
+    b.subscribe([topic.clone()]).unwrap();
+    let mut rest = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    while rest.len() < n - got && tokio::time::Instant::now() < deadline {
+        for r in b.poll(Duration::from_millis(200)).await.unwrap().iter() {
+            let i: usize = r.value.as_deref().unwrap().parse().unwrap();
+            assert!(rest.insert(i), "{broker}: {i} twice");
+        }
+    }
+    for _ in 0..3 {
+        assert!(
+            b.poll(Duration::from_millis(100)).await.unwrap().is_empty(),
+            "{broker}: more than the rest"
+        );
+    }
+    assert_eq!(rest.len(), n - got, "{broker}: B read the rest");
+    assert_eq!(b.assignment().len(), PARTITIONS as usize);
+    b.close(Duration::from_secs(10)).await;
+}
+
+/// Tansu and `KAFKA_BOOTSTRAP` only: librdkafka's mock cluster answers a
+/// follower's SyncGroup that arrives after the leader's with
+/// INVALID_REQUEST (its classic group is already "up" and accepts no
+/// SyncGroup), where Apache Kafka returns the follower's assignment; with
+/// a leader that assigns at once, followers lose that race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_joining_while_consuming_read_each_record_once() {
+    support::init_tracing();
+    for broker in support::brokers() {
+        if broker.kind() == support::BrokerKind::Mock {
+            continue;
+        }
+        eprintln!("== against {broker}");
+        three_members_join_while_consuming(&broker).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_member_is_replaced_from_its_committed_offsets() {
+    support::init_tracing();
+    support::for_each_broker(async |broker| {
+        vanished_member_is_replaced_from_committed_offsets(broker).await
+    })
+    .await;
+}
