@@ -11,4 +11,8 @@ mod support;
 
 mod member;
 
+mod faults;
+mod mixed;
+mod multi;
 mod single;
+mod static_members;

@@ -82,8 +82,8 @@ impl Member {
     }
 
     /// Closes properly (revoke, LeaveGroup for a dynamic member) and
-    /// returns what the member saw.
-    pub async fn close(self) -> View {
+    /// returns what the member saw and its final counters.
+    pub async fn close(self) -> (View, MembershipMetrics) {
         self.handle
             .close(Duration::from_secs(20))
             .await
@@ -94,7 +94,7 @@ impl Member {
             .unwrap();
         let view = self.view.lock().unwrap().clone();
         self.client.close(Duration::from_secs(1)).await;
-        view
+        (view, self.handle.metrics())
     }
 
     /// Vanishes without a word: no revoke, no LeaveGroup (a crashed

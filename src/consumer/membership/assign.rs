@@ -50,7 +50,12 @@ pub(super) async fn compute(
         .flat_map(|m| m.subscription.topics.iter().map(String::as_str))
         .collect();
     let topics: Vec<&str> = topics.into_iter().collect();
-    let metadata = client.metadata_for(&topics).await?;
+    // Partition counts as of now, not as of the last periodic refresh (as
+    // librdkafka's leader does): an assignment from a stale count leaves
+    // new partitions unconsumed until the next metadata change. The cached
+    // snapshot serves if the refresh fails.
+    let cached = client.metadata_for(&topics).await?;
+    let metadata = client.refresh_metadata().await.unwrap_or(cached);
     let counts = partition_counts(&metadata, &topics);
     let assigned = assignor.assign(&counts, &members)?;
     let assignments = encode_all(&members, assigned)?;

@@ -452,18 +452,15 @@ impl Driver {
                     .coordinator_request(coordinator, request, protocols)
                     .await
                 {
-                    Ok(event) => (event, None),
+                    Ok(answer) => answer,
                     Err(error) => {
                         tracing::debug!(%error, "request failed");
-                        // A SyncGroup whose assignment cannot be decoded
-                        // is the leader's fault; the user should know.
-                        let raise = matches!(error, Error::Protocol { .. }).then(|| error.clone());
                         (
                             Event::RequestFailed {
                                 request: kind,
                                 error,
                             },
-                            raise,
+                            None,
                         )
                     }
                 };
@@ -544,8 +541,15 @@ impl Driver {
                     }
                     _ => None,
                 };
-                if let Event::CoordinatorFound { node_id } = &event {
-                    self.standalone = Standalone::Known(*node_id);
+                match &event {
+                    Event::CoordinatorFound { node_id } => {
+                        self.standalone = Standalone::Known(*node_id);
+                    }
+                    Event::LeaveGroupResponse { error } => {
+                        tracing::debug!(error = %error.name(), "LeaveGroup answered");
+                        lock(&self.shared.metrics).left_group = *error == ErrorCode::NONE;
+                    }
+                    _ => {}
                 }
                 self.feed(event);
                 if let Some(assignment) = synced

@@ -113,6 +113,10 @@ pub struct MembershipMetrics {
     pub leader: bool,
     /// Partitions owned now.
     pub assigned_partitions: usize,
+    /// The coordinator accepted this member's LeaveGroup (sent on close by
+    /// a dynamic member, or when `max.poll.interval.ms` expired), so the
+    /// group rebalanced at once instead of at the session timeout.
+    pub left_group: bool,
 }
 
 /// The commands the handle sends the membership task.

@@ -15,7 +15,7 @@ use kafka_protocol::messages::{
 use super::offsets::{self, CommitIdentity, OffsetAndMetadata, Outcome};
 use super::requests::{self, JoinSettings};
 use crate::client::Client;
-use crate::consumer::group::{Event, Request};
+use crate::consumer::group::{Event, Request, RequestKind};
 use crate::net::connection::Connection;
 use crate::net::pool::BrokerRef;
 use crate::protocol::versions::VersionedRequest;
@@ -113,13 +113,14 @@ impl Io {
     }
 
     /// Sends a coordinator request and turns its response into the event
-    /// the machine expects. The error is for `RequestFailed`.
+    /// the machine expects, with an error the user should see, if any. The
+    /// error returned is for `RequestFailed`.
     pub(super) async fn coordinator_request(
         &self,
         coordinator: i32,
         request: Request,
         protocols: Vec<(String, Bytes)>,
-    ) -> Result<Event> {
+    ) -> Result<(Event, Option<crate::Error>)> {
         let group_id: &str = &self.group_id;
         match request {
             Request::JoinGroup(join) => {
@@ -137,9 +138,10 @@ impl Io {
                     .request_timeout()
                     .max(self.rebalance_timeout + JOIN_GROUP_EXTRA);
                 let response = conn.send_version_timeout(request, version, timeout).await?;
-                Ok(Event::JoinGroupResponse(requests::join_group_event(
-                    response,
-                )))
+                Ok((
+                    Event::JoinGroupResponse(requests::join_group_event(response)),
+                    None,
+                ))
             }
             Request::SyncGroup(sync) => {
                 let conn = self.group_connection(coordinator).await?;
@@ -147,9 +149,19 @@ impl Io {
                 let response = conn
                     .send_version(requests::sync_group(version, group_id, &sync), version)
                     .await?;
-                Ok(Event::SyncGroupResponse(requests::sync_group_event(
-                    response,
-                )?))
+                // Assignment bytes that do not decode are the leader's
+                // fault, not the connection's: the request failed (the
+                // member rejoins) and the user is told why.
+                Ok(match requests::sync_group_event(response) {
+                    Ok(event) => (Event::SyncGroupResponse(event), None),
+                    Err(error) => (
+                        Event::RequestFailed {
+                            request: RequestKind::SyncGroup,
+                            error: error.clone(),
+                        },
+                        Some(error),
+                    ),
+                })
             }
             Request::Heartbeat(hb) => {
                 let conn = self.client.connection(coordinator).await?;
@@ -157,9 +169,12 @@ impl Io {
                 let response = conn
                     .send_version(requests::heartbeat(version, group_id, &hb), version)
                     .await?;
-                Ok(Event::HeartbeatResponse {
-                    error: ErrorCode(response.error_code),
-                })
+                Ok((
+                    Event::HeartbeatResponse {
+                        error: ErrorCode(response.error_code),
+                    },
+                    None,
+                ))
             }
             Request::LeaveGroup(leave) => {
                 let conn = self.client.connection(coordinator).await?;
@@ -167,9 +182,12 @@ impl Io {
                 let response = conn
                     .send_version(requests::leave_group(version, group_id, &leave), version)
                     .await?;
-                Ok(Event::LeaveGroupResponse {
-                    error: requests::leave_group_error(&response),
-                })
+                Ok((
+                    Event::LeaveGroupResponse {
+                        error: requests::leave_group_error(&response),
+                    },
+                    None,
+                ))
             }
         }
     }
