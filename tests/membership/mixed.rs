@@ -95,7 +95,7 @@ async fn until_split(
     everything: &BTreeSet<TopicPartition>,
     owned: impl Fn() -> Vec<BTreeSet<TopicPartition>>,
 ) {
-    eventually(what, Duration::from_secs(40), || {
+    eventually(what, Duration::from_secs(90), || {
         let owned = owned();
         let share = everything.len() / owned.len();
         let ok = split_exactly(&owned, everything) && owned.iter().all(|o| o.len() == share);
@@ -119,7 +119,7 @@ async fn mixed_group(broker: &TestBroker, strategy: &str, assignor: Arc<dyn Assi
     let rd1 = RdMember::start(&bootstrap, &group, &topic, strategy);
     eventually(
         "librdkafka alone owns everything",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
             let owned = rd1.owned();
             (owned == everything, owned)
@@ -141,7 +141,7 @@ async fn mixed_group(broker: &TestBroker, strategy: &str, assignor: Arc<dyn Assi
     rd1.close().await;
     eventually(
         "kafkit alone owns everything",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
             let owned = k.owned();
             (owned == everything, owned)
