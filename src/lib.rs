@@ -18,6 +18,18 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// A builder setter for one field of the builder's `config`: the doc
+/// comment names the Java setting and its default.
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty => $field:ident) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$field = value;
+            self
+        }
+    };
+}
+
 pub mod admin;
 mod client;
 pub mod consumer;

@@ -184,27 +184,36 @@ async fn lost_producer_state_takes_a_new_identity_without_loss_or_duplicates() {
     );
 }
 
-#[tokio::test]
-async fn timed_out_records_say_whether_they_may_have_been_written() {
-    let mock = support::mock_cluster(1);
-    let bootstrap = mock.bootstrap_servers();
+/// A producer on a one-broker mock with short request and delivery
+/// timeouts, warmed up (producer id and connection) by one acknowledged
+/// record on topic `t`.
+async fn one_broker_producer(
+    mock: &rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    delivery_timeout: Duration,
+) -> Producer<(), String> {
     mock.create_topic("t", 1, 1).unwrap();
-    let client = Client::builder(&bootstrap)
+    let client = Client::builder(mock.bootstrap_servers())
         .reconnect_backoff_max(Duration::from_millis(100))
         .build()
         .await
         .unwrap();
     let producer: Producer<(), String> = Producer::builder(&client)
         .request_timeout(Duration::from_millis(300))
-        .delivery_timeout(Duration::from_millis(1200))
+        .delivery_timeout(delivery_timeout)
         .linger(Duration::ZERO)
         .build()
         .unwrap();
-    // Warm up: producer id and connections.
     producer
         .send(ProducerRecord::new("t", "first".to_string()))
         .await
         .unwrap();
+    producer
+}
+
+#[tokio::test]
+async fn timed_out_records_say_whether_they_may_have_been_written() {
+    let mock = support::mock_cluster(1);
+    let producer = one_broker_producer(&mock, Duration::from_millis(1200)).await;
 
     // The broker answers too slowly: each request times out client-side
     // after it was written, so the record may be in the log.
@@ -231,23 +240,7 @@ async fn timed_out_records_say_whether_they_may_have_been_written() {
 #[tokio::test]
 async fn records_that_never_left_are_reported_as_not_written() {
     let mock = support::mock_cluster(1);
-    let bootstrap = mock.bootstrap_servers();
-    mock.create_topic("t", 1, 1).unwrap();
-    let client = Client::builder(&bootstrap)
-        .reconnect_backoff_max(Duration::from_millis(100))
-        .build()
-        .await
-        .unwrap();
-    let producer: Producer<(), String> = Producer::builder(&client)
-        .request_timeout(Duration::from_millis(300))
-        .delivery_timeout(Duration::from_millis(1000))
-        .linger(Duration::ZERO)
-        .build()
-        .unwrap();
-    producer
-        .send(ProducerRecord::new("t", "first".to_string()))
-        .await
-        .unwrap();
+    let producer = one_broker_producer(&mock, Duration::from_millis(1000)).await;
     // The only broker refuses connections: nothing can be written.
     mock.broker_down(1).unwrap();
     let down = producer

@@ -36,16 +36,6 @@ pub struct ConsumerBuilder<K, V> {
     listener: Option<Arc<dyn RebalanceListener<K, V>>>,
 }
 
-macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $ty:ty => $field:ident) => {
-        $(#[$doc])*
-        pub fn $name(mut self, value: $ty) -> Self {
-            self.config.$field = value;
-            self
-        }
-    };
-}
-
 impl<K, V> ConsumerBuilder<K, V>
 where
     K: Send + 'static,

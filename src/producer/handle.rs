@@ -147,16 +147,6 @@ pub struct ProducerBuilder<K, V> {
     value_serializer: Arc<dyn Serializer<V>>,
 }
 
-macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $ty:ty => $field:ident) => {
-        $(#[$doc])*
-        pub fn $name(mut self, value: $ty) -> Self {
-            self.config.$field = value;
-            self
-        }
-    };
-}
-
 impl<K, V> ProducerBuilder<K, V>
 where
     K: Send + Sync + 'static,

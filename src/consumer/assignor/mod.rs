@@ -157,6 +157,19 @@ fn sorted_members(members: &[GroupMember]) -> crate::Result<Vec<&GroupMember>> {
 
 /// The partition count of `topic` from metadata, if known; negative counts
 /// (never sent by a broker) count as none.
+/// Each member's subscribed topics, and their union: where range and
+/// round-robin start.
+fn subscribed_topics<'a>(
+    members: &[&'a GroupMember],
+) -> (Vec<BTreeSet<&'a str>>, BTreeSet<&'a str>) {
+    let subscribed: Vec<BTreeSet<&str>> = members
+        .iter()
+        .map(|m| m.subscription.topics.iter().map(String::as_str).collect())
+        .collect();
+    let all_topics = subscribed.iter().flatten().copied().collect();
+    (subscribed, all_topics)
+}
+
 fn partition_count(partitions_per_topic: &BTreeMap<String, i32>, topic: &str) -> Option<i32> {
     partitions_per_topic.get(topic).map(|&n| n.max(0))
 }

@@ -1,10 +1,13 @@
 //! The `range` assignor (Java's `RangeAssignor`, the Java default before
 //! 3.0 and still first in its default list).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Assignment, Assignor, GroupMember, into_assignments, partition_count, sorted_members};
+use super::{
+    Assignment, Assignor, GroupMember, into_assignments, partition_count, sorted_members,
+    subscribed_topics,
+};
 use crate::TopicPartition;
 
 /// Assigns each topic on its own: the members subscribed to the topic, in
@@ -32,11 +35,7 @@ impl Assignor for Range {
         members: &[GroupMember],
     ) -> crate::Result<BTreeMap<String, Assignment>> {
         let members = sorted_members(members)?;
-        let subscribed: Vec<BTreeSet<&str>> = members
-            .iter()
-            .map(|m| m.subscription.topics.iter().map(String::as_str).collect())
-            .collect();
-        let all_topics: BTreeSet<&str> = subscribed.iter().flatten().copied().collect();
+        let (subscribed, all_topics) = subscribed_topics(&members);
         let mut lists: Vec<Vec<TopicPartition>> = vec![Vec::new(); members.len()];
 
         for topic in all_topics {

@@ -1,9 +1,12 @@
 //! The `roundrobin` assignor (Java's `RoundRobinAssignor`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Assignment, Assignor, GroupMember, into_assignments, partition_count, sorted_members};
+use super::{
+    Assignment, Assignor, GroupMember, into_assignments, partition_count, sorted_members,
+    subscribed_topics,
+};
 use crate::TopicPartition;
 
 /// Deals all partitions of all subscribed topics, sorted by topic then
@@ -26,11 +29,7 @@ impl Assignor for RoundRobin {
         members: &[GroupMember],
     ) -> crate::Result<BTreeMap<String, Assignment>> {
         let members = sorted_members(members)?;
-        let subscribed: Vec<BTreeSet<&str>> = members
-            .iter()
-            .map(|m| m.subscription.topics.iter().map(String::as_str).collect())
-            .collect();
-        let all_topics: BTreeSet<&str> = subscribed.iter().flatten().copied().collect();
+        let (subscribed, all_topics) = subscribed_topics(&members);
         let mut lists: Vec<Vec<TopicPartition>> = vec![Vec::new(); members.len()];
 
         // The dealer's position: the member that gets the next partition if
