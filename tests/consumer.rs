@@ -613,9 +613,14 @@ async fn mock_leader_moves_and_broker_down_up_lose_nothing() {
                 mock.partition_leader(&topic, p as i32, Some(next)).unwrap();
             }
         }
-        // Broker 2 goes away while the consumer keeps polling, then comes
-        // back.
-        2 => mock.broker_down(2).unwrap(),
+        // Broker 2 (made the leader of two partitions that still have
+        // data, so the consumer must go to it) goes away while the consumer
+        // keeps polling, then comes back.
+        2 => {
+            mock.partition_leader(&topic, 0, Some(2)).unwrap();
+            mock.partition_leader(&topic, 1, Some(2)).unwrap();
+            mock.broker_down(2).unwrap();
+        }
         _ => mock.broker_up(2).unwrap(),
     })
     .await;
