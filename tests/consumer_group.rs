@@ -72,17 +72,19 @@ fn member_with(
 /// Record numbers consumed, with who consumed them.
 type Seen = Arc<Mutex<Vec<(usize, usize)>>>;
 
-/// Polls `consumer` (member `id`) until `stop` says so, pacing itself so the
-/// consumption spans the other members' joins.
+/// Polls `consumer` (member `id`) until `stop` turns true, pacing itself so
+/// the consumption spans the other members' joins.
 async fn run_member(
     id: usize,
     consumer: Consumer<String, String>,
     seen: Seen,
-    stop: Arc<tokio::sync::Notify>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Consumer<String, String> {
-    loop {
+    // A watch, not a Notify: a stop sent while the member is busy between
+    // polls must not be missed.
+    while !*stop.borrow() {
         tokio::select! {
-            _ = stop.notified() => return consumer,
+            _ = stop.changed() => {}
             polled = consumer.poll(Duration::from_millis(200)) => {
                 let records = match polled {
                     Ok(r) => r,
@@ -104,6 +106,7 @@ async fn run_member(
             }
         }
     }
+    consumer
 }
 
 fn unique(seen: &Seen) -> usize {
@@ -139,7 +142,7 @@ async fn three_members_join_while_consuming(
 
     let group = support::unique_topic("g");
     let seen: Seen = Arc::default();
-    let stop = Arc::new(tokio::sync::Notify::new());
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for id in 0..3 {
         let consumer = member_with(&c, &group, true, strategy.clone());
@@ -148,7 +151,7 @@ async fn three_members_join_while_consuming(
             id,
             consumer,
             seen.clone(),
-            stop.clone(),
+            stop_rx.clone(),
         )));
         // The next member joins once this one has consumed something.
         wait_until("the new member to consume", Duration::from_secs(30), || {
@@ -162,10 +165,11 @@ async fn three_members_join_while_consuming(
     .await;
     // A little longer: a duplicate would show now.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.notify_waiters();
+    stop.send_replace(true);
     let mut consumers = Vec::new();
     for t in tasks {
-        consumers.push(t.await.unwrap());
+        let stopped = tokio::time::timeout(Duration::from_secs(30), t).await;
+        consumers.push(stopped.expect("member stops").unwrap());
     }
     let seen = seen.lock().unwrap().clone();
     let mut count: HashMap<usize, usize> = HashMap::new();
