@@ -7,6 +7,9 @@
 //! ```
 //! Creates the topic with `--partitions` partitions if it is missing, and prints Kafka's summary line last.
 
+#[path = "common/perf_summary.rs"]
+mod perf_summary;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -67,13 +70,6 @@ fn parse() -> Result<Args, String> {
         return Err("--bootstrap-server, --topic and --num-records are required".into());
     }
     Ok(a)
-}
-
-fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
 #[tokio::main]
@@ -137,24 +133,9 @@ async fn main() -> kafkit::Result<()> {
     }
     drop(tx);
     producer.flush().await;
-    let (mut latencies, failed) = collector.await.unwrap_or_default();
+    let (latencies, failed) = collector.await.unwrap_or_default();
     let elapsed = start.elapsed().as_secs_f64();
     producer.close(Duration::from_secs(30)).await?;
-    latencies.sort_unstable();
-    let n = latencies.len();
-    let avg = latencies.iter().map(|&l| l as f64).sum::<f64>() / n.max(1) as f64;
-    if failed > 0 {
-        eprintln!("{failed} records failed");
-    }
-    println!(
-        "{n} records sent, {:.1} records/sec ({:.2} MB/sec), {avg:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
-        n as f64 / elapsed,
-        n as f64 * args.record_size as f64 / elapsed / (1024.0 * 1024.0),
-        latencies.last().copied().unwrap_or(0) as f64,
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.95),
-        percentile(&latencies, 0.99),
-        percentile(&latencies, 0.999),
-    );
+    perf_summary::print(latencies, failed, elapsed, args.record_size);
     Ok(())
 }

@@ -14,6 +14,9 @@
 //! must exist (the comparison script creates it with `producer_perf`'s
 //! partition count). The last line has Kafka's perf-test summary format.
 
+#[path = "common/perf_summary.rs"]
+mod perf_summary;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -67,7 +70,6 @@ fn parse() -> Result<Args, String> {
 struct Latencies {
     ok: Mutex<Vec<u32>>,
     failed: Mutex<usize>,
-    start: Mutex<Option<Instant>>,
 }
 
 struct Context(Arc<Latencies>);
@@ -87,13 +89,6 @@ impl ProducerContext for Context {
             Err(_) => *self.0.failed.lock().unwrap_or_else(|p| p.into_inner()) += 1,
         }
     }
-}
-
-fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
 fn main() {
@@ -124,7 +119,6 @@ fn main() {
         .map(|i| b'a' + (i % 26) as u8)
         .collect();
     let start = Instant::now();
-    *stats.start.lock().unwrap_or_else(|p| p.into_inner()) = Some(start);
     for _ in 0..args.num_records {
         let mut record = BaseRecord::<(), [u8], Box<Instant>>::with_opaque_to(
             &args.topic,
@@ -146,22 +140,7 @@ fn main() {
         eprintln!("rdkafka_producer_perf: flush: {e}");
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let mut latencies = std::mem::take(&mut *stats.ok.lock().unwrap_or_else(|p| p.into_inner()));
+    let latencies = std::mem::take(&mut *stats.ok.lock().unwrap_or_else(|p| p.into_inner()));
     let failed = *stats.failed.lock().unwrap_or_else(|p| p.into_inner());
-    latencies.sort_unstable();
-    let n = latencies.len();
-    let avg = latencies.iter().map(|&l| l as f64).sum::<f64>() / n.max(1) as f64;
-    if failed > 0 {
-        eprintln!("{failed} records failed");
-    }
-    println!(
-        "{n} records sent, {:.1} records/sec ({:.2} MB/sec), {avg:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
-        n as f64 / elapsed,
-        n as f64 * args.record_size as f64 / elapsed / (1024.0 * 1024.0),
-        latencies.last().copied().unwrap_or(0) as f64,
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.95),
-        percentile(&latencies, 0.99),
-        percentile(&latencies, 0.999),
-    );
+    perf_summary::print(latencies, failed, elapsed, args.record_size);
 }
