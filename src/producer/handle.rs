@@ -345,16 +345,16 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
         };
         // max.block.ms bounds the metadata wait and the buffer wait together;
         // the clock is read only when one of them has to wait.
-        let mut deadline = None;
+        let mut deadline_at = None;
         let max_block = shared.config.max_block;
-        let mut deadline = || *deadline.get_or_insert_with(|| Instant::now() + max_block);
+        let mut deadline = || *deadline_at.get_or_insert_with(|| Instant::now() + max_block);
         let generation = shared.client.metadata_handle().generation();
-        let partitions = match shared.routes.cached(&topic, generation) {
+        let partitions = match shared
+            .routes
+            .partitions(&topic, generation, || shared.client.metadata())
+        {
             Some(p) => p,
-            None => match shared.routes.partitions(&topic, &shared.client.metadata()) {
-                Some(p) => p,
-                None => self.wait_for_topic(&topic, deadline()).await?,
-            },
+            None => self.wait_for_topic(&topic, deadline()).await?,
         };
         let choice = shared.selector.choose(
             &topic,
@@ -448,7 +448,10 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                 Ok(m) => m?,
                 Err(_) => client.metadata(),
             };
-            if let Some(p) = shared.routes.partitions(topic, &meta) {
+            if let Some(p) = shared
+                .routes
+                .partitions(topic, meta.generation, || meta.clone())
+            {
                 return Ok(p);
             }
             let now = Instant::now();

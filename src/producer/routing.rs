@@ -22,25 +22,23 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
-    /// `topic`'s cached partitions when they were built from metadata of
-    /// generation `generation` (the current one): no snapshot needed.
-    pub fn cached(&self, topic: &str, generation: u64) -> Option<Arc<TopicPartitions>> {
-        let routes = self.by_topic.lock().unwrap_or_else(|p| p.into_inner());
-        routes
-            .get(topic)
-            .filter(|r| r.generation == generation)
-            .map(|r| r.partitions.clone())
-    }
-
-    /// `topic`'s partitions in `meta`, or `None` when `meta` does not know
-    /// the topic (or knows it without partitions).
-    pub fn partitions(&self, topic: &str, meta: &ClusterMetadata) -> Option<Arc<TopicPartitions>> {
+    /// `topic`'s partitions as of metadata generation `generation`: the
+    /// cached view when it was built from that generation, else one built
+    /// from `snapshot()` (taken only then). `None` when the snapshot does
+    /// not know the topic (or knows it without partitions).
+    pub fn partitions(
+        &self,
+        topic: &str,
+        generation: u64,
+        snapshot: impl FnOnce() -> Arc<ClusterMetadata>,
+    ) -> Option<Arc<TopicPartitions>> {
         let mut routes = self.by_topic.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = routes.get(topic)
-            && r.generation == meta.generation
+            && r.generation == generation
         {
             return Some(r.partitions.clone());
         }
+        let meta = snapshot();
         let (name, topic_meta) = meta.topics.get_key_value(topic)?;
         let partitions = Arc::new(TopicPartitions::from_metadata(topic_meta)?);
         routes.insert(

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -11,8 +12,6 @@ use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceRes
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 use tracing::Instrument;
-
-use std::sync::atomic::Ordering;
 
 use super::accumulator::{DrainMode, ProducerBatch};
 use super::config::Acks;
@@ -217,8 +216,6 @@ async fn ensure_producer_id(shared: &Shared) -> Result<Option<(i64, i16)>> {
     Ok(Some(p))
 }
 
-/// Queues the Produce request for `batches` on the leader's produce
-/// connection. `Ok(None)` for acks=0, where the write is all there is.
 /// Takes the leader's produce connection, holds back any batch whose
 /// predecessors are in flight on another connection, and queues one
 /// Produce request with the rest. Returns the batches in that request.
@@ -264,6 +261,8 @@ async fn start(
     (batches, result)
 }
 
+/// Queues one Produce request for `batches` on `conn`. `Ok(None)` for
+/// acks=0, where the write is all there is.
 async fn send_on(
     shared: &Shared,
     conn: &crate::net::Connection,
@@ -384,17 +383,15 @@ fn handle_response(
                     || shared.lock().is_next_sequence(&batch) =>
             {
                 request_new_identity(shared);
-                // The broker's answer is definite: under the old identity
-                // this batch is not in the log (were it, the answer would be
-                // DUPLICATE_SEQUENCE_NUMBER).
-                let mut batch = batch;
-                batch.maybe_written = false;
                 let e = Error::Broker {
                     code,
                     message: None,
                     context: Context::api("Produce").with_broker(leader),
                 };
-                retry_or_fail(shared, batch, e);
+                // The broker's answer is definite: under the old identity
+                // this batch is not in the log (were it, the answer would be
+                // DUPLICATE_SEQUENCE_NUMBER), whatever earlier attempts did.
+                retry_or_fail_with(shared, batch, e, false);
             }
             code => {
                 let e = Error::Broker {
@@ -441,10 +438,10 @@ fn retry_or_fail_with(shared: &Shared, mut batch: ProducerBatch, e: Error, maybe
     } else if retriable && !shared.is_closed_hard() {
         let backoff = backoff(shared, batch.attempts);
         tracing::debug!(topic = %batch.tp.0, partition = batch.tp.1, attempts = batch.attempts + 1, error = %e, "retrying batch");
-        shared.metrics.retried.fetch_add(
-            batch.record_count() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        shared
+            .metrics
+            .retried
+            .fetch_add(batch.record_count() as u64, Ordering::Relaxed);
         shared.lock().requeue(batch, backoff);
     } else {
         fail_batch(shared, batch, e, true);
@@ -485,10 +482,10 @@ fn succeed(shared: &Shared, batch: ProducerBatch, base_offset: i64, log_append_t
         acc.acked(&batch);
     }
     shared.release_memory(batch.memory);
-    shared.metrics.sent.fetch_add(
-        batch.record_count() as u64,
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    shared
+        .metrics
+        .sent
+        .fetch_add(batch.record_count() as u64, Ordering::Relaxed);
     shared.metrics.batches_sent.fetch_add(1, Ordering::Relaxed);
     shared.metrics.bytes_sent.fetch_add(
         batch.encoded.as_ref().map_or(0, |b| b.len() as u64),
@@ -511,10 +508,10 @@ fn fail_batch(shared: &Shared, batch: ProducerBatch, e: Error, was_sent: bool) {
         request_new_identity(shared);
     }
     shared.release_memory(batch.memory);
-    shared.metrics.failed.fetch_add(
-        batch.record_count() as u64,
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    shared
+        .metrics
+        .failed
+        .fetch_add(batch.record_count() as u64, Ordering::Relaxed);
     let e = e.map_context(|c| c.with_topic(batch.tp.0.clone()).with_partition(batch.tp.1));
     batch.outcome.settle(Err(e));
     shared.idle_check();

@@ -155,6 +155,31 @@ mod tests {
     };
     use proptest::prelude::*;
 
+    #[test]
+    fn null_sync_group_assignment_reads_as_empty() {
+        use kafka_protocol::messages::SyncGroupRequest;
+        // v3 body: throttle_time_ms 0, error_code INVALID_REQUEST (42),
+        // assignment length -1 (null), as librdkafka's mock sends it.
+        let mut body = vec![0u8; 4];
+        body.extend_from_slice(&42i16.to_be_bytes());
+        body.extend_from_slice(&(-1i32).to_be_bytes());
+        let mut frame = 7i32.to_be_bytes().to_vec(); // correlation id
+        frame.extend_from_slice(&body);
+        let resp = decode_response::<SyncGroupRequest>(Bytes::from(frame), 3).unwrap();
+        assert_eq!(resp.error_code, 42);
+        assert!(resp.assignment.is_empty());
+        // Other APIs and flexible versions are left alone.
+        let untouched = Bytes::from(body);
+        assert_eq!(
+            null_sync_assignment_as_empty(14, 4, untouched.clone()),
+            untouched
+        );
+        assert_eq!(
+            null_sync_assignment_as_empty(1, 3, untouched.clone()),
+            untouched
+        );
+    }
+
     fn frame_of(payload: &[u8]) -> Vec<u8> {
         let mut v = (payload.len() as i32).to_be_bytes().to_vec();
         v.extend_from_slice(payload);
