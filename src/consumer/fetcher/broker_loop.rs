@@ -175,8 +175,11 @@ fn handle_response(
             match ErrorCode(p.error_code) {
                 ErrorCode::NONE => {
                     let records = p.records.unwrap_or_default();
+                    // Only a read_committed fetch is answered with the list;
+                    // ignore one a broker sends anyway.
                     let aborted = p
                         .aborted_transactions
+                        .filter(|_| read_committed)
                         .unwrap_or_default()
                         .into_iter()
                         .map(|a| AbortedTransaction {

@@ -11,18 +11,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::aborted::AbortedFilter;
+pub(crate) use super::aborted::AbortedTransaction;
 use crate::error::{Context, Error};
 use crate::protocol::records::{Record, RecordBatch, Records, TimestampType, decode_batches};
-
-/// A transaction the broker reports as aborted within the fetched range
-/// (Fetch v4+), kept for `read_committed` filtering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AbortedTransaction {
-    /// The producer whose transaction was aborted.
-    pub producer_id: i64,
-    /// First offset of the aborted transaction.
-    pub first_offset: i64,
-}
 
 /// Fetched data of one partition.
 #[derive(Debug)]
@@ -40,10 +32,9 @@ pub(crate) struct CompletedFetch {
     pub error: Option<Error>,
     /// Bytes accounted against the prefetch buffer (wire size).
     pub bytes: usize,
-    /// Aborted transactions in the range, for the `read_committed` filter
-    /// (a later issue: today only the last-stable-offset bound applies).
-    #[allow(dead_code)]
-    pub aborted: Vec<AbortedTransaction>,
+    /// The `read_committed` filter, when the range holds aborted
+    /// transactions.
+    aborted: Option<AbortedFilter>,
 }
 
 /// What decoding one partition's records produced.
@@ -71,7 +62,9 @@ pub(crate) struct RawRecord {
 ///
 /// Batches wholly below the fetch offset are dropped. With
 /// `stable_bound = Some(lso)` (read_committed), batches at or past the last
-/// stable offset are dropped too. The first corrupt batch ends the data:
+/// stable offset are dropped too, and batches of the `aborted` transactions
+/// are skipped as they are drained (pass an empty list at
+/// read_uncommitted). The first corrupt batch ends the data:
 /// the error is kept (naming topic, partition and offset) and the next
 /// fetch offset stays at the corrupt batch, so nothing past it is read
 /// until the application seeks.
@@ -133,7 +126,7 @@ pub(crate) fn decode(
             current: None,
             error,
             bytes,
-            aborted,
+            aborted: AbortedFilter::new(aborted),
         },
         next_fetch_offset: next,
         record_count,
@@ -195,8 +188,11 @@ impl CompletedFetch {
                         None => Drained::Exhausted,
                     };
                 };
-                if batch.is_control() {
-                    // Transaction markers are not records for the application.
+                let aborted = self.aborted.as_mut().is_some_and(|f| f.is_aborted(&batch));
+                if aborted || batch.is_control() {
+                    // Transaction markers are not records for the
+                    // application, and aborted data is not for a
+                    // read_committed one: step over both.
                     *position = (*position).max(batch.last_offset().saturating_add(1));
                     continue;
                 }

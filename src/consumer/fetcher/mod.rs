@@ -12,6 +12,7 @@
 //!
 //! Tasks stop when the consumer is dropped or closed, or the client closes.
 
+mod aborted;
 mod broker_loop;
 pub(crate) mod completed;
 pub(crate) mod request;
