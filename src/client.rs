@@ -388,6 +388,12 @@ impl Client {
     pub(crate) fn request_timeout(&self) -> Duration {
         self.inner.config.request_timeout
     }
+
+    /// `metadata.max.age.ms`: also how often a pattern subscription looks
+    /// for new matching topics.
+    pub(crate) fn metadata_max_age(&self) -> Duration {
+        self.inner.config.metadata_max_age
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! without committing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use super::Consumer;
 use super::membership::{MembershipHandle, OffsetAndMetadata, RebalanceEvent, RebalanceKind};
+use super::pattern::{self, PatternWatch};
 use crate::TopicPartition;
 use crate::error::{Error, Result};
 
@@ -34,7 +35,10 @@ pub(crate) struct GroupMember {
     /// retried by the next poll (its partitions must not fall back to
     /// `auto.offset.reset` while their committed offsets are unknown).
     pending_assign: Mutex<Option<RebalanceEvent>>,
-    subscription: Mutex<Vec<String>>,
+    /// The subscribed topics; a pattern subscription's task updates it.
+    subscription: Arc<Mutex<Vec<String>>>,
+    /// The pattern subscription's matcher, if the subscription is one.
+    pattern: Mutex<Option<PatternWatch>>,
 }
 
 impl GroupMember {
@@ -44,7 +48,8 @@ impl GroupMember {
             next_auto_commit: Mutex::new(Instant::now() + auto_commit.unwrap_or_default()),
             auto_commit,
             pending_assign: Mutex::new(None),
-            subscription: Mutex::new(Vec::new()),
+            subscription: Arc::new(Mutex::new(Vec::new())),
+            pattern: Mutex::new(None),
         }
     }
 }
@@ -77,8 +82,31 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                 context: Default::default(),
             });
         }
+        drop(lock(&member.pattern).take());
         member.handle.subscribe(topics.clone())?;
         *lock(&member.subscription) = topics;
+        Ok(())
+    }
+
+    /// Subscribes to every topic whose whole name matches the regular
+    /// expression `pattern` (Java's `subscribe(Pattern)`), replacing the
+    /// previous subscription. The cluster's topics are matched now and
+    /// again every `metadata.max.age.ms` (the client's), so topics created
+    /// later join the subscription with a rebalance; internal topics never
+    /// match. An invalid expression is an [`Error::InvalidArgument`].
+    pub fn subscribe_pattern(&self, pattern: &str) -> Result<()> {
+        self.check_open()?;
+        let member = self.member()?;
+        let regex = pattern::compile(pattern)?;
+        // Stop the old watch first, so it cannot resubscribe after this.
+        drop(lock(&member.pattern).take());
+        let watch = PatternWatch::start(
+            self.ctx.client.clone(),
+            regex,
+            member.handle.clone(),
+            member.subscription.clone(),
+        );
+        *lock(&member.pattern) = Some(watch);
         Ok(())
     }
 

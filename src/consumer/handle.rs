@@ -194,8 +194,10 @@ pub struct OffsetAndTimestamp {
     pub leader_epoch: Option<i32>,
 }
 
-/// A Kafka consumer for keys `K` and values `V` (manual assignment today;
-/// group membership plugs into the same partition table later).
+/// A Kafka consumer for keys `K` and values `V`: partitions are either
+/// assigned by the application ([`Consumer::assign`]) or by its group
+/// (`group.id` with [`Consumer::subscribe`] or
+/// [`Consumer::subscribe_pattern`]).
 ///
 /// Background tasks, one per broker, prefetch records of the assigned
 /// partitions into a bounded buffer; [`Consumer::poll`] hands them out.

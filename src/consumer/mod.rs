@@ -12,7 +12,9 @@ mod listener;
 pub mod membership;
 pub mod metrics;
 mod offsets;
+mod pattern;
 pub mod record;
+mod stream;
 pub(crate) mod subscriptions;
 
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
@@ -21,3 +23,4 @@ pub use listener::{ListenerFuture, RebalanceListener};
 pub use membership::{GroupMetadata, OffsetAndMetadata};
 pub use metrics::ConsumerMetrics;
 pub use record::{ConsumerRecord, ConsumerRecords};
+pub use stream::RecordStream;
