@@ -11,8 +11,10 @@
 use bytes::BytesMut;
 use kafkit::protocol::frame::{decode_response, peek_correlation_id, split_frame};
 use kafkit::protocol::messages::{
-    ApiVersionsRequest, FetchRequest, FindCoordinatorRequest, JoinGroupRequest, MetadataRequest,
-    ProduceRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiVersionsRequest, EndTxnRequest,
+    FetchRequest, FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest,
+    JoinGroupRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetFetchRequest, ProduceRequest, SyncGroupRequest, TxnOffsetCommitRequest,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -26,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     while let Ok(Some(frame)) = split_frame(&mut buf, 1 << 20) {
         let _ = peek_correlation_id(&frame);
         let f = frame.clone();
-        match selector % 18 {
+        match selector % 30 {
             0 => drop(decode_response::<MetadataRequest>(f, 1)),
             1 => drop(decode_response::<MetadataRequest>(f, 9)),
             2 => drop(decode_response::<MetadataRequest>(f, 12)),
@@ -44,6 +46,18 @@ fuzz_target!(|data: &[u8]| {
             14 => drop(decode_response::<JoinGroupRequest>(f, 6)),
             15 => drop(decode_response::<JoinGroupRequest>(f, 9)),
             16 => drop(decode_response::<FetchRequest>(f, 7)),
+            17 => drop(decode_response::<SyncGroupRequest>(f, 3)),
+            18 => drop(decode_response::<HeartbeatRequest>(f, 3)),
+            19 => drop(decode_response::<OffsetCommitRequest>(f, 8)),
+            20 => drop(decode_response::<OffsetFetchRequest>(f, 7)),
+            21 => drop(decode_response::<OffsetFetchRequest>(f, 8)),
+            22 => drop(decode_response::<ListOffsetsRequest>(f, 7)),
+            23 => drop(decode_response::<InitProducerIdRequest>(f, 4)),
+            24 => drop(decode_response::<AddPartitionsToTxnRequest>(f, 3)),
+            25 => drop(decode_response::<AddPartitionsToTxnRequest>(f, 4)),
+            26 => drop(decode_response::<EndTxnRequest>(f, 3)),
+            27 => drop(decode_response::<AddOffsetsToTxnRequest>(f, 3)),
+            28 => drop(decode_response::<TxnOffsetCommitRequest>(f, 3)),
             _ => drop(decode_response::<MetadataRequest>(f, 5)),
         }
     }
