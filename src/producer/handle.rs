@@ -18,6 +18,7 @@ use super::partitioner::{
 use super::record::{ProducerRecord, RecordMetadata};
 use super::routing::Routes;
 use super::sender;
+use super::transaction::{TransactionManager, TransactionalProducerBuilder};
 use crate::client::Client;
 use crate::error::{Context, Error, ErrorCode, Result};
 use crate::protocol::records::Compression;
@@ -85,6 +86,9 @@ pub(crate) struct Shared {
     closed_hard: AtomicBool,
     fatal: Mutex<Option<Error>>,
     pub metrics: Metrics,
+    /// Set for a `TransactionalProducer`: its transaction state, which the
+    /// sender consults per batch (never per record) and tells of failures.
+    pub txn: Option<Arc<TransactionManager>>,
 }
 
 impl Shared {
@@ -213,9 +217,26 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
         self
     }
 
+    /// Turns this into a [`TransactionalProducerBuilder`] with
+    /// `transactional.id` = `id`: the settings made so far are kept;
+    /// idempotence is forced on and `acks` must stay `all`.
+    pub fn transactional_id(self, id: impl Into<String>) -> TransactionalProducerBuilder<K, V> {
+        TransactionalProducerBuilder::new(self, id.into())
+    }
+
     /// Builds the producer and starts its sender task. Must run inside a
     /// tokio runtime.
     pub fn build(self) -> Result<Producer<K, V>> {
+        self.build_with(None)
+    }
+
+    /// The settings, for the transactional builder's checks.
+    pub(crate) fn config_mut(&mut self) -> &mut ProducerConfig {
+        &mut self.config
+    }
+
+    /// Builds the producer, transactional when `txn` is given.
+    pub(crate) fn build_with(self, txn: Option<Arc<TransactionManager>>) -> Result<Producer<K, V>> {
         self.config.validate()?;
         let cfg = &self.config;
         let shared = Arc::new(Shared {
@@ -226,6 +247,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
                 compression: cfg.compression,
                 max_in_flight: cfg.max_in_flight,
                 max_request_size: cfg.max_request_size,
+                transactional: txn.is_some(),
             })),
             sticky: Mutex::new(HashMap::new()),
             routes: Routes::default(),
@@ -241,6 +263,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
             fatal: Mutex::new(None),
             metrics: Metrics::default(),
             config: self.config,
+            txn,
         });
         tokio::spawn(sender::run(shared.clone()));
         Ok(Producer {
@@ -304,6 +327,10 @@ where
 }
 
 impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// Sends a record and waits for its acknowledgement.
     pub async fn send(&self, record: ProducerRecord<K, V>) -> Result<RecordMetadata> {
         // Names the topic and the explicit partition only: never keys,
