@@ -708,6 +708,60 @@ mod tests {
         assert_eq!(r3.base_sequence, Some(n1 + n2));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn transactional_batches_wait_for_their_partition_to_join_the_transaction() {
+        let mut a = acc(0);
+        a.config.transactional = true;
+        let (t0, t1): (Tp, Tp) = (("t".into(), 0), ("t".into(), 1));
+        let _r0 = add(&mut a, &t0, 2, 10);
+        let _r1 = add(&mut a, &t1, 2, 10);
+        let d = a
+            .drain(Instant::now(), true, DrainMode::All, Some((1, 0)), |_| {
+                Some(1)
+            })
+            .unwrap();
+        assert!(d.requests.is_empty() && d.needs_txn);
+        let mut pending = a.partitions_needing_txn();
+        pending.sort();
+        assert_eq!(pending, vec![t0.clone(), t1.clone()]);
+        a.mark_in_txn(std::slice::from_ref(&t0));
+        assert_eq!(a.partitions_needing_txn(), vec![t1.clone()]);
+        let sent = drain_all(&mut a);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].tp, t0);
+        let decoded = crate::protocol::records::decode_batches(sent[0].encoded.clone().unwrap())
+            .next()
+            .unwrap()
+            .unwrap();
+        assert!(decoded.is_transactional());
+        // The transaction ends: the next one adds its partitions again.
+        a.complete(&t0, sent[0].record_count());
+        a.end_transaction();
+        let _r2 = add(&mut a, &t0, 1, 10);
+        let mut pending = a.partitions_needing_txn();
+        pending.sort();
+        assert_eq!(pending, vec![t0, t1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn abort_takes_only_batches_not_yet_drained() {
+        let mut a = acc(0);
+        let tp: Tp = ("t".into(), 0);
+        let _rx = add(&mut a, &tp, 25, 100);
+        let first = drain_all(&mut a).remove(0);
+        // Failed retriably: back in the queue, closed, with its sequence.
+        a.requeue(first, Duration::ZERO);
+        let before = a.outstanding();
+        let open = a.take_open_batches(None);
+        assert!(!open.is_empty() && open.iter().all(|b| b.encoded.is_none()));
+        let dropped: usize = open.iter().map(ProducerBatch::record_count).sum();
+        assert_eq!(a.outstanding(), before - dropped);
+        let left = drain_all(&mut a);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].base_sequence, Some(0), "the closed batch settles");
+        assert!(a.take_open_batches(Some(&[("other".into(), 0)])).is_empty());
+    }
+
     #[test]
     fn sequence_wraps_like_the_broker() {
         let mut a = acc(0);

@@ -172,11 +172,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 /// is no longer known to match the broker's (KIP-360).
 fn request_new_identity(shared: &Shared) {
     // A transactional producer never does this: there a lost sequence is
-    // an abortable (or, when fenced, fatal) error of the transaction.
-    if shared.config.idempotent()
-        && shared.txn.is_none()
-        && !shared.renew_identity.swap(true, Ordering::AcqRel)
-    {
+    // an abortable (or, when fenced, fatal) error of the transaction, and
+    // the abort bumps the epoch.
+    if let Some(txn) = &shared.txn {
+        txn.sequence_uncertain();
+        return;
+    }
+    if shared.config.idempotent() && !shared.renew_identity.swap(true, Ordering::AcqRel) {
         tracing::debug!("new producer id requested");
     }
 }

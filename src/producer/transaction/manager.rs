@@ -10,10 +10,11 @@
 //! answer would change whether there is a transaction to end.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use kafka_protocol::messages::TxnOffsetCommitRequest;
+use kafka_protocol::messages::{InitProducerIdRequest, TxnOffsetCommitRequest};
 use tokio::time::Instant;
 
 use super::requests::{self, CoordinatorKey, Handling, ProducerIdentity, classify};
@@ -42,6 +43,11 @@ pub(crate) struct TransactionManager {
     identity: Mutex<Option<ProducerIdentity>>,
     coordinator: Mutex<Option<i32>>,
     io: tokio::sync::Mutex<TxnIo>,
+    /// A batch that was sent failed (or timed out) inside the transaction,
+    /// so the broker's sequence for its partition may differ from ours: the
+    /// abort bumps the epoch (InitProducerId with the current id, KIP-360),
+    /// as Java does, instead of taking a new producer id mid-transaction.
+    bump_epoch: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -62,7 +68,14 @@ impl TransactionManager {
             identity: Mutex::new(None),
             coordinator: Mutex::new(None),
             io: tokio::sync::Mutex::new(TxnIo::default()),
+            bump_epoch: AtomicBool::new(false),
         }
+    }
+
+    /// A sent batch failed: its partition's sequence is uncertain until the
+    /// epoch is bumped at the abort.
+    pub fn sequence_uncertain(&self) {
+        self.bump_epoch.store(true, Ordering::Release);
     }
 
     pub fn transactional_id(&self) -> &str {
@@ -220,34 +233,10 @@ impl TransactionManager {
     pub async fn init(&self, shared: &Shared) -> Result<()> {
         self.transition(TransactionEvent::InitTransactions)?;
         let deadline = Instant::now() + shared.config.max_block;
-        let request =
-            requests::init_producer_id(&self.transactional_id, millis(self.transaction_timeout));
-        let result = self
-            .call(
-                shared,
-                "InitProducerId",
-                CoordinatorKey::Transaction,
-                &self.transactional_id,
-                deadline,
-                |conn| {
-                    let request = request.clone();
-                    async move {
-                        let resp = conn.send(request).await?;
-                        Error::check(resp.error_code, None, || Context::api("InitProducerId"))?;
-                        Ok(ProducerIdentity {
-                            id: resp.producer_id.0,
-                            epoch: resp.producer_epoch,
-                        })
-                    }
-                },
-            )
-            .await;
-        match result {
+        match self.init_producer_id(shared, None, deadline).await {
             Ok(p) => {
                 tracing::debug!(producer_id = p.id, epoch = p.epoch, transactional_id = %self.transactional_id, "transactional producer initialised");
-                *lock(&self.identity) = Some(p);
-                *shared.producer_id.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((p.id, p.epoch));
+                self.adopt(shared, p)?;
                 self.transition(TransactionEvent::InitDone)?;
                 shared.wake.notify_one();
                 Ok(())
@@ -261,6 +250,58 @@ impl TransactionManager {
                 Err(e)
             }
         }
+    }
+
+    async fn init_producer_id(
+        &self,
+        shared: &Shared,
+        current: Option<ProducerIdentity>,
+        deadline: Instant,
+    ) -> Result<ProducerIdentity> {
+        let request = requests::init_producer_id(
+            &self.transactional_id,
+            millis(self.transaction_timeout),
+            current,
+        );
+        self.call(
+            shared,
+            "InitProducerId",
+            CoordinatorKey::Transaction,
+            &self.transactional_id,
+            deadline,
+            |conn| {
+                let request = request.clone();
+                // Bumping our own epoch needs v3+.
+                let version = conn.api_versions().negotiate::<InitProducerIdRequest>();
+                async move {
+                    let version = version?;
+                    if current.is_some() && version < 3 {
+                        return Err(Error::UnsupportedVersion {
+                            api: "InitProducerId (epoch bump, v3+)",
+                            broker_min: 0,
+                            broker_max: version,
+                            context: Context::api("InitProducerId"),
+                        });
+                    }
+                    let resp = conn.send_version(request, version).await?;
+                    Error::check(resp.error_code, None, || Context::api("InitProducerId"))?;
+                    Ok(ProducerIdentity {
+                        id: resp.producer_id.0,
+                        epoch: resp.producer_epoch,
+                    })
+                }
+            },
+        )
+        .await
+    }
+
+    /// Takes `p` as the producer's identity; queued batches (none at the
+    /// times this is called) would be renumbered from 0.
+    fn adopt(&self, shared: &Shared, p: ProducerIdentity) -> Result<()> {
+        *lock(&self.identity) = Some(p);
+        shared.lock().reset_identity(p.id, p.epoch)?;
+        *shared.producer_id.lock().unwrap_or_else(|e| e.into_inner()) = Some((p.id, p.epoch));
+        Ok(())
     }
 
     /// AddPartitionsToTxn for partitions about to get their first batch of
@@ -412,6 +453,30 @@ impl TransactionManager {
                 }
             })?;
             io.started = false;
+        }
+        if !commit && self.bump_epoch.load(Ordering::Acquire) {
+            // Nothing is in flight now (the caller flushed): a bumped epoch
+            // restarts every partition's sequence at 0.
+            let current = self.identity()?;
+            let p = self
+                .init_producer_id(shared, Some(current), deadline)
+                .await
+                .inspect_err(|e| {
+                    if classify(e) == Handling::Fatal {
+                        self.fatal(shared, e.clone());
+                    }
+                })?;
+            tracing::debug!(
+                producer_id = p.id,
+                epoch = p.epoch,
+                "epoch bumped after the abort"
+            );
+            self.adopt(shared, p)?;
+            shared
+                .metrics
+                .identity_resets
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.bump_epoch.store(false, Ordering::Release);
         }
         shared.lock().end_transaction();
         self.transition(TransactionEvent::EndTxnDone)?;

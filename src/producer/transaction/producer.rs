@@ -165,7 +165,19 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// [`Error::TransactionAbortable`] once the transaction must be aborted.
     pub async fn enqueue(&self, record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
         self.txn.check(TransactionEvent::Send)?;
-        let delivery = self.inner.enqueue(record).await?;
+        let delivery = match self.inner.enqueue(record).await {
+            Ok(d) => d,
+            Err(e) => {
+                // As Java's `send`: a bad argument leaves the transaction
+                // alone; anything else (e.g. no metadata within
+                // max.block.ms) means a record of the transaction is
+                // missing, so it cannot commit.
+                if !matches!(e, Error::InvalidArgument { .. } | Error::Closed) {
+                    self.txn.record_failed(self.inner.shared(), &e);
+                }
+                return Err(e);
+            }
+        };
         // The sender adds a partition new to the transaction before it
         // lingers: wake it (a permit, coalesced when it is busy).
         self.inner.shared().wake.notify_one();

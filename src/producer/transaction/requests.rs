@@ -81,16 +81,21 @@ pub(crate) fn coordinator_from(response: &FindCoordinatorResponse) -> Result<(i3
 }
 
 /// InitProducerId for `transactional_id`: a new producer id, or the same id
-/// with a bumped epoch, fencing every older producer with this id.
+/// with a bumped epoch, fencing every older producer with this id. With
+/// `current` (v3+, KIP-360) the coordinator bumps this producer's own epoch,
+/// which is how a transactional producer recovers sequence numbers the
+/// broker may not share after an aborted transaction.
 pub(crate) fn init_producer_id(
     transactional_id: &str,
     transaction_timeout_ms: i32,
+    current: Option<ProducerIdentity>,
 ) -> InitProducerIdRequest {
+    let (id, epoch) = current.map_or((-1, -1), |p| (p.id, p.epoch));
     InitProducerIdRequest::default()
         .with_transactional_id(Some(TransactionalId(str_bytes(transactional_id))))
         .with_transaction_timeout_ms(transaction_timeout_ms)
-        .with_producer_id(ProducerId(-1))
-        .with_producer_epoch(-1)
+        .with_producer_id(ProducerId(id))
+        .with_producer_epoch(epoch)
 }
 
 /// AddPartitionsToTxn (v0–v3) for `partitions`, grouped by topic.
