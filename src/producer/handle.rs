@@ -33,6 +33,7 @@ pub(crate) struct Metrics {
     pub batches_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub identity_resets: AtomicU64,
+    pub txn_retries: AtomicU64,
 }
 
 /// A snapshot of a producer's counters.
@@ -55,8 +56,12 @@ pub struct ProducerMetrics {
     /// Batches currently in flight (sent, not yet answered).
     pub batches_in_flight: u64,
     /// Times the idempotent producer took a new producer id because the
-    /// broker lost its sequence state (KIP-360).
+    /// broker lost its sequence state (KIP-360), or the transactional
+    /// producer bumped its epoch after an abort.
     pub producer_id_resets: u64,
+    /// Transactional producer: coordinator requests retried (coordinator
+    /// moved, loading, concurrent transactions, lost connection).
+    pub transactional_retries: u64,
 }
 
 impl ProducerMetrics {
@@ -572,6 +577,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             bytes_sent: s.metrics.bytes_sent.load(Ordering::Relaxed),
             batches_in_flight: in_flight,
             producer_id_resets: s.metrics.identity_resets.load(Ordering::Relaxed),
+            transactional_retries: s.metrics.txn_retries.load(Ordering::Relaxed),
         }
     }
 }

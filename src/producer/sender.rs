@@ -343,6 +343,7 @@ async fn send_on(
         );
     }
     let req = ProduceRequest::default()
+        .with_transactional_id(shared.txn.as_ref().map(|t| t.wire_id()))
         .with_acks(shared.config.acks.wire())
         .with_timeout_ms(
             shared

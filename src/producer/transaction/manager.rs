@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use kafka_protocol::messages::{InitProducerIdRequest, TxnOffsetCommitRequest};
+use kafka_protocol::messages::{InitProducerIdRequest, TransactionalId, TxnOffsetCommitRequest};
+use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
 use super::requests::{self, CoordinatorKey, Handling, ProducerIdentity, classify};
@@ -38,6 +39,9 @@ struct TxnIo {
 
 pub(crate) struct TransactionManager {
     transactional_id: Arc<str>,
+    /// The id as Produce requests carry it (brokers tie the batches to the
+    /// transaction by it; Tansu writes no markers without it).
+    wire_id: TransactionalId,
     transaction_timeout: Duration,
     state: Mutex<TransactionState>,
     identity: Mutex<Option<ProducerIdentity>>,
@@ -63,6 +67,7 @@ impl TransactionManager {
     pub fn new(transactional_id: &str, transaction_timeout: Duration) -> Self {
         TransactionManager {
             transactional_id: transactional_id.into(),
+            wire_id: TransactionalId(StrBytes::from_string(transactional_id.to_owned())),
             transaction_timeout,
             state: Mutex::new(TransactionState::Uninitialized),
             identity: Mutex::new(None),
@@ -80,6 +85,11 @@ impl TransactionManager {
 
     pub fn transactional_id(&self) -> &str {
         &self.transactional_id
+    }
+
+    /// The id for Produce requests (a cheap reference-counted clone).
+    pub fn wire_id(&self) -> TransactionalId {
+        self.wire_id.clone()
     }
 
     pub fn state(&self) -> TransactionState {
@@ -218,6 +228,10 @@ impl TransactionManager {
                 .saturating_mul(1u32 << attempts.min(16))
                 .min(shared.config.retry_backoff_max);
             attempts = attempts.saturating_add(1);
+            shared
+                .metrics
+                .txn_retries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::debug!(api, error = %e, attempts, ?backoff, "transactional request retried");
             if Instant::now() + backoff >= deadline {
                 tracing::debug!(api, error = %e, "no time left to retry");
