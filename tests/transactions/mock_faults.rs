@@ -194,3 +194,56 @@ async fn a_failed_record_makes_the_transaction_abortable_and_the_abort_recovers(
     p.commit_transaction().await.unwrap();
     support::verify_read_back(&bootstrap, topic, 1, 100, acked, "after an abortable error").await;
 }
+
+#[tokio::test]
+async fn a_commit_that_timed_out_resumes_when_called_again() {
+    support::init_tracing();
+    let mock = support::mock_cluster(3);
+    let bootstrap = mock.bootstrap_servers();
+    let topic = "txn-mock-resume";
+    mock.create_topic(topic, 1, 3).unwrap();
+    // Data on broker 1, the transaction coordinator on broker 3, so the
+    // coordinator can go away while the records stay reachable.
+    mock.partition_leader(topic, 0, Some(1)).unwrap();
+    mock.coordinator(
+        rdkafka::mocking::MockCoordinator::Transaction("resume-1".into()),
+        3,
+    )
+    .unwrap();
+    let client = client(&bootstrap).await;
+    let p: TransactionalProducer<String, String> = kafkit::producer::Producer::builder(&client)
+        .max_block(Duration::from_secs(2))
+        .retry_backoff_max(Duration::from_millis(200))
+        .transactional_id("resume-1")
+        .build()
+        .unwrap();
+    p.init_transactions().await.unwrap();
+    p.begin_transaction().unwrap();
+    let mut acked = support::Acked::new();
+    for i in 0..50 {
+        let meta = p
+            .send(ProducerRecord::new(topic, format!("value-{i}")))
+            .await
+            .unwrap();
+        acked.entry(0).or_default().push((meta.offset.unwrap(), i));
+    }
+
+    mock.broker_down(3).unwrap();
+    let e = p.commit_transaction().await.unwrap_err();
+    assert!(
+        matches!(e, kafkit::Error::Timeout { .. }) && !e.requires_abort() && !e.is_fatal(),
+        "{e}"
+    );
+    // The commit is pending: it cannot turn into an abort.
+    let e = p.abort_transaction().await.unwrap_err();
+    assert!(matches!(e, kafkit::Error::IllegalState(_)), "{e}");
+    assert!(e.to_string().contains("commit_transaction again"), "{e}");
+
+    mock.broker_up(3).unwrap();
+    p.commit_transaction().await.unwrap();
+    assert!(matches!(
+        p.transaction_state(),
+        kafkit::producer::TransactionState::Ready
+    ));
+    support::verify_read_back(&bootstrap, topic, 1, 50, acked, "resumed commit").await;
+}
