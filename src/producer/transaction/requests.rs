@@ -369,13 +369,16 @@ mod tests {
 
     #[test]
     fn init_producer_id_asks_for_a_fresh_id_with_the_transactional_id() {
-        let r = init_producer_id("tx", 60_000);
+        let r = init_producer_id("tx", 60_000, None);
         assert_eq!(
             r.transactional_id.as_ref().map(|t| t.0.as_str()),
             Some("tx")
         );
         assert_eq!(r.transaction_timeout_ms, 60_000);
         assert_eq!((r.producer_id.0, r.producer_epoch), (-1, -1));
+        // KIP-360: with the current id the coordinator bumps our epoch.
+        let bump = init_producer_id("tx", 60_000, Some(PRODUCER));
+        assert_eq!((bump.producer_id.0, bump.producer_epoch), (42, 3));
     }
 
     #[test]
