@@ -19,11 +19,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use kafkit::admin::NewTopic;
 use kafkit::consumer::{
     Consumer, ConsumerConfig, ConsumerRecords, IsolationLevel, OffsetAndMetadata, OffsetReset,
 };
 use kafkit::producer::{Producer, ProducerRecord, TransactionalProducer};
-use kafkit::admin::NewTopic;
 use kafkit::{Client, TopicPartition};
 
 struct Args {
