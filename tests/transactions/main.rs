@@ -12,6 +12,9 @@
 //! - neither broker hides aborted records from read_committed consumers, so
 //!   no test here claims that aborted data is invisible: the tests check the
 //!   markers and offsets the brokers do write.
+//!
+//! `produce_faults` reruns tests/producer_faults.rs scenarios transactionally
+//! with five requests in flight, where the mock does check sequences.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -23,3 +26,4 @@ mod interop;
 mod markers;
 mod mock_faults;
 mod offsets;
+mod produce_faults;
