@@ -1,7 +1,7 @@
 //! The transactional producer's state machine, as pure data.
 //!
 //! Java's `TransactionManager` states and transitions, with no I/O: the
-//! producer asks [`TransactionState::on`] before and after each step and
+//! producer asks `TransactionState::on` before and after each step and
 //! acts only on the state it gets back.
 //!
 //! ```text
