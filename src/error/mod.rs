@@ -212,6 +212,27 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
+    /// A transactional producer's transaction can no longer commit: a
+    /// record failed, or the transaction was aborted before the record was
+    /// sent. [`Error::requires_abort`] is true: call `abort_transaction`,
+    /// after which the producer can begin a new transaction. `cause` is the
+    /// error that made the transaction abortable, when there was one (it
+    /// may itself be retriable, e.g. a delivery timeout, which is why this
+    /// wrapper exists: the transaction as a whole is not).
+    #[error("the transaction must be aborted: {reason}{}", cause.as_deref().map(|c| format!("; cause: {c}")).unwrap_or_default())]
+    TransactionAbortable {
+        /// Why.
+        reason: String,
+        /// The error that made the transaction abortable.
+        cause: Option<Box<Error>>,
+    },
+
+    /// A transactional call was made in a state that does not allow it
+    /// (Java's `IllegalStateException`): e.g. `send` outside a transaction,
+    /// `begin_transaction` twice. Nothing changed; the producer stays usable.
+    #[error("illegal transaction state: {0}")]
+    IllegalState(String),
+
     /// The client (or the producer/consumer built from it) was closed.
     #[error("client is closed")]
     Closed,
@@ -279,7 +300,11 @@ impl Error {
             | Error::DeliveryTimeout { context, .. }
             | Error::UnsupportedVersion { context, .. }
             | Error::InvalidArgument { context, .. } => Some(context),
-            Error::Config(_) | Error::Closed | Error::NoBrokerAvailable(_) => None,
+            Error::Config(_)
+            | Error::Closed
+            | Error::NoBrokerAvailable(_)
+            | Error::TransactionAbortable { .. }
+            | Error::IllegalState(_) => None,
         }
     }
 
@@ -298,7 +323,11 @@ impl Error {
             | Error::InvalidArgument { context, .. } => {
                 *context = f(std::mem::take(context));
             }
-            Error::Config(_) | Error::Closed | Error::NoBrokerAvailable(_) => {}
+            Error::Config(_)
+            | Error::Closed
+            | Error::NoBrokerAvailable(_)
+            | Error::TransactionAbortable { .. }
+            | Error::IllegalState(_) => {}
         }
         self
     }
@@ -319,6 +348,8 @@ impl Error {
             | Error::InvalidArgument { .. }
             | Error::UnsupportedVersion { .. }
             | Error::Config(_)
+            | Error::TransactionAbortable { .. }
+            | Error::IllegalState(_)
             | Error::Closed => false,
         }
     }
@@ -341,15 +372,20 @@ impl Error {
     /// Inside a transaction: the transaction cannot commit and must be
     /// aborted (after which the producer can begin a new one).
     ///
-    /// True for every error that is neither fatal nor retriable, and for the
-    /// broker's explicit `TRANSACTION_ABORTABLE`; false for
-    /// [`Error::InvalidArgument`], which is raised before anything reaches
-    /// the transaction.
+    /// True for every error that is neither fatal nor retriable, for the
+    /// broker's explicit `TRANSACTION_ABORTABLE` and for
+    /// [`Error::TransactionAbortable`]; false for [`Error::InvalidArgument`],
+    /// which is raised before anything reaches the transaction, and for
+    /// [`Error::IllegalState`], a call the producer refused without acting.
     pub fn requires_abort(&self) -> bool {
-        if self.code() == Some(ErrorCode::TRANSACTION_ABORTABLE) {
+        if self.code() == Some(ErrorCode::TRANSACTION_ABORTABLE)
+            || matches!(self, Error::TransactionAbortable { .. })
+        {
             return true;
         }
-        !self.is_fatal() && !self.is_retriable() && !matches!(self, Error::InvalidArgument { .. })
+        !self.is_fatal()
+            && !self.is_retriable()
+            && !matches!(self, Error::InvalidArgument { .. } | Error::IllegalState(_))
     }
 
     pub(crate) fn io(source: std::io::Error, context: Context) -> Error {
@@ -415,6 +451,16 @@ mod tests {
         };
         assert!(!arg.is_fatal() && !arg.is_retriable() && !arg.requires_abort());
         assert!(Error::Closed.is_fatal());
+        let abortable = Error::TransactionAbortable {
+            reason: "a record failed".into(),
+            cause: Some(Box::new(Error::Timeout {
+                what: "request",
+                context: Context::default(),
+            })),
+        };
+        assert!(abortable.requires_abort() && !abortable.is_fatal() && !abortable.is_retriable());
+        let illegal = Error::IllegalState("send outside a transaction".into());
+        assert!(!illegal.requires_abort() && !illegal.is_fatal() && !illegal.is_retriable());
         assert!(Error::Config("x".into()).is_fatal());
         assert!(
             Error::Timeout {

@@ -83,6 +83,9 @@ struct PartitionQueue {
     /// A retried batch is in flight: the partition sends nothing else until
     /// it settles, so no batch can overtake it on any connection or leader.
     retry_in_flight: bool,
+    /// Transactional producer only: AddPartitionsToTxn succeeded for this
+    /// partition in the current transaction, so its batches may be sent.
+    in_txn: bool,
 }
 
 impl PartitionQueue {
@@ -124,6 +127,9 @@ pub(crate) struct AccumulatorConfig {
     pub compression: Compression,
     pub max_in_flight: usize,
     pub max_request_size: usize,
+    /// Batches carry the transactional attribute and wait for their
+    /// partition to be added to the transaction.
+    pub transactional: bool,
 }
 
 /// What `drain` decided.
@@ -135,6 +141,8 @@ pub(crate) struct Drained {
     pub leaderless: bool,
     /// When the next batch becomes ready by lingering or backoff.
     pub next_wake: Option<Instant>,
+    /// Partitions with data wait for AddPartitionsToTxn.
+    pub needs_txn: bool,
 }
 
 pub(crate) struct Accumulator {
@@ -231,6 +239,10 @@ impl Accumulator {
             let Some(front) = queue.batches.front() else {
                 continue;
             };
+            if cfg.transactional && !queue.in_txn {
+                out.needs_txn = true;
+                continue;
+            }
             if queue.blocked
                 || queue.retry_in_flight
                 || (mode == DrainMode::MaybeWrittenRetriesOnly && !front.maybe_written)
@@ -269,6 +281,9 @@ impl Accumulator {
                 continue;
             };
             if let Some(mut writer) = batch.writer.take() {
+                if cfg.transactional {
+                    writer.transactional(true);
+                }
                 if let Some((pid, epoch)) = producer {
                     writer.producer(pid, epoch, queue.next_sequence);
                     batch.base_sequence = Some(queue.next_sequence);
@@ -408,6 +423,54 @@ impl Accumulator {
         insert_in_sequence_order(queue, batch);
     }
 
+    /// Transactional producer: partitions with queued data that are not in
+    /// the current transaction yet.
+    pub fn partitions_needing_txn(&self) -> Vec<Tp> {
+        self.queues
+            .iter()
+            .filter(|(_, q)| !q.in_txn && !q.batches.is_empty())
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// AddPartitionsToTxn succeeded for `partitions`: their batches may go.
+    pub fn mark_in_txn(&mut self, partitions: &[Tp]) {
+        for tp in partitions {
+            if let Some(q) = self.queues.get_mut(tp) {
+                q.in_txn = true;
+            }
+        }
+    }
+
+    /// The transaction ended: the next one adds its partitions afresh.
+    pub fn end_transaction(&mut self) {
+        for q in self.queues.values_mut() {
+            q.in_txn = false;
+        }
+    }
+
+    /// Takes the batches not drained yet (still open, no sequence numbers),
+    /// of `only` these partitions or of all: an aborted transaction drops
+    /// them, as Java's `abortUndrainedBatches` does. Closed batches stay:
+    /// they hold sequence numbers and must settle.
+    pub fn take_open_batches(&mut self, only: Option<&[Tp]>) -> Vec<ProducerBatch> {
+        let mut out = Vec::new();
+        for (tp, q) in self.queues.iter_mut() {
+            if only.is_some_and(|o| !o.contains(tp)) {
+                continue;
+            }
+            // Open batches are always behind the closed ones.
+            while q.batches.back().is_some_and(|b| b.writer.is_some()) {
+                if let Some(b) = q.batches.pop_back() {
+                    out.push(b);
+                }
+            }
+        }
+        let n: usize = out.iter().map(ProducerBatch::record_count).sum();
+        self.outstanding = self.outstanding.saturating_sub(n);
+        out
+    }
+
     /// Takes every queued batch (on close or fatal error).
     pub fn take_all(&mut self) -> Vec<ProducerBatch> {
         let mut out = Vec::new();
@@ -469,6 +532,7 @@ mod tests {
             compression: Compression::None,
             max_in_flight: 5,
             max_request_size: 1 << 20,
+            transactional: false,
         })
     }
 
@@ -642,6 +706,60 @@ mod tests {
         // The next fresh batch continues after them.
         let r3 = drain_all(&mut a).remove(0);
         assert_eq!(r3.base_sequence, Some(n1 + n2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transactional_batches_wait_for_their_partition_to_join_the_transaction() {
+        let mut a = acc(0);
+        a.config.transactional = true;
+        let (t0, t1): (Tp, Tp) = (("t".into(), 0), ("t".into(), 1));
+        let _r0 = add(&mut a, &t0, 2, 10);
+        let _r1 = add(&mut a, &t1, 2, 10);
+        let d = a
+            .drain(Instant::now(), true, DrainMode::All, Some((1, 0)), |_| {
+                Some(1)
+            })
+            .unwrap();
+        assert!(d.requests.is_empty() && d.needs_txn);
+        let mut pending = a.partitions_needing_txn();
+        pending.sort();
+        assert_eq!(pending, vec![t0.clone(), t1.clone()]);
+        a.mark_in_txn(std::slice::from_ref(&t0));
+        assert_eq!(a.partitions_needing_txn(), vec![t1.clone()]);
+        let sent = drain_all(&mut a);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].tp, t0);
+        let decoded = crate::protocol::records::decode_batches(sent[0].encoded.clone().unwrap())
+            .next()
+            .unwrap()
+            .unwrap();
+        assert!(decoded.is_transactional());
+        // The transaction ends: the next one adds its partitions again.
+        a.complete(&t0, sent[0].record_count());
+        a.end_transaction();
+        let _r2 = add(&mut a, &t0, 1, 10);
+        let mut pending = a.partitions_needing_txn();
+        pending.sort();
+        assert_eq!(pending, vec![t0, t1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn abort_takes_only_batches_not_yet_drained() {
+        let mut a = acc(0);
+        let tp: Tp = ("t".into(), 0);
+        let _rx = add(&mut a, &tp, 25, 100);
+        let first = drain_all(&mut a).remove(0);
+        // Failed retriably: back in the queue, closed, with its sequence.
+        a.requeue(first, Duration::ZERO);
+        let before = a.outstanding();
+        let open = a.take_open_batches(None);
+        assert!(!open.is_empty() && open.iter().all(|b| b.encoded.is_none()));
+        let dropped: usize = open.iter().map(ProducerBatch::record_count).sum();
+        assert_eq!(a.outstanding(), before - dropped);
+        let left = drain_all(&mut a);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].base_sequence, Some(0), "the closed batch settles");
+        assert!(a.take_open_batches(Some(&[("other".into(), 0)])).is_empty());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::partitioner::{
 use super::record::{ProducerRecord, RecordMetadata};
 use super::routing::Routes;
 use super::sender;
+use super::transaction::{TransactionManager, TransactionalProducerBuilder};
 use crate::client::Client;
 use crate::error::{Context, Error, ErrorCode, Result};
 use crate::protocol::records::Compression;
@@ -32,6 +33,7 @@ pub(crate) struct Metrics {
     pub batches_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub identity_resets: AtomicU64,
+    pub txn_retries: AtomicU64,
 }
 
 /// A snapshot of a producer's counters.
@@ -54,8 +56,12 @@ pub struct ProducerMetrics {
     /// Batches currently in flight (sent, not yet answered).
     pub batches_in_flight: u64,
     /// Times the idempotent producer took a new producer id because the
-    /// broker lost its sequence state (KIP-360).
+    /// broker lost its sequence state (KIP-360), or the transactional
+    /// producer bumped its epoch after an abort.
     pub producer_id_resets: u64,
+    /// Transactional producer: coordinator requests retried (coordinator
+    /// moved, loading, concurrent transactions, lost connection).
+    pub transactional_retries: u64,
 }
 
 impl ProducerMetrics {
@@ -85,6 +91,9 @@ pub(crate) struct Shared {
     closed_hard: AtomicBool,
     fatal: Mutex<Option<Error>>,
     pub metrics: Metrics,
+    /// Set for a `TransactionalProducer`: its transaction state, which the
+    /// sender consults per batch (never per record) and tells of failures.
+    pub txn: Option<Arc<TransactionManager>>,
 }
 
 impl Shared {
@@ -213,9 +222,26 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
         self
     }
 
+    /// Turns this into a [`TransactionalProducerBuilder`] with
+    /// `transactional.id` = `id`: the settings made so far are kept;
+    /// idempotence is forced on and `acks` must stay `all`.
+    pub fn transactional_id(self, id: impl Into<String>) -> TransactionalProducerBuilder<K, V> {
+        TransactionalProducerBuilder::new(self, id.into())
+    }
+
     /// Builds the producer and starts its sender task. Must run inside a
     /// tokio runtime.
     pub fn build(self) -> Result<Producer<K, V>> {
+        self.build_with(None)
+    }
+
+    /// The settings, for the transactional builder's checks.
+    pub(crate) fn config_mut(&mut self) -> &mut ProducerConfig {
+        &mut self.config
+    }
+
+    /// Builds the producer, transactional when `txn` is given.
+    pub(crate) fn build_with(self, txn: Option<Arc<TransactionManager>>) -> Result<Producer<K, V>> {
         self.config.validate()?;
         let cfg = &self.config;
         let shared = Arc::new(Shared {
@@ -226,6 +252,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
                 compression: cfg.compression,
                 max_in_flight: cfg.max_in_flight,
                 max_request_size: cfg.max_request_size,
+                transactional: txn.is_some(),
             })),
             sticky: Mutex::new(HashMap::new()),
             routes: Routes::default(),
@@ -241,6 +268,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
             fatal: Mutex::new(None),
             metrics: Metrics::default(),
             config: self.config,
+            txn,
         });
         tokio::spawn(sender::run(shared.clone()));
         Ok(Producer {
@@ -304,6 +332,10 @@ where
 }
 
 impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// Sends a record and waits for its acknowledgement.
     pub async fn send(&self, record: ProducerRecord<K, V>) -> Result<RecordMetadata> {
         // Names the topic and the explicit partition only: never keys,
@@ -545,6 +577,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             bytes_sent: s.metrics.bytes_sent.load(Ordering::Relaxed),
             batches_in_flight: in_flight,
             producer_id_resets: s.metrics.identity_resets.load(Ordering::Relaxed),
+            transactional_retries: s.metrics.txn_retries.load(Ordering::Relaxed),
         }
     }
 }

@@ -11,8 +11,10 @@ pub mod partitioner;
 pub mod record;
 mod routing;
 mod sender;
+pub mod transaction;
 
 pub use config::{Acks, ProducerConfig};
 pub use delivery::DeliveryFuture;
 pub use handle::{Producer, ProducerBuilder, ProducerMetrics};
 pub use record::{ProducerRecord, RecordMetadata};
+pub use transaction::{TransactionState, TransactionalProducer, TransactionalProducerBuilder};

@@ -47,6 +47,23 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 continue;
             }
         };
+        let mut added = false;
+        if shared.txn.is_some() {
+            if producer.is_none() {
+                // init_transactions has not given an id yet, so nothing can
+                // have been buffered (send needs an open transaction).
+                if shared.is_closed() {
+                    fail_everything(&shared, Error::Closed);
+                    return;
+                }
+                tokio::select! {
+                    _ = shared.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+                continue;
+            }
+            added = add_partitions_to_txn(&shared).await;
+        }
         let metadata = shared.client.metadata();
         let now = Instant::now();
         let flush = shared.flushing();
@@ -122,7 +139,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             shared.idle.notify_waiters();
             return;
         }
-        if sent {
+        // Records that arrived for new partitions while AddPartitionsToTxn
+        // was out: add them now rather than after a sleep.
+        if sent || (drained.needs_txn && added) {
             continue;
         }
         if shared.lock().outstanding() == 0 {
@@ -152,6 +171,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 /// Asks the sender for a new producer identity: some partition's sequence
 /// is no longer known to match the broker's (KIP-360).
 fn request_new_identity(shared: &Shared) {
+    // A transactional producer never does this: there a lost sequence is
+    // an abortable (or, when fenced, fatal) error of the transaction, and
+    // the abort bumps the epoch.
+    if let Some(txn) = &shared.txn {
+        txn.sequence_uncertain();
+        return;
+    }
     if shared.config.idempotent() && !shared.renew_identity.swap(true, Ordering::AcqRel) {
         tracing::debug!("new producer id requested");
     }
@@ -188,7 +214,47 @@ async fn renew_identity_when_settled(
     Ok(fresh)
 }
 
+/// Transactional producer: AddPartitionsToTxn for the partitions that have
+/// data but are not in the transaction yet, before any of their batches is
+/// drained. If that fails, their unsent records fail with the error (which
+/// makes the transaction abortable, or the producer fatally failed).
+/// Returns whether partitions were added.
+async fn add_partitions_to_txn(shared: &Shared) -> bool {
+    let Some(txn) = &shared.txn else { return false };
+    let pending = shared.lock().partitions_needing_txn();
+    if pending.is_empty() {
+        return false;
+    }
+    match txn.add_partitions(shared, &pending).await {
+        Ok(()) => {
+            shared.lock().mark_in_txn(&pending);
+            true
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, partitions = pending.len(), "AddPartitionsToTxn failed");
+            let batches = shared.lock().take_open_batches(Some(&pending));
+            for b in batches {
+                fail_batch(shared, b, e.clone(), false);
+            }
+            false
+        }
+    }
+}
+
+/// Abort: the records not sent yet are failed with `e` and dropped.
+pub(crate) fn fail_unsent(shared: &Shared, e: Error) {
+    let batches = shared.lock().take_open_batches(None);
+    for b in batches {
+        fail_batch(shared, b, e.clone(), false);
+    }
+    shared.wake.notify_one();
+}
+
 async fn ensure_producer_id(shared: &Shared) -> Result<Option<(i64, i16)>> {
+    if shared.txn.is_some() {
+        // Set by init_transactions, through the transaction coordinator.
+        return Ok(*shared.producer_id.lock().unwrap_or_else(|p| p.into_inner()));
+    }
     if !shared.config.idempotent() {
         return Ok(None);
     }
@@ -277,6 +343,7 @@ async fn send_on(
         );
     }
     let req = ProduceRequest::default()
+        .with_transactional_id(shared.txn.as_ref().map(|t| t.wire_id()))
         .with_acks(shared.config.acks.wire())
         .with_timeout_ms(
             shared
@@ -382,12 +449,18 @@ fn handle_response(
                 if code == ErrorCode::UNKNOWN_PRODUCER_ID
                     || shared.lock().is_next_sequence(&batch) =>
             {
-                request_new_identity(shared);
                 let e = Error::Broker {
                     code,
                     message: None,
                     context: Context::api("Produce").with_broker(leader),
                 };
+                if shared.txn.is_some() {
+                    // No KIP-360 recovery inside a transaction: the batch
+                    // fails and the transaction must be aborted.
+                    fail_batch(shared, batch, e, true);
+                    continue;
+                }
+                request_new_identity(shared);
                 // The broker's answer is definite: under the old identity
                 // this batch is not in the log (were it, the answer would be
                 // DUPLICATE_SEQUENCE_NUMBER), whatever earlier attempts did.
@@ -513,6 +586,9 @@ fn fail_batch(shared: &Shared, batch: ProducerBatch, e: Error, was_sent: bool) {
         .failed
         .fetch_add(batch.record_count() as u64, Ordering::Relaxed);
     let e = e.map_context(|c| c.with_topic(batch.tp.0.clone()).with_partition(batch.tp.1));
+    if let Some(txn) = &shared.txn {
+        txn.record_failed(shared, &e);
+    }
     batch.outcome.settle(Err(e));
     shared.idle_check();
 }

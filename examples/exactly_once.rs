@@ -1,0 +1,213 @@
+//! Exactly-once consume-transform-produce: read an input topic in a group,
+//! uppercase each value, write it to an output topic, and commit the input
+//! positions in the same transaction (`send_offsets_to_transaction`), so
+//! every input record is reflected in the output once, whatever fails.
+//!
+//! ```text
+//! cargo run --example exactly_once -- --bootstrap-server HOST:PORT \
+//!     --input IN --output OUT --group G [--messages N] [--seed N] \
+//!     [--transactional-id ID]
+//! ```
+//!
+//! `--messages N` stops after N records (default: run until Ctrl-C);
+//! `--seed N` first writes N records to the input topic, for a demo on an
+//! empty broker. The consumer reads with `isolation.level=read_committed`
+//! and auto commit off: the transaction is what commits its offsets. When a
+//! transaction fails it is aborted and the consumer seeks back to the
+//! committed offsets, so the aborted batch is processed again.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kafkit::admin::NewTopic;
+use kafkit::consumer::{
+    Consumer, ConsumerConfig, ConsumerRecords, IsolationLevel, OffsetAndMetadata, OffsetReset,
+};
+use kafkit::producer::{Producer, ProducerRecord, TransactionalProducer};
+use kafkit::{Client, TopicPartition};
+
+struct Args {
+    bootstrap: String,
+    input: String,
+    output: String,
+    group: String,
+    messages: Option<u64>,
+    seed: u64,
+    transactional_id: Option<String>,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        bootstrap: String::new(),
+        input: String::new(),
+        output: String::new(),
+        group: String::new(),
+        messages: None,
+        seed: 0,
+        transactional_id: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--bootstrap-server" | "--broker-list" => a.bootstrap = value()?,
+            "--input" => a.input = value()?,
+            "--output" => a.output = value()?,
+            "--group" => a.group = value()?,
+            "--messages" => {
+                a.messages = Some(value()?.parse().map_err(|e| format!("--messages: {e}"))?)
+            }
+            "--seed" => a.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--transactional-id" => a.transactional_id = Some(value()?),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    if a.bootstrap.is_empty() || a.input.is_empty() || a.output.is_empty() || a.group.is_empty() {
+        return Err("--bootstrap-server, --input, --output and --group are required".into());
+    }
+    Ok(a)
+}
+
+#[tokio::main]
+async fn main() -> kafkit::Result<()> {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let client = Client::builder(&args.bootstrap)
+        .client_id("kafkit-exactly-once")
+        .build()
+        .await?;
+
+    // Ignore "already exists"; any other failure shows up below.
+    let _ = client
+        .admin()
+        .create_topics([
+            NewTopic::new(&args.input, 3, 1),
+            NewTopic::new(&args.output, 3, 1),
+        ])
+        .await;
+
+    if args.seed > 0 {
+        seed(&client, &args.input, args.seed).await?;
+    }
+
+    let config = ConsumerConfig {
+        group_id: Some(args.group.clone()),
+        enable_auto_commit: false,
+        isolation_level: IsolationLevel::ReadCommitted,
+        auto_offset_reset: OffsetReset::Earliest,
+        // Tansu completes a group's first join after session.timeout / 2.
+        session_timeout: Duration::from_secs(6),
+        heartbeat_interval: Duration::from_millis(500),
+        ..ConsumerConfig::default()
+    };
+    let consumer: Consumer<String, String> = Consumer::builder(&client).config(config).build()?;
+    consumer.subscribe([args.input.as_str()])?;
+
+    // One transactional id per input-consuming instance; a restarted
+    // instance with the same id fences the old one.
+    let transactional_id = args
+        .transactional_id
+        .clone()
+        .unwrap_or_else(|| format!("exactly-once-{}", args.group));
+    let producer: TransactionalProducer<String, String> =
+        TransactionalProducer::builder(&client, transactional_id).build()?;
+    producer.init_transactions().await?;
+
+    let mut processed: u64 = 0;
+    let mut aborted: u64 = 0;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        if args.messages.is_some_and(|n| processed >= n) {
+            break;
+        }
+        let records = tokio::select! {
+            _ = &mut ctrl_c => break,
+            r = consumer.poll(Duration::from_millis(500)) => r?,
+        };
+        if records.is_empty() {
+            continue;
+        }
+        let n = records.len() as u64;
+        match transform(&producer, &consumer, &records, &args.output).await {
+            Ok(()) => processed += n,
+            Err(e) if e.is_fatal() => {
+                eprintln!("fatal: {e}");
+                return Err(e);
+            }
+            Err(e) => {
+                eprintln!("transaction failed ({e}); aborting and rewinding");
+                aborted += n;
+                producer.abort_transaction().await?;
+                rewind(&consumer).await?;
+            }
+        }
+    }
+    println!(
+        "processed {processed} records exactly once ({aborted} aborted and retried); {:?}",
+        producer.metrics()
+    );
+    producer.close(Duration::from_secs(10)).await?;
+    consumer.close(Duration::from_secs(10)).await;
+    client.close(Duration::from_secs(1)).await;
+    Ok(())
+}
+
+/// One transaction: the uppercased records and the input positions after
+/// them.
+async fn transform(
+    producer: &TransactionalProducer<String, String>,
+    consumer: &Consumer<String, String>,
+    records: &ConsumerRecords<String, String>,
+    output: &str,
+) -> kafkit::Result<()> {
+    producer.begin_transaction()?;
+    let mut positions: BTreeMap<TopicPartition, OffsetAndMetadata> = BTreeMap::new();
+    for r in records {
+        let mut out = ProducerRecord::new(output, r.value.as_deref().unwrap_or("").to_uppercase());
+        if let Some(k) = &r.key {
+            out = out.key(k.clone());
+        }
+        // Failures surface in commit_transaction, which then refuses.
+        let _delivery = producer.enqueue(out).await?;
+        positions.insert(r.topic_partition(), OffsetAndMetadata::new(r.offset + 1));
+    }
+    producer
+        .send_offsets_to_transaction(positions, &consumer.group_metadata()?)
+        .await?;
+    producer.commit_transaction().await
+}
+
+/// After an abort: back to the last committed input positions.
+async fn rewind(consumer: &Consumer<String, String>) -> kafkit::Result<()> {
+    let assigned = consumer.assignment();
+    for (tp, committed) in consumer.committed(&assigned).await? {
+        match committed {
+            Some(o) => consumer.seek(&tp, o.offset)?,
+            None => consumer.seek_to_beginning(std::slice::from_ref(&tp))?,
+        }
+    }
+    Ok(())
+}
+
+/// Writes `n` input records with a plain producer.
+async fn seed(client: &Client, topic: &str, n: u64) -> kafkit::Result<()> {
+    let producer: Producer<String, String> = Producer::builder(client).build()?;
+    let mut deliveries = Vec::new();
+    for i in 0..n {
+        let record = ProducerRecord::new(topic, format!("record-{i}")).key(format!("key-{i}"));
+        deliveries.push(producer.enqueue(record).await?);
+    }
+    producer.flush().await;
+    for d in deliveries {
+        d.await?;
+    }
+    producer.close(Duration::from_secs(10)).await?;
+    println!("seeded {n} records into {topic}");
+    Ok(())
+}
