@@ -60,7 +60,11 @@ pub enum BrokerKind {
     /// - ListOffsets(LATEST) answers the last batch's base offset + 1, not the
     ///   high watermark (Fetch responses carry the correct high watermark);
     /// - read_committed is not enforced: Fetch never lists aborted
-    ///   transactions;
+    ///   transactions (it does answer the last stable offset, so an open
+    ///   transaction's records are held back);
+    /// - EndTxn writes markers only to partitions whose Produce requests
+    ///   carried the transactional id; an offsets-only transaction (no
+    ///   records) does not store its TxnOffsetCommit offsets on commit;
     /// - no CreatePartitions, no OffsetForLeaderEpoch, no KIP-848
     ///   ConsumerGroupHeartbeat; DeleteRecords closes the connection;
     ///   DescribeConfigs returns no entries.

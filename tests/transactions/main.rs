@@ -27,3 +27,4 @@ mod markers;
 mod mock_faults;
 mod offsets;
 mod produce_faults;
+mod read_committed;
