@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -35,6 +36,8 @@ pub(crate) struct GroupMember {
     /// `auto.offset.reset` while their committed offsets are unknown).
     pending_assign: Mutex<Option<RebalanceEvent>>,
     subscription: Mutex<Vec<String>>,
+    /// The membership's poll-expiry count when the consumer last looked.
+    seen_poll_expirations: AtomicU64,
 }
 
 impl GroupMember {
@@ -45,6 +48,7 @@ impl GroupMember {
             auto_commit,
             pending_assign: Mutex::new(None),
             subscription: Mutex::new(Vec::new()),
+            seen_poll_expirations: AtomicU64::new(0),
         }
     }
 }
@@ -172,6 +176,22 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         let Some(member) = &self.group else {
             return Ok(());
         };
+        // The member left the group while the application did not poll
+        // (max.poll.interval.ms): its partitions may already be another
+        // member's. Drop them before anything is taken from the buffer,
+        // or records prefetched for them would be handed out a second
+        // time (Java declares them lost at this poll, before fetching).
+        // The `Lost` event for them follows once the membership sees this
+        // poll, and runs the listener.
+        let expirations = member.handle.poll_expirations();
+        if member
+            .seen_poll_expirations
+            .swap(expirations, Ordering::AcqRel)
+            != expirations
+        {
+            tracing::info!("max.poll.interval.ms expired: dropping the partitions held");
+            self.ctx.subs.assign(Vec::new());
+        }
         member.handle.polled();
         let retry = lock(&member.pending_assign).take();
         if let Some(event) = retry {
