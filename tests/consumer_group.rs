@@ -57,10 +57,7 @@ async fn three_members_join_while_consuming(
     let tally = Arc::new(Tally::default());
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let owners: Owners = Arc::default();
-    let pace = Pace {
-        after_poll: Duration::from_millis(25),
-        commit_each_poll: false,
-    };
+    let pace = Pace::paced(Duration::from_millis(25));
     let mut tasks = Vec::new();
     let mut consumers = Vec::new();
     for id in 0..3 {

@@ -180,10 +180,7 @@ async fn mixed_group(broker: &TestBroker, strategy: &str, assignor: Arc<dyn Assi
     };
     let k = Arc::new(group_member(&client, &group, &options));
     k.subscribe([topic.clone()]).unwrap();
-    let pace = Pace {
-        after_poll: Duration::from_millis(10),
-        commit_each_poll: true,
-    };
+    let pace = Pace::committing(Duration::from_millis(10));
     let k_task = tokio::spawn(consume_until_stopped(
         KAFKIT,
         k.clone(),

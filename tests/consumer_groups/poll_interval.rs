@@ -39,10 +39,7 @@ async fn member_that_stops_polling_leaves_and_rejoins(broker: &TestBroker) {
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     // Commit after every poll and in every revoke: whatever a member was
     // handed out is committed before anyone else can own its partition.
-    let pace = Pace {
-        after_poll: Duration::from_millis(10),
-        commit_each_poll: true,
-    };
+    let pace = Pace::committing(Duration::from_millis(10));
     for m in [&a, &b] {
         m.subscribe([topic.clone()]).unwrap();
     }

@@ -36,10 +36,7 @@ async fn restart_within_session(broker: &TestBroker) {
     let owners: Owners = Arc::default();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let (stop_a, stop_a_rx) = tokio::sync::watch::channel(false);
-    let pace = Pace {
-        after_poll: Duration::from_millis(10),
-        commit_each_poll: true,
-    };
+    let pace = Pace::committing(Duration::from_millis(10));
     let spawn = |id, m: &Arc<_>, stop_rx| {
         tokio::spawn(consume_until_stopped(
             id,

@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafkit::consumer::assignor::Assignor;
-use kafkit::consumer::{Consumer, ListenerFuture, OffsetReset, RebalanceListener};
+use kafkit::consumer::{
+    Consumer, ListenerFuture, OffsetAndMetadata, OffsetReset, RebalanceListener,
+};
 use kafkit::producer::{Producer, ProducerRecord};
 use kafkit::{Client, TopicPartition};
 
@@ -265,6 +267,13 @@ pub struct Pace {
     /// `commit_sync` after every poll; a failed commit marks that poll's
     /// records uncertain in the [`Tally`].
     pub commit_each_poll: bool,
+    /// Commit after every poll the positions without their leader epochs
+    /// (`commit_offsets`), for brokers that refuse an epoch older than the
+    /// partition's (librdkafka's mock checks OffsetCommit's
+    /// `committed_leader_epoch` against the current leader epoch, where
+    /// Apache Kafka only stores it, so after a leader move every commit of
+    /// records written before it fails there with FENCED_LEADER_EPOCH).
+    pub commit_without_leader_epoch: bool,
 }
 
 impl Pace {
@@ -273,7 +282,38 @@ impl Pace {
     pub const FULL_SPEED: Pace = Pace {
         after_poll: Duration::ZERO,
         commit_each_poll: false,
+        commit_without_leader_epoch: false,
     };
+
+    /// Sleep `after_poll` after each poll, no commits of its own.
+    pub fn paced(after_poll: Duration) -> Pace {
+        Pace {
+            after_poll,
+            ..Pace::FULL_SPEED
+        }
+    }
+
+    /// Sleep `after_poll` after each poll and `commit_sync` after it.
+    pub fn committing(after_poll: Duration) -> Pace {
+        Pace {
+            after_poll,
+            commit_each_poll: true,
+            ..Pace::FULL_SPEED
+        }
+    }
+}
+
+/// Commits the delivered position of every assigned partition, with no
+/// leader epoch (see [`Pace::commit_without_leader_epoch`]).
+async fn commit_positions_without_epochs(
+    consumer: &Consumer<String, String>,
+) -> kafkit::Result<()> {
+    let mut offsets = BTreeMap::new();
+    for tp in consumer.assignment() {
+        let position = consumer.position(&tp).await?;
+        offsets.insert(tp, OffsetAndMetadata::new(position));
+    }
+    consumer.commit_offsets(offsets).await
 }
 
 /// A member shared between its polling task and the test, which watches
@@ -317,10 +357,16 @@ pub async fn consume_until_stopped(
                         i
                     })
                     .collect();
-                if pace.commit_each_poll
-                    && !numbers.is_empty()
-                    && let Err(e) = consumer.commit_sync().await
-                {
+                let committed = if numbers.is_empty() {
+                    Ok(())
+                } else if pace.commit_without_leader_epoch {
+                    commit_positions_without_epochs(&consumer).await
+                } else if pace.commit_each_poll {
+                    consumer.commit_sync().await
+                } else {
+                    Ok(())
+                };
+                if let Err(e) = committed {
                     eprintln!("member {id}: commit of {} records failed: {e}", numbers.len());
                     tally.uncertain(numbers.iter().copied());
                 }
