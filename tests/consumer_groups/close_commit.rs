@@ -80,5 +80,5 @@ async fn close_commits_in_revoke(broker: &TestBroker) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_in_the_revoke_callback_during_close_is_stored() {
     support::init_tracing();
-    support::for_each_broker(async |broker| close_commits_in_revoke(broker).await).await;
+    support::on_every_broker_at_once(async |broker| close_commits_in_revoke(broker).await).await;
 }

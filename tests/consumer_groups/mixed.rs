@@ -278,20 +278,23 @@ async fn mixed_group(broker: &TestBroker, strategy: &str, assignor: Arc<dyn Assi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_group_range_counts_every_record_once() {
     support::init_tracing();
-    support::for_each_broker(async |b| mixed_group(b, "range", Arc::new(Range)).await).await;
+    support::on_every_broker_at_once(async |b| mixed_group(b, "range", Arc::new(Range)).await)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_group_roundrobin_counts_every_record_once() {
     support::init_tracing();
-    support::for_each_broker(async |b| mixed_group(b, "roundrobin", Arc::new(RoundRobin)).await)
-        .await;
+    support::on_every_broker_at_once(async |b| {
+        mixed_group(b, "roundrobin", Arc::new(RoundRobin)).await
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_group_cooperative_sticky_counts_every_record_once() {
     support::init_tracing();
-    support::for_each_broker(async |b| {
+    support::on_every_broker_at_once(async |b| {
         mixed_group(b, "cooperative-sticky", Arc::new(CooperativeSticky)).await
     })
     .await;

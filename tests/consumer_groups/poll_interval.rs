@@ -127,7 +127,7 @@ async fn member_that_stops_polling_leaves_and_rejoins(broker: &TestBroker) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_stops_polling_leaves_and_rejoins() {
     support::init_tracing();
-    support::for_each_broker(async |broker| {
+    support::on_every_broker_at_once(async |broker| {
         member_that_stops_polling_leaves_and_rejoins(broker).await
     })
     .await;
