@@ -87,10 +87,15 @@ async fn three_members_join_while_consuming(
     // The last rebalance may still be finishing (a cooperative one takes
     // two): the members keep polling until the group is split again.
     let everything = support::all_partitions(&topic, PARTITIONS);
-    wait_until("the group to settle", Duration::from_secs(30), || {
-        let a: Vec<_> = consumers.iter().map(|c| c.assignment()).collect();
-        support::split_among(&a, &everything)
-    })
+    support::wait_steady(
+        "the group to settle",
+        Duration::from_secs(30),
+        Duration::from_secs(1),
+        || {
+            let a: Vec<_> = consumers.iter().map(|c| c.assignment()).collect();
+            support::split_among(&a, &everything)
+        },
+    )
     .await;
     // A little longer: a duplicate would show now.
     tokio::time::sleep(Duration::from_millis(500)).await;

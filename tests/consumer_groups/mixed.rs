@@ -236,8 +236,13 @@ async fn mixed_group(broker: &TestBroker, strategy: &str, assignor: Arc<dyn Assi
         || tally.unique() == n,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(split3(), "{what}: the group ends split");
+    support::wait_steady(
+        &format!("{what}: the group to settle"),
+        Duration::from_secs(30),
+        Duration::from_secs(1),
+        split3,
+    )
+    .await;
     let final_split = [k.assignment(), rd1.assignment(), rd2.assignment()];
     stop.send_replace(true);
     k_task.await.unwrap();

@@ -396,6 +396,34 @@ pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() ->
     }
 }
 
+/// Waits until `cond` has held for `steady` without a break (checked
+/// every 50 ms), or panics naming `what`. A group whose assignments split
+/// the partitions may still be between the two rebalances of a
+/// cooperative move (the revoke runs at the member's next poll, then the
+/// group rebalances again), so a settled group is one that stays split.
+pub async fn wait_steady(
+    what: &str,
+    timeout: Duration,
+    steady: Duration,
+    mut cond: impl FnMut() -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut since: Option<tokio::time::Instant> = None;
+    loop {
+        let now = tokio::time::Instant::now();
+        if cond() {
+            let start = *since.get_or_insert(now);
+            if now - start >= steady {
+                return;
+            }
+        } else {
+            since = None;
+        }
+        assert!(now < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Every partition of `topic`.
 pub fn all_partitions(topic: &str, partitions: i32) -> BTreeSet<TopicPartition> {
     (0..partitions)
