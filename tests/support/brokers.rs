@@ -274,11 +274,12 @@ pub async fn for_each_broker(mut body: impl AsyncFnMut(&TestBroker)) {
 /// broker.
 pub async fn on_every_broker_at_once(body: impl AsyncFn(&TestBroker)) {
     let all = brokers();
-    let mut runs: Vec<Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>>> = all
+    type Run<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+    let mut runs: Vec<Option<Run<'_>>> = all
         .iter()
         .map(|broker| {
             eprintln!("== {} against {broker}", test_name());
-            Some(Box::pin(body(broker)) as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>)
+            Some(Box::pin(body(broker)) as Run<'_>)
         })
         .collect();
     std::future::poll_fn(|cx| {

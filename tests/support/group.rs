@@ -106,13 +106,16 @@ pub enum Callback {
     Lost,
 }
 
+/// Listener callbacks in order, with their partitions.
+pub type CallbackLog = Vec<(Callback, Vec<TopicPartition>)>;
+
 /// A rebalance listener that commits the delivered positions in
 /// `on_partitions_revoked` (Java's recommended pattern with manual
 /// commits), never in `on_partitions_lost`, and logs every callback.
 #[derive(Clone, Default)]
 pub struct CommitOnRevoke {
     /// Every callback with its partitions, in order.
-    pub log: Arc<Mutex<Vec<(Callback, Vec<TopicPartition>)>>>,
+    pub log: Arc<Mutex<CallbackLog>>,
     /// Commits in `on_partitions_revoked` that succeeded.
     pub commits_ok: Arc<AtomicU64>,
     /// Commits in `on_partitions_revoked` that failed.
@@ -121,7 +124,7 @@ pub struct CommitOnRevoke {
 
 impl CommitOnRevoke {
     /// The callbacks logged so far.
-    pub fn events(&self) -> Vec<(Callback, Vec<TopicPartition>)> {
+    pub fn events(&self) -> CallbackLog {
         self.log.lock().unwrap().clone()
     }
 
