@@ -10,39 +10,19 @@
 
 mod support;
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use kafkit::consumer::Consumer;
 use kafkit::consumer::assignor::{Assignor, CooperativeSticky};
-use kafkit::consumer::{Consumer, OffsetReset};
-use kafkit::producer::{Producer, ProducerRecord};
 use kafkit::{Client, TopicPartition};
-use support::TestBroker;
+use support::{
+    MemberOptions, Owners, Pace, Tally, TestBroker, consume_until_stopped, group_client as client,
+    group_member, produce_counted, wait_until,
+};
 
 const PARTITIONS: i32 = 6;
-
-async fn client(bootstrap: &str) -> Client {
-    Client::builder(bootstrap)
-        .request_timeout(Duration::from_secs(15))
-        .build()
-        .await
-        .unwrap()
-}
-
-async fn produce(client: &Client, topic: &str, n: usize) {
-    let producer: Producer<String, String> = Producer::builder(client).build().unwrap();
-    let mut deliveries = Vec::with_capacity(n);
-    for i in 0..n {
-        let r = ProducerRecord::new(topic, i.to_string()).partition(i as i32 % PARTITIONS);
-        deliveries.push(producer.enqueue(r).await.unwrap());
-    }
-    producer.flush().await;
-    for d in deliveries {
-        d.await.unwrap();
-    }
-    producer.close(Duration::from_secs(5)).await.unwrap();
-}
 
 fn member(client: &Client, group: &str, auto_commit: bool) -> Consumer<String, String> {
     member_with(client, group, auto_commit, None)
@@ -54,86 +34,12 @@ fn member_with(
     auto_commit: bool,
     strategy: Option<Arc<dyn Assignor>>,
 ) -> Consumer<String, String> {
-    let mut b = Consumer::builder(client);
-    if let Some(a) = strategy {
-        b = b.partition_assignment_strategy(vec![a]);
-    }
-    b.group_id(group)
-        .auto_offset_reset(OffsetReset::Earliest)
-        .session_timeout(Duration::from_secs(6))
-        .heartbeat_interval(Duration::from_millis(500))
-        .enable_auto_commit(auto_commit)
-        .fetch_max_wait(Duration::from_millis(100))
-        .max_poll_records(20)
-        .build()
-        .unwrap()
-}
-
-/// Record numbers consumed, with who consumed them.
-type Seen = Arc<Mutex<Vec<(usize, usize)>>>;
-
-/// Members that have owned partitions at some point.
-type Owners = Arc<Mutex<BTreeSet<usize>>>;
-
-/// Polls `consumer` (member `id`) until `stop` turns true, pacing itself so
-/// the consumption spans the other members' joins.
-async fn run_member(
-    id: usize,
-    consumer: Consumer<String, String>,
-    seen: Seen,
-    owners: Owners,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> Consumer<String, String> {
-    // A watch, not a Notify: a stop sent while the member is busy between
-    // polls must not be missed.
-    while !*stop.borrow() {
-        if !consumer.assignment().is_empty() {
-            owners.lock().unwrap().insert(id);
-        }
-        tokio::select! {
-            _ = stop.changed() => {}
-            polled = consumer.poll(Duration::from_millis(200)) => {
-                let records = match polled {
-                    Ok(r) => r,
-                    // As with Java's poll, a group error that is not fatal
-                    // is reported and the member carries on (it rejoins).
-                    Err(e) if !e.is_fatal() => {
-                        eprintln!("member {id}: poll: {e}");
-                        continue;
-                    }
-                    Err(e) => panic!("member {id}: {e}"),
-                };
-                {
-                    let mut s = seen.lock().unwrap();
-                    for r in &records {
-                        s.push((r.value.as_deref().unwrap().parse().unwrap(), id));
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-        }
-    }
-    consumer
-}
-
-fn unique(seen: &Seen) -> usize {
-    seen.lock()
-        .unwrap()
-        .iter()
-        .map(|(i, _)| *i)
-        .collect::<BTreeSet<_>>()
-        .len()
-}
-
-async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let options = MemberOptions {
+        auto_commit,
+        strategy,
+        ..MemberOptions::default()
+    };
+    group_member(client, group, &options)
 }
 
 async fn three_members_join_while_consuming(
@@ -145,22 +51,26 @@ async fn three_members_join_while_consuming(
     broker.create_topic(&topic, PARTITIONS).await;
     let c = client(&bootstrap).await;
     let n = 12_000;
-    produce(&c, &topic, n).await;
+    produce_counted(&c, &topic, n, PARTITIONS).await;
 
     let group = support::unique_topic("g");
-    let seen: Seen = Arc::default();
+    let tally = Arc::new(Tally::default());
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let owners: Owners = Arc::default();
+    let pace = Pace::paced(Duration::from_millis(25));
     let mut tasks = Vec::new();
+    let mut consumers = Vec::new();
     for id in 0..3 {
-        let consumer = member_with(&c, &group, true, strategy.clone());
+        let consumer = Arc::new(member_with(&c, &group, true, strategy.clone()));
         consumer.subscribe([topic.clone()]).unwrap();
-        tasks.push(tokio::spawn(run_member(
+        consumers.push(consumer.clone());
+        tasks.push(tokio::spawn(consume_until_stopped(
             id,
             consumer,
-            seen.clone(),
+            tally.clone(),
             owners.clone(),
             stop_rx.clone(),
+            pace,
         )));
         // The next member joins once this one owns partitions.
         wait_until(
@@ -171,33 +81,31 @@ async fn three_members_join_while_consuming(
         .await;
     }
     wait_until("every record", Duration::from_secs(60), || {
-        unique(&seen) == n
+        tally.unique() == n
     })
+    .await;
+    // The last rebalance may still be finishing (a cooperative one takes
+    // two): the members keep polling until the group is split again.
+    let everything = support::all_partitions(&topic, PARTITIONS);
+    support::wait_steady(
+        "the group to settle",
+        Duration::from_secs(30),
+        Duration::from_secs(1),
+        || {
+            let a: Vec<_> = consumers.iter().map(|c| c.assignment()).collect();
+            support::split_among(&a, &everything)
+        },
+    )
     .await;
     // A little longer: a duplicate would show now.
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.send_replace(true);
-    let mut consumers = Vec::new();
     for t in tasks {
         let stopped = tokio::time::timeout(Duration::from_secs(30), t).await;
-        consumers.push(stopped.expect("member stops").unwrap());
+        stopped.expect("member stops").unwrap();
     }
-    let seen = seen.lock().unwrap().clone();
-    let mut count: HashMap<usize, usize> = HashMap::new();
-    for (i, _) in &seen {
-        *count.entry(*i).or_default() += 1;
-    }
-    let doubled: Vec<_> = count
-        .iter()
-        .filter(|(_, c)| **c > 1)
-        .map(|(i, _)| *i)
-        .take(10)
-        .collect();
-    assert!(
-        doubled.is_empty(),
-        "{broker}: records consumed twice: {doubled:?}"
-    );
-    assert_eq!(count.len(), n, "{broker}");
+    // Auto-commit commits on revoke: no record may come twice.
+    tally.assert_exactly_once(n, &broker.to_string());
     assert_eq!(
         owners.lock().unwrap().len(),
         3,
@@ -228,7 +136,7 @@ async fn vanished_member_is_replaced_from_committed_offsets(broker: &TestBroker)
     broker.create_topic(&topic, PARTITIONS).await;
     let c = client(&bootstrap).await;
     let n = 3_000;
-    produce(&c, &topic, n).await;
+    produce_counted(&c, &topic, n, PARTITIONS).await;
     let group = support::unique_topic("g");
 
     // Member A consumes everything with manual commits, then vanishes

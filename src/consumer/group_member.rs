@@ -13,6 +13,7 @@
 //! without committing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub(crate) struct GroupMember {
     subscription: Arc<Mutex<Vec<String>>>,
     /// The pattern subscription's matcher, if the subscription is one.
     pattern: Mutex<Option<PatternWatch>>,
+    /// The membership's poll-expiry count when the consumer last looked.
+    seen_poll_expirations: AtomicU64,
 }
 
 impl GroupMember {
@@ -50,6 +53,7 @@ impl GroupMember {
             pending_assign: Mutex::new(None),
             subscription: Arc::new(Mutex::new(Vec::new())),
             pattern: Mutex::new(None),
+            seen_poll_expirations: AtomicU64::new(0),
         }
     }
 }
@@ -200,6 +204,22 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         let Some(member) = &self.group else {
             return Ok(());
         };
+        // The member left the group while the application did not poll
+        // (max.poll.interval.ms): its partitions may already be another
+        // member's. Drop them before anything is taken from the buffer,
+        // or records prefetched for them would be handed out a second
+        // time (Java declares them lost at this poll, before fetching).
+        // The `Lost` event for them follows once the membership sees this
+        // poll, and runs the listener.
+        let expirations = member.handle.poll_expirations();
+        if member
+            .seen_poll_expirations
+            .swap(expirations, Ordering::AcqRel)
+            != expirations
+        {
+            tracing::info!("max.poll.interval.ms expired: dropping the partitions held");
+            self.ctx.subs.assign(Vec::new());
+        }
         member.handle.polled();
         let retry = lock(&member.pending_assign).take();
         if let Some(event) = retry {

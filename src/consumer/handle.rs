@@ -352,14 +352,28 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         max: usize,
         deadline: Option<Instant>,
     ) -> Result<Vec<ConsumerRecord<K, V>>> {
-        if self.group.is_none() {
+        let Some(member) = &self.group else {
             return self.collect(max, deadline).await;
-        }
+        };
+        // Waiting inside poll is polling: tell the membership now and then,
+        // so that a poll (or recv) longer than max.poll.interval.ms does
+        // not make the member leave the group (Java's poll refreshes its
+        // poll timer the same way while it waits).
+        let period = (self.ctx.config.max_poll_interval / 2)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let keepalive = async {
+            loop {
+                tokio::time::sleep(period).await;
+                member.handle.polled();
+            }
+        };
+        tokio::pin!(keepalive);
         loop {
             self.group_work().await?;
             tokio::select! {
                 records = self.collect(max, deadline) => return records,
                 event = self.next_group_event() => self.run_event(event).await?,
+                () = &mut keepalive => {}
             }
         }
     }

@@ -272,6 +272,37 @@ pub async fn for_each_broker(mut body: impl AsyncFnMut(&TestBroker)) {
     }
 }
 
+/// Run `body` against each of [`brokers`] at the same time (group
+/// scenarios mostly wait on brokers and timers, so this saves wall time);
+/// a panic in one fails the test. Each run's messages should name its
+/// broker.
+pub async fn on_every_broker_at_once(body: impl AsyncFn(&TestBroker)) {
+    let all = brokers();
+    type Run<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+    let mut runs: Vec<Option<Run<'_>>> = all
+        .iter()
+        .map(|broker| {
+            eprintln!("== {} against {broker}", test_name());
+            Some(Box::pin(body(broker)) as Run<'_>)
+        })
+        .collect();
+    std::future::poll_fn(|cx| {
+        for run in runs.iter_mut() {
+            if let Some(f) = run
+                && f.as_mut().poll(cx).is_ready()
+            {
+                *run = None;
+            }
+        }
+        if runs.iter().all(Option::is_none) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
 /// A topic name no earlier run can have used (matters on an external
 /// broker, which keeps its topics): `<prefix>-<pid>-<time>-<counter>`.
 pub fn unique_topic(prefix: &str) -> String {

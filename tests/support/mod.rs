@@ -12,6 +12,8 @@
 //! - the skip policy ([`skip_or_fail`]): outside CI a test whose broker cannot
 //!   be had prints `SKIP <test>: <reason>` and passes; in CI (`CI=true`) it
 //!   fails, so a CI run can never go green by skipping everything;
+//! - kafkit consumers in a group, counted end to end ([`Tally`],
+//!   [`consume_until_stopped`], [`CommitOnRevoke`]);
 //! - librdkafka as an independent peer client: [`produce_with_rdkafka`],
 //!   [`consume_with_rdkafka`], [`create_topic_with_rdkafka`].
 //!
@@ -24,6 +26,7 @@
 
 mod brokers;
 mod counted;
+mod group;
 mod peer;
 mod tansu;
 
@@ -32,6 +35,8 @@ mod tansu;
 pub use brokers::*;
 #[allow(unused_imports)]
 pub use counted::*;
+#[allow(unused_imports)]
+pub use group::*;
 #[allow(unused_imports)]
 pub use peer::*;
 #[allow(unused_imports)]

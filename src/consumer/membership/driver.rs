@@ -860,6 +860,9 @@ impl Driver {
             if rebalancing && self.rebalance_started.is_none() {
                 self.rebalance_started = Some(now);
             }
+            if state == GroupState::PollExpired {
+                self.shared.poll_expirations.fetch_add(1, Ordering::AcqRel);
+            }
             if state == GroupState::Stable {
                 let took = self.rebalance_started.take().map(|t| now - t);
                 tracing::info!(

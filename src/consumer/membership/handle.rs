@@ -150,6 +150,9 @@ pub(super) struct Shared {
     pub metrics: Mutex<MembershipMetrics>,
     /// The task has ended (closed, shut down, or every handle dropped).
     pub ended: std::sync::atomic::AtomicBool,
+    /// How many times `max.poll.interval.ms` expired (the member left the
+    /// group for not polling). The consumer compares it at each poll.
+    pub poll_expirations: std::sync::atomic::AtomicU64,
 }
 
 /// At most this many raised errors wait for the consumer; older ones are
@@ -167,6 +170,7 @@ impl Shared {
                 ..MembershipMetrics::default()
             }),
             ended: std::sync::atomic::AtomicBool::new(false),
+            poll_expirations: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -227,6 +231,17 @@ impl MembershipHandle {
     /// rejoins if the member left for not polling. Call it on every poll.
     pub fn polled(&self) {
         let _ = self.send(Command::Polled);
+    }
+
+    /// How many times the member left the group because
+    /// `max.poll.interval.ms` passed without a poll. When it has grown
+    /// since the consumer last looked, the partitions the consumer holds
+    /// are no longer its own, even before the `Lost` event for them is
+    /// handed out (that happens only once the consumer polls again).
+    pub(crate) fn poll_expirations(&self) -> u64 {
+        self.shared
+            .poll_expirations
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The next rebalance callback to run, waiting for one; `None` once the
