@@ -55,8 +55,9 @@ pub enum BrokerKind {
     /// TxnOffsetCommit, list/describe groups.
     ///
     /// Deviations:
-    /// - the first JoinGroup completes after about `session.timeout.ms / 2`:
-    ///   use `session.timeout.ms=6000` in tests;
+    /// - a JoinGroup completes after about `session.timeout.ms / 2` (the
+    ///   first, and in practice later ones too): use `session.timeout.ms=6000`
+    ///   in tests;
     /// - ListOffsets(LATEST) answers the last batch's base offset + 1, not the
     ///   high watermark (Fetch responses carry the correct high watermark);
     /// - read_committed is not enforced: Fetch never lists aborted
@@ -83,7 +84,12 @@ pub enum BrokerKind {
     ///   keep test volumes small;
     /// - answers a Fetch with one batch per partition and holds an empty
     ///   fetch for the full max wait (its consume throughput means nothing);
-    /// - TxnOffsetCommit is not stored; read_committed is not enforced.
+    /// - TxnOffsetCommit is not stored; read_committed is not enforced;
+    /// - refuses OffsetCommit while its group is joining, and checks a
+    ///   commit's `committed_leader_epoch` against the partition's current
+    ///   epoch (FENCED_LEADER_EPOCH after a leader move; Apache Kafka only
+    ///   stores it);
+    /// - a restarted static member is treated as a new member.
     Mock,
     /// A broker the user runs, named by `KAFKA_BOOTSTRAP` (assumed to be a
     /// recent Apache Kafka with every feature; it keeps data between runs,
