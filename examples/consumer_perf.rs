@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example consumer_perf -- --bootstrap-server HOST:PORT --topic T \
-//!     --messages N [--group G] [--from-latest] [--timeout-ms 10000]
+//!     --messages N [--group G] [--from-latest] [--timeout-ms 10000] [--fetch-connections N]
 //! ```
 //! Without `--group` every partition of the topic is assigned manually
 //! (rebalance time 0); with it the consumer subscribes to the topic and the
@@ -46,6 +46,7 @@ struct Args {
     group: Option<String>,
     from_latest: bool,
     timeout: Duration,
+    fetch_connections: Option<usize>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -56,6 +57,7 @@ fn parse() -> Result<Args, String> {
         group: None,
         from_latest: false,
         timeout: Duration::from_secs(10),
+        fetch_connections: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -68,6 +70,13 @@ fn parse() -> Result<Args, String> {
             }
             "--group" => a.group = Some(value()?),
             "--from-latest" => a.from_latest = true,
+            "--fetch-connections" => {
+                a.fetch_connections = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| format!("--fetch-connections: {e}"))?,
+                )
+            }
             "--timeout" | "--timeout-ms" => {
                 a.timeout =
                     Duration::from_millis(value()?.parse().map_err(|e| format!("--timeout: {e}"))?)
@@ -114,6 +123,9 @@ async fn main() -> kafkit::Result<()> {
         } else {
             OffsetReset::Earliest
         });
+    if let Some(n) = args.fetch_connections {
+        builder = builder.fetch_connections_per_broker(n);
+    }
     if let Some(group) = &args.group {
         builder = builder
             .group_id(group.clone())

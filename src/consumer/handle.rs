@@ -75,6 +75,10 @@ impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
     setter!(/// Prefetch buffer bound in bytes (kafkit's own). Default 52428800;
         /// see [`ConsumerConfig::fetch_buffer_bytes`].
         fetch_buffer_bytes: usize => fetch_buffer_bytes);
+    setter!(/// Fetches in flight to one broker at once, each on its own connection
+        /// (kafkit's own; Java has 1). Default 2; see
+        /// [`ConsumerConfig::fetch_connections_per_broker`].
+        fetch_connections_per_broker: usize => fetch_connections_per_broker);
     setter!(/// `client.rack`. Default empty.
         client_rack: String => client_rack);
     setter!(/// `enable.auto.commit` (with a group). Default true.
