@@ -14,7 +14,8 @@
 # Uses KAFKA_BOOTSTRAP when set, else starts a Tansu broker. The topic (6
 # partitions) is written once with kafkit's producer_perf. Reports median
 # records/s (fetch.nMsg.sec: the group's join time left out), client CPU
-# seconds and peak RSS, and each client's ratios to kafkit's.
+# seconds and peak RSS, and each client's ratios to kafkit's. KAFKIT_ARGS
+# adds consumer_perf arguments (e.g. "--fetch-connections 3").
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,8 +63,10 @@ measure() {
 }
 
 for run in $(seq 1 "$runs"); do
-    measure kafkit "$bin/consumer_perf"
-    measure kafkit-group "$bin/consumer_perf" --group "consume-perf-$$-$run"
+    # shellcheck disable=SC2086 # KAFKIT_ARGS is a list of arguments
+    measure kafkit "$bin/consumer_perf" ${KAFKIT_ARGS:-}
+    # shellcheck disable=SC2086
+    measure kafkit-group "$bin/consumer_perf" ${KAFKIT_ARGS:-} --group "consume-perf-$$-$run"
     measure rdkafka "$bin/rdkafka_consumer_perf"
     measure rskafka "$rskafka_bin"
 done

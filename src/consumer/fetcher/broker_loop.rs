@@ -59,6 +59,10 @@ pub(super) async fn run(
         let meta = metadata.borrow_and_update().clone();
         let targets = lane_targets(&ctx, &state, &meta, partition_limit);
         if targets.is_empty() {
+            if !meta.brokers.contains_key(&broker) {
+                // The broker left the cluster: keep no socket open to it.
+                state.own.drop_connection();
+            }
             // Nothing to fetch here now: wait for a seek, resume, freed
             // buffer space, a metadata change or the end of a backoff.
             tokio::select! {
