@@ -85,8 +85,9 @@ pub struct ConsumerConfig {
     /// Prefetch bound (kafkit's own; Java bounds prefetching implicitly by
     /// one outstanding fetch per broker). Fetch loops send no new Fetch
     /// while the records fetched but not yet returned by `poll` take this
-    /// many bytes or more; one response may overshoot it by up to
-    /// `fetch.max.bytes`. A partition is also not fetched again while its
+    /// many bytes or more; each of the responses in flight (one per fetch
+    /// connection, see `fetch_connections_per_broker`) may overshoot it by
+    /// up to `fetch.max.bytes`. A partition is also not fetched again while its
     /// own undelivered bytes reach `max.partition.fetch.bytes`. Default
     /// 52428800 (the same as `fetch.max.bytes`).
     pub fetch_buffer_bytes: usize,

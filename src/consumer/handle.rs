@@ -208,7 +208,8 @@ pub struct OffsetAndTimestamp {
 /// A Kafka consumer for keys `K` and values `V` (manual assignment today;
 /// group membership plugs into the same partition table later).
 ///
-/// Background tasks, one per broker, prefetch records of the assigned
+/// Background tasks (per broker, one per fetch connection; see
+/// [`ConsumerConfig::fetch_connections_per_broker`]) prefetch records of the assigned
 /// partitions into a bounded buffer; [`Consumer::poll`] hands them out.
 /// Positions ([`Consumer::position`], [`Consumer::lag`]) follow what was
 /// handed out, never what was prefetched: a seek, pause or reassignment
