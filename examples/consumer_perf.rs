@@ -2,16 +2,42 @@
 //!
 //! ```text
 //! cargo run --release --example consumer_perf -- --bootstrap-server HOST:PORT --topic T \
-//!     --messages N [--group G] [--from-latest] [--timeout-ms 10000]
+//!     --messages N [--group G] [--from-latest] [--timeout-ms 10000] [--fetch-connections N]
 //! ```
 //! Without `--group` every partition of the topic is assigned manually
-//! (rebalance time 0). Prints Kafka's header line and one data line.
+//! (rebalance time 0); with it the consumer subscribes to the topic and the
+//! rebalance time is the time until the group first assigned partitions
+//! (`session.timeout.ms` is 6 s, as Tansu completes a first join after half
+//! of it). Prints Kafka's header line and one data line
+//! (`examples/common/consumer_summary.rs`).
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use kafkit::consumer::{Consumer, OffsetReset};
+use kafkit::consumer::{Consumer, ListenerFuture, OffsetReset, RebalanceListener};
 use kafkit::{Client, TopicPartition};
+
+#[path = "common/consumer_summary.rs"]
+mod consumer_summary;
+
+/// Notes when the group first assigned partitions (the rebalance time).
+struct Assigned(Arc<Mutex<Option<Instant>>>);
+
+impl RebalanceListener<Bytes, Bytes> for Assigned {
+    fn on_partitions_assigned<'a>(
+        &'a self,
+        _consumer: &'a Consumer<Bytes, Bytes>,
+        partitions: &'a [TopicPartition],
+    ) -> ListenerFuture<'a> {
+        if !partitions.is_empty()
+            && let Ok(mut at) = self.0.lock()
+        {
+            at.get_or_insert_with(Instant::now);
+        }
+        Box::pin(async {})
+    }
+}
 
 struct Args {
     bootstrap: String,
@@ -20,6 +46,7 @@ struct Args {
     group: Option<String>,
     from_latest: bool,
     timeout: Duration,
+    fetch_connections: Option<usize>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -30,6 +57,7 @@ fn parse() -> Result<Args, String> {
         group: None,
         from_latest: false,
         timeout: Duration::from_secs(10),
+        fetch_connections: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -42,6 +70,13 @@ fn parse() -> Result<Args, String> {
             }
             "--group" => a.group = Some(value()?),
             "--from-latest" => a.from_latest = true,
+            "--fetch-connections" => {
+                a.fetch_connections = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| format!("--fetch-connections: {e}"))?,
+                )
+            }
             "--timeout" | "--timeout-ms" => {
                 a.timeout =
                     Duration::from_millis(value()?.parse().map_err(|e| format!("--timeout: {e}"))?)
@@ -55,33 +90,6 @@ fn parse() -> Result<Args, String> {
     Ok(a)
 }
 
-/// `yyyy-MM-dd HH:mm:ss:SSS` in UTC, as the Kafka tool prints (it uses the
-/// local zone; machines running benchmarks are usually on UTC).
-fn format_time(t: SystemTime) -> String {
-    let ms = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0) as i64;
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}:{:03}",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
-}
-
 #[tokio::main]
 async fn main() -> kafkit::Result<()> {
     let args = match parse() {
@@ -91,12 +99,6 @@ async fn main() -> kafkit::Result<()> {
             std::process::exit(2);
         }
     };
-    if args.group.is_some() {
-        eprintln!(
-            "consumer_perf: --group is not yet supported (consumer groups land later); omit it to assign every partition"
-        );
-        std::process::exit(2);
-    }
     let client = Client::builder(&args.bootstrap)
         .client_id("kafkit-consumer-perf")
         .build()
@@ -114,16 +116,29 @@ async fn main() -> kafkit::Result<()> {
 
     let start_wall = SystemTime::now();
     let start = Instant::now();
-    let consumer: Consumer<Bytes, Bytes> = Consumer::builder(&client)
+    let assigned_at = Arc::new(Mutex::new(None));
+    let mut builder: kafkit::consumer::ConsumerBuilder<Bytes, Bytes> = Consumer::builder(&client)
         .auto_offset_reset(if args.from_latest {
             OffsetReset::Latest
         } else {
             OffsetReset::Earliest
-        })
-        .build()?;
-    consumer.assign(partitions)?;
-    // Manual assignment: no rebalance.
-    let rebalance = Duration::ZERO;
+        });
+    if let Some(n) = args.fetch_connections {
+        builder = builder.fetch_connections_per_broker(n);
+    }
+    if let Some(group) = &args.group {
+        builder = builder
+            .group_id(group.clone())
+            .session_timeout(Duration::from_secs(6))
+            .heartbeat_interval(Duration::from_secs(1))
+            .rebalance_listener(Assigned(assigned_at.clone()));
+    }
+    let consumer = builder.build()?;
+    if args.group.is_some() {
+        consumer.subscribe([args.topic.as_str()])?;
+    } else {
+        consumer.assign(partitions)?;
+    }
 
     let (mut messages, mut bytes) = (0u64, 0u64);
     let mut last_record = Instant::now();
@@ -139,31 +154,25 @@ async fn main() -> kafkit::Result<()> {
         }
     }
     let elapsed = start.elapsed();
-    let end_wall = SystemTime::now();
     if messages < args.messages {
         eprintln!(
             "WARNING: Exiting before consuming the expected number of messages: timeout ({} ms) exceeded.",
             args.timeout.as_millis()
         );
     }
-    let mb = bytes as f64 / (1024.0 * 1024.0);
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let fetch = elapsed.saturating_sub(rebalance);
-    let fetch_secs = fetch.as_secs_f64().max(1e-9);
-    println!(
-        "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec"
-    );
-    println!(
-        "{}, {}, {mb:.4}, {:.4}, {messages}, {:.4}, {}, {}, {:.4}, {:.4}",
-        format_time(start_wall),
-        format_time(end_wall),
-        mb / secs,
-        messages as f64 / secs,
-        rebalance.as_millis(),
-        fetch.as_millis(),
-        mb / fetch_secs,
-        messages as f64 / fetch_secs,
-    );
+    // With manual assignment there is no rebalance: 0.
+    let rebalance = assigned_at
+        .lock()
+        .ok()
+        .and_then(|at| *at)
+        .map_or(Duration::ZERO, |at| at.duration_since(start));
+    consumer_summary::print(&consumer_summary::Run {
+        start: start_wall,
+        elapsed,
+        rebalance,
+        messages,
+        bytes,
+    });
     let m = consumer.metrics();
     eprintln!(
         "fetch requests {}, avg fetch latency {:?}, records fetched {}",

@@ -9,12 +9,16 @@
 //! ```
 //!
 //! Assigns partitions `0..P` (default 6) from the beginning, reads until N
-//! records arrived, and prints `records, seconds, records/s, MB/s`.
+//! records arrived, and prints the same Kafka-style summary as
+//! `consumer_perf` (rebalance time 0: manual assignment).
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+#[path = "common/consumer_summary.rs"]
+mod consumer_summary;
 
 fn main() {
     let mut bootstrap = String::new();
@@ -63,6 +67,7 @@ fn main() {
         eprintln!("rdkafka_consumer_perf: {e}");
         std::process::exit(1);
     }
+    let start_wall = SystemTime::now();
     let start = Instant::now();
     let (mut n, mut bytes) = (0u64, 0u64);
     let mut idle_since = Instant::now();
@@ -70,7 +75,8 @@ fn main() {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 n += 1;
-                bytes += m.payload().map_or(0, |p| p.len() as u64);
+                bytes += m.key().map_or(0, |k| k.len() as u64)
+                    + m.payload().map_or(0, |p| p.len() as u64);
                 idle_since = Instant::now();
             }
             Some(Err(e)) => eprintln!("rdkafka_consumer_perf: {e}"),
@@ -78,10 +84,11 @@ fn main() {
             None => {}
         }
     }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{n} records, {secs:.3} s, {:.1} records/sec, {:.2} MB/sec",
-        n as f64 / secs,
-        bytes as f64 / secs / (1024.0 * 1024.0)
-    );
+    consumer_summary::print(&consumer_summary::Run {
+        start: start_wall,
+        elapsed: start.elapsed(),
+        rebalance: Duration::ZERO,
+        messages: n,
+        bytes,
+    });
 }

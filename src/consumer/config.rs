@@ -85,11 +85,24 @@ pub struct ConsumerConfig {
     /// Prefetch bound (kafkit's own; Java bounds prefetching implicitly by
     /// one outstanding fetch per broker). Fetch loops send no new Fetch
     /// while the records fetched but not yet returned by `poll` take this
-    /// many bytes or more; one response may overshoot it by up to
-    /// `fetch.max.bytes`. A partition is also not fetched again while its
+    /// many bytes or more; each of the responses in flight (one per fetch
+    /// connection, see `fetch_connections_per_broker`) may overshoot it by
+    /// up to `fetch.max.bytes`. A partition is also not fetched again while its
     /// own undelivered bytes reach `max.partition.fetch.bytes`. Default
     /// 52428800 (the same as `fetch.max.bytes`).
     pub fetch_buffer_bytes: usize,
+    /// Fetches in flight to one broker at once (kafkit's own; Java has one).
+    /// A broker's assigned partitions are split into this many fixed
+    /// shares, each fetched by its own loop on its own connection with its
+    /// own fetch session (KIP-227), so the broker can assemble several
+    /// responses in parallel: a broker answers one connection's requests
+    /// one at a time, and one fetch stream then bounds a consumer that
+    /// reads faster than the broker serves it (on Tansu, 2 gave about 1.3x
+    /// the records/s of 1). Each share costs the broker one more connection
+    /// and one more fetch session slot, and the prefetch buffer may then
+    /// overshoot `fetch_buffer_bytes` by up to this many responses.
+    /// `1` fetches exactly as Java does. Default 2; at most 16.
+    pub fetch_connections_per_broker: usize,
     /// `client.rack` (empty): sent in Fetch v11+ for follower fetching (KIP-392).
     pub client_rack: String,
     /// `group.id` (none): without it, only manual assignment is possible.
@@ -120,6 +133,7 @@ impl Default for ConsumerConfig {
             isolation_level: IsolationLevel::ReadUncommitted,
             check_crcs: true,
             fetch_buffer_bytes: 52_428_800,
+            fetch_connections_per_broker: 2,
             client_rack: String::new(),
             group_id: None,
             group_instance_id: None,
@@ -151,6 +165,11 @@ impl ConsumerConfig {
         }
         if self.fetch_buffer_bytes == 0 {
             return Err(Error::Config("fetch.buffer.bytes must be positive".into()));
+        }
+        if !(1..=16).contains(&self.fetch_connections_per_broker) {
+            return Err(Error::Config(
+                "fetch_connections_per_broker must be between 1 and 16".into(),
+            ));
         }
         if self.heartbeat_interval >= self.session_timeout {
             return Err(Error::Config(
@@ -202,6 +221,10 @@ mod tests {
             },
             ConsumerConfig {
                 heartbeat_interval: Duration::from_secs(60),
+                ..Default::default()
+            },
+            ConsumerConfig {
+                fetch_connections_per_broker: 0,
                 ..Default::default()
             },
         ] {

@@ -32,6 +32,9 @@ pub struct ConsumerBuilder<K, V> {
     config: ConsumerConfig,
     key_deserializer: Arc<dyn Deserializer<K>>,
     value_deserializer: Arc<dyn Deserializer<V>>,
+    /// Whether the deserializers are still [`DefaultSerde`] (see
+    /// [`Consumer::convert`]).
+    default_serde: (bool, bool),
     assignors: Option<Vec<Arc<dyn Assignor>>>,
     listener: Option<Arc<dyn RebalanceListener<K, V>>>,
 }
@@ -49,6 +52,7 @@ where
             config: ConsumerConfig::default(),
             key_deserializer: Arc::new(DefaultSerde),
             value_deserializer: Arc::new(DefaultSerde),
+            default_serde: (true, true),
             assignors: None,
             listener: None,
         }
@@ -75,6 +79,10 @@ impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
     setter!(/// Prefetch buffer bound in bytes (kafkit's own). Default 52428800;
         /// see [`ConsumerConfig::fetch_buffer_bytes`].
         fetch_buffer_bytes: usize => fetch_buffer_bytes);
+    setter!(/// Fetches in flight to one broker at once, each on its own connection
+        /// (kafkit's own; Java has 1). Default 2; see
+        /// [`ConsumerConfig::fetch_connections_per_broker`].
+        fetch_connections_per_broker: usize => fetch_connections_per_broker);
     setter!(/// `client.rack`. Default empty.
         client_rack: String => client_rack);
     setter!(/// `enable.auto.commit` (with a group). Default true.
@@ -109,12 +117,14 @@ impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
     /// `key.deserializer`.
     pub fn key_deserializer(mut self, d: impl Deserializer<K> + 'static) -> Self {
         self.key_deserializer = Arc::new(d);
+        self.default_serde.0 = false;
         self
     }
 
     /// `value.deserializer`.
     pub fn value_deserializer(mut self, d: impl Deserializer<V> + 'static) -> Self {
         self.value_deserializer = Arc::new(d);
+        self.default_serde.1 = false;
         self
     }
 
@@ -176,6 +186,7 @@ impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
             closed: AtomicBool::new(false),
             key_deserializer: self.key_deserializer,
             value_deserializer: self.value_deserializer,
+            default_serde: self.default_serde,
             group,
             listener: self.listener,
         })
@@ -199,7 +210,8 @@ pub struct OffsetAndTimestamp {
 /// (`group.id` with [`Consumer::subscribe`] or
 /// [`Consumer::subscribe_pattern`]).
 ///
-/// Background tasks, one per broker, prefetch records of the assigned
+/// Background tasks (per broker, one per fetch connection; see
+/// [`ConsumerConfig::fetch_connections_per_broker`]) prefetch records of the assigned
 /// partitions into a bounded buffer; [`Consumer::poll`] hands them out.
 /// Positions ([`Consumer::position`], [`Consumer::lag`]) follow what was
 /// handed out, never what was prefetched: a seek, pause or reassignment
@@ -229,6 +241,8 @@ pub struct Consumer<K, V> {
     closed: AtomicBool,
     key_deserializer: Arc<dyn Deserializer<K>>,
     value_deserializer: Arc<dyn Deserializer<V>>,
+    /// Whether the key and value deserializers are [`DefaultSerde`].
+    default_serde: (bool, bool),
     /// Group membership, when `group.id` is set.
     pub(super) group: Option<GroupMember>,
     pub(super) listener: Option<Arc<dyn RebalanceListener<K, V>>>,
@@ -435,9 +449,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         let mut out = Vec::with_capacity(raw.len());
         let mut rest = raw.into_iter();
         while let Some(r) = rest.next() {
-            match self.convert(&r) {
+            match self.convert(r) {
                 Ok(record) => out.push(record),
-                Err(e) => {
+                Err((e, r)) => {
                     let mut rewind: HashMap<(Arc<str>, i32), (u64, i64)> = HashMap::new();
                     for r in std::iter::once(r).chain(rest) {
                         rewind
@@ -467,9 +481,17 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             .fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    fn convert(&self, r: &RawRecord) -> Result<ConsumerRecord<K, V>> {
-        let topic = &*r.topic;
-        let fail = |e: Error| {
+    /// The record for the application. It takes the raw record by value:
+    /// topic and headers move over, and with [`DefaultSerde`] for `Bytes`
+    /// the key and value slices move over too (what `DefaultSerde` would
+    /// return, without a reference-count round trip per record). On a
+    /// deserialization error the raw record comes back for the rewind.
+    #[allow(clippy::result_large_err)] // the error path is rare; the record is needed there
+    fn convert(
+        &self,
+        mut r: RawRecord,
+    ) -> std::result::Result<ConsumerRecord<K, V>, (Error, RawRecord)> {
+        let fail = |e: Error, r: &RawRecord| {
             let e = match e {
                 Error::InvalidArgument { reason, context } => Error::InvalidArgument {
                     reason: format!(
@@ -482,31 +504,35 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             };
             e.map_context(|c| c.with_topic(r.topic.clone()).with_partition(r.partition))
         };
-        let key = match &r.record.key {
-            Some(k) => Some(
-                self.key_deserializer
-                    .deserialize(topic, Some(k))
-                    .map_err(fail)?,
-            ),
-            None => None,
+        let key = match take_bytes_as::<K>(self.default_serde.0, &mut r.record.key) {
+            Some(k) => Some(k),
+            None => match &r.record.key {
+                Some(k) => match self.key_deserializer.deserialize(&r.topic, Some(k)) {
+                    Ok(k) => Some(k),
+                    Err(e) => return Err((fail(e, &r), r)),
+                },
+                None => None,
+            },
         };
-        let value = match &r.record.value {
-            Some(v) => Some(
-                self.value_deserializer
-                    .deserialize(topic, Some(v))
-                    .map_err(fail)?,
-            ),
-            None => None,
+        let value = match take_bytes_as::<V>(self.default_serde.1, &mut r.record.value) {
+            Some(v) => Some(v),
+            None => match &r.record.value {
+                Some(v) => match self.value_deserializer.deserialize(&r.topic, Some(v)) {
+                    Ok(v) => Some(v),
+                    Err(e) => return Err((fail(e, &r), r)),
+                },
+                None => None,
+            },
         };
         Ok(ConsumerRecord {
-            topic: r.topic.clone(),
+            topic: r.topic,
             partition: r.partition,
             offset: r.record.offset,
             timestamp: r.record.timestamp,
             timestamp_type: r.timestamp_type,
             key,
             value,
-            headers: r.record.headers.clone(),
+            headers: r.record.headers,
             leader_epoch: r.leader_epoch,
         })
     }
@@ -701,5 +727,48 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         self.fetcher.stop();
         self.ctx.subs.assign(Vec::new());
         self.ctx.subs.data_ready.notify_waiters();
+    }
+}
+
+/// `slot`'s bytes as a `T`, when `T` is `Bytes` and `default_serde` says the
+/// deserializer is [`DefaultSerde`] (whose `Bytes` result is exactly these
+/// bytes); `None` otherwise, leaving `slot` as it was.
+fn take_bytes_as<T: 'static>(default_serde: bool, slot: &mut Option<bytes::Bytes>) -> Option<T> {
+    if !default_serde {
+        return None;
+    }
+    (slot as &mut dyn std::any::Any)
+        .downcast_mut::<Option<T>>()
+        .and_then(Option::take)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::take_bytes_as;
+
+    #[test]
+    fn default_bytes_move_over_and_anything_else_is_left_for_the_deserializer() {
+        let data = Bytes::from_static(b"value");
+        let mut slot = Some(data.clone());
+        assert_eq!(take_bytes_as::<Bytes>(true, &mut slot), Some(data.clone()));
+        assert_eq!(slot, None, "moved, not cloned");
+
+        let mut slot = Some(data.clone());
+        assert_eq!(take_bytes_as::<String>(true, &mut slot), None);
+        assert_eq!(
+            slot.as_ref(),
+            Some(&data),
+            "a String goes through the deserializer"
+        );
+
+        let mut slot = Some(data.clone());
+        assert_eq!(take_bytes_as::<Bytes>(false, &mut slot), None);
+        assert_eq!(
+            slot,
+            Some(data),
+            "a custom Bytes deserializer is still called"
+        );
     }
 }

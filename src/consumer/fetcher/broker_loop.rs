@@ -1,4 +1,4 @@
-//! The fetch loop of one broker: plan, send, decode, hand over, repeat.
+//! The fetch loop of one broker lane: plan, send, decode, hand over, repeat.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,36 +9,60 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::completed::{self, AbortedTransaction};
+use super::lanes::{FetchLane, LogEnds, OwnConnection, wait_for_held_back};
 use super::session::{FetchPlan, FetchSession, SessionPartition};
 use super::{FetchContext, request, stopping};
 use crate::consumer::config::IsolationLevel;
 use crate::consumer::subscriptions::FetchTarget;
-use crate::error::{Context, Error, ErrorCode};
+use crate::error::{Context, Error, ErrorCode, Result};
+use crate::metadata::ClusterMetadata;
 use crate::metadata::refresher::is_stale_metadata;
+use crate::net::Connection;
 use crate::net::pool::{BrokerRef, Lane};
 
-pub(super) async fn run(ctx: Arc<FetchContext>, broker: i32, mut shutdown: watch::Receiver<bool>) {
-    let mut session = FetchSession::new();
+/// What one lane's loop keeps between fetches.
+struct LaneState {
+    broker: i32,
+    lane: FetchLane,
+    session: FetchSession,
+    /// Log ends seen in this lane's responses (for the held-back rule).
+    ends: LogEnds,
+    /// The connection of lanes after the first.
+    own: OwnConnection,
+}
+
+pub(super) async fn run(
+    ctx: Arc<FetchContext>,
+    broker: i32,
+    lane: FetchLane,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut state = LaneState {
+        broker,
+        lane,
+        session: FetchSession::new(),
+        ends: LogEnds::new(),
+        own: OwnConnection::default(),
+    };
     let mut metadata = ctx.client.metadata_handle().subscribe();
     let backoff = ctx.client.retry_backoff();
     let partition_limit = usize::try_from(ctx.config.max_partition_fetch_bytes).unwrap_or(0);
-    tracing::debug!(broker, "fetch loop started");
+    tracing::debug!(broker, lane = lane.index, "fetch loop started");
     loop {
         if stopping(&ctx, &shutdown) {
-            tracing::debug!(broker, "fetch loop stopped");
+            tracing::debug!(broker, lane = lane.index, "fetch loop stopped");
             return;
         }
         let wake = ctx.subs.fetch_wake.notified();
         tokio::pin!(wake);
         wake.as_mut().enable();
         let meta = metadata.borrow_and_update().clone();
-        let targets = ctx.subs.fetchable(
-            broker,
-            &meta,
-            partition_limit,
-            ctx.config.fetch_buffer_bytes,
-        );
+        let targets = lane_targets(&ctx, &state, &meta, partition_limit);
         if targets.is_empty() {
+            if !meta.brokers.contains_key(&broker) {
+                // The broker left the cluster: keep no socket open to it.
+                state.own.drop_connection();
+            }
             // Nothing to fetch here now: wait for a seek, resume, freed
             // buffer space, a metadata change or the end of a backoff.
             tokio::select! {
@@ -50,7 +74,7 @@ pub(super) async fn run(ctx: Arc<FetchContext>, broker: i32, mut shutdown: watch
             continue;
         }
         let failed = tokio::select! {
-            failed = fetch_once(&ctx, broker, &mut session, targets, meta.generation) => failed,
+            failed = fetch_once(&ctx, &mut state, &meta, targets) => failed,
             _ = shutdown.changed() => continue,
         };
         if failed {
@@ -62,23 +86,75 @@ pub(super) async fn run(ctx: Arc<FetchContext>, broker: i32, mut shutdown: watch
     }
 }
 
+/// The partitions this lane should fetch now.
+fn lane_targets(
+    ctx: &FetchContext,
+    state: &LaneState,
+    meta: &ClusterMetadata,
+    partition_limit: usize,
+) -> Vec<FetchTarget> {
+    let buffer_limit = ctx.config.fetch_buffer_bytes;
+    let mut targets = ctx
+        .subs
+        .fetchable(state.broker, meta, partition_limit, buffer_limit);
+    if state.lane.count <= 1 {
+        return targets;
+    }
+    targets.retain(|t| state.lane.owns(&t.tp));
+    if targets.is_empty() || !wait_for_held_back(&targets, true, &state.ends) {
+        return targets;
+    }
+    // Everything this lane would fetch is at the log end: a long poll,
+    // unless some of its partitions are only held back for their buffers
+    // (the candidates without the per-partition bound).
+    let candidates = ctx
+        .subs
+        .fetchable(state.broker, meta, usize::MAX, buffer_limit)
+        .into_iter()
+        .filter(|t| state.lane.owns(&t.tp))
+        .count();
+    if wait_for_held_back(&targets, candidates > targets.len(), &state.ends) {
+        targets.clear();
+    }
+    targets
+}
+
+/// The lane's connection: the pool's `Fetch` connection for the first
+/// lane, its own for the others.
+async fn connection(
+    ctx: &FetchContext,
+    state: &mut LaneState,
+    meta: &ClusterMetadata,
+) -> Result<Connection> {
+    let broker = BrokerRef::Node(state.broker);
+    if state.lane.index == 0 {
+        return ctx.client.pool().get(broker, Lane::Fetch).await;
+    }
+    let address = meta
+        .brokers
+        .get(&state.broker)
+        .map(|b| format!("{}:{}", b.host, b.port))
+        .unwrap_or_default();
+    if let Some(conn) = state.own.usable(&address) {
+        return Ok(conn);
+    }
+    let conn = ctx.client.pool().connect_unpooled(broker).await?;
+    state.own.set(conn.clone(), address);
+    Ok(conn)
+}
+
 /// One Fetch round trip. Returns true when the request failed as a whole
 /// (the caller backs off).
 async fn fetch_once(
     ctx: &FetchContext,
-    broker: i32,
-    session: &mut FetchSession,
+    state: &mut LaneState,
+    meta: &ClusterMetadata,
     targets: Vec<FetchTarget>,
-    generation: u64,
 ) -> bool {
-    let conn = match ctx
-        .client
-        .pool()
-        .get(BrokerRef::Node(broker), Lane::Fetch)
-        .await
-    {
+    let (broker, generation) = (state.broker, meta.generation);
+    let conn = match connection(ctx, state, meta).await {
         Ok(conn) => conn,
-        Err(e) => return request_failed(ctx, broker, session, &e, generation),
+        Err(e) => return request_failed(ctx, state, &e, generation),
     };
     let Some(version) = conn.version_for(ApiKey::Fetch) else {
         let e = Error::UnsupportedVersion {
@@ -87,7 +163,7 @@ async fn fetch_once(
             broker_max: -1,
             context: Context::api("Fetch").with_broker(broker),
         };
-        return request_failed(ctx, broker, session, &e, generation);
+        return request_failed(ctx, state, &e, generation);
     };
     let max_bytes = ctx.config.max_partition_fetch_bytes;
     let wanted = targets
@@ -101,27 +177,28 @@ async fn fetch_once(
             (t.tp.clone(), p)
         })
         .collect();
-    let plan = session.plan(wanted, version >= 7);
+    let plan = state.session.plan(wanted, version >= 7);
     let req = request::build(&plan, &ctx.config);
     let started = Instant::now();
     match conn.send_version(req, version).await {
         Ok(resp) => {
             ctx.counters.fetch_done(started.elapsed());
-            handle_response(ctx, broker, session, &plan, &targets, resp, generation)
+            handle_response(ctx, state, &plan, &targets, resp, generation)
         }
-        Err(e) => request_failed(ctx, broker, session, &e, generation),
+        Err(e) => request_failed(ctx, state, &e, generation),
     }
 }
 
 fn request_failed(
     ctx: &FetchContext,
-    broker: i32,
-    session: &mut FetchSession,
+    state: &mut LaneState,
     error: &Error,
     generation: u64,
 ) -> bool {
+    let broker = state.broker;
     ctx.counters.fetch_errors.fetch_add(1, Ordering::Relaxed);
-    session.reset();
+    state.session.reset();
+    state.own.drop_connection();
     let refreshing = ctx.client.metadata_handle().on_error(error, generation);
     tracing::debug!(broker, %error, refreshing, "fetch failed");
     true
@@ -129,20 +206,20 @@ fn request_failed(
 
 fn handle_response(
     ctx: &FetchContext,
-    broker: i32,
-    session: &mut FetchSession,
+    state: &mut LaneState,
     plan: &FetchPlan,
     targets: &[FetchTarget],
     resp: FetchResponse,
     generation: u64,
 ) -> bool {
+    let broker = state.broker;
     match ErrorCode(resp.error_code) {
-        ErrorCode::NONE => session.on_response(plan, resp.session_id),
+        ErrorCode::NONE => state.session.on_response(plan, resp.session_id),
         code @ (ErrorCode::FETCH_SESSION_ID_NOT_FOUND | ErrorCode::INVALID_FETCH_SESSION_EPOCH) => {
             // The broker lost or distrusts our session: start a new one
             // with a full fetch right away.
             tracing::debug!(broker, code = code.name(), "fetch session reset");
-            session.reset();
+            state.session.reset();
             return false;
         }
         code => {
@@ -151,7 +228,7 @@ fn handle_response(
                 message: None,
                 context: Context::api("Fetch").with_broker(broker),
             };
-            return request_failed(ctx, broker, session, &e, generation);
+            return request_failed(ctx, state, &e, generation);
         }
     }
     let by_tp: HashMap<(&str, i32), &FetchTarget> = targets
@@ -189,6 +266,9 @@ fn handle_response(
                         .collect();
                     let stable_bound = (read_committed && p.last_stable_offset >= 0)
                         .then_some(p.last_stable_offset);
+                    state
+                        .ends
+                        .insert(target.tp.clone(), stable_bound.unwrap_or(p.high_watermark));
                     let bytes = records.len() as u64;
                     let decoded = completed::decode(
                         &target.tp.topic,

@@ -1,11 +1,13 @@
-//! The fetch pipeline: one fetch loop task per broker that leads assigned
+//! The fetch pipeline: fetch loop tasks per broker that leads assigned
 //! partitions, prefetching ahead of `poll` into a bounded buffer.
 //!
-//! A supervisor task starts a loop for every broker that appears in the
-//! metadata and keeps the assigned topics' metadata fresh (unknown topics,
-//! partitions without a leader). Each loop sends one Fetch at a time on the
-//! broker's `Fetch` lane (so its long polls never delay control requests),
-//! with an incremental fetch session (KIP-227), decodes the response's
+//! A supervisor task starts `fetch_connections_per_broker` loops (lanes,
+//! see [`lanes`]) for every broker that appears in the metadata and keeps
+//! the assigned topics' metadata fresh (unknown topics, partitions without
+//! a leader). Each loop fetches its fixed share of the broker's partitions,
+//! one Fetch at a time on its own connection (never the control
+//! connection, so long polls never delay control requests), with an
+//! incremental fetch session (KIP-227), decodes the response's
 //! batches off the caller's task, and hands them to the partition table
 //! ([`crate::consumer::subscriptions`]), which drops anything fetched under
 //! an older generation (a seek happened meanwhile).
@@ -15,6 +17,7 @@
 mod aborted;
 mod broker_loop;
 pub(crate) mod completed;
+mod lanes;
 pub(crate) mod request;
 pub(crate) mod session;
 
@@ -83,7 +86,11 @@ async fn supervise(ctx: Arc<FetchContext>, mut shutdown: watch::Receiver<bool>) 
         let meta = metadata.borrow_and_update().clone();
         for &id in meta.brokers.keys() {
             if running.insert(id) {
-                tokio::spawn(broker_loop::run(ctx.clone(), id, shutdown.clone()));
+                let count = ctx.config.fetch_connections_per_broker.max(1);
+                for index in 0..count {
+                    let lane = lanes::FetchLane { index, count };
+                    tokio::spawn(broker_loop::run(ctx.clone(), id, lane, shutdown.clone()));
+                }
             }
         }
         // Keep the assigned topics' metadata usable: unknown topics are
