@@ -45,3 +45,8 @@ pub use admin::Admin;
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorCode, Result};
 pub use topic_partition::TopicPartition;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
