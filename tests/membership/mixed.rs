@@ -1,7 +1,9 @@
 //! kafkit and librdkafka consumers in one group: each client's leader
 //! assigns for the other, and the split has no overlap and no gap. This is
 //! the wire interop of the assignors (range, roundrobin,
-//! cooperative-sticky) and of the embedded consumer protocol.
+//! cooperative-sticky) and of the embedded consumer protocol. Where
+//! librdkafka leads, its assignment must be exactly the one kafkit's
+//! assignor computes for the same members and subscriptions.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,8 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use kafkit::TopicPartition;
-use kafkit::consumer::assignor::{Assignor, CooperativeSticky, Range, RoundRobin};
+use kafkit::consumer::assignor::{
+    Assignor, CooperativeSticky, GroupMember, Range, RoundRobin, Subscription,
+};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -24,6 +30,7 @@ const PARTITIONS: i32 = 6;
 struct RdMember {
     stop: Arc<AtomicBool>,
     assignment: Arc<Mutex<BTreeSet<TopicPartition>>>,
+    member_id: Arc<Mutex<Option<String>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -42,9 +49,11 @@ impl RdMember {
         consumer.subscribe(&[topic]).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let assignment = Arc::new(Mutex::new(BTreeSet::new()));
+        let member_id = Arc::new(Mutex::new(None));
         let thread = {
             let stop = stop.clone();
             let assignment = assignment.clone();
+            let member_id = member_id.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     // Nothing is produced: poll only serves the group
@@ -58,6 +67,7 @@ impl RdMember {
                             .collect();
                         *assignment.lock().unwrap() = now;
                     }
+                    *member_id.lock().unwrap() = rd_member_id(&consumer);
                 }
                 // Dropping closes the consumer: it leaves the group.
                 drop(consumer);
@@ -66,12 +76,17 @@ impl RdMember {
         RdMember {
             stop,
             assignment,
+            member_id,
             thread: Some(thread),
         }
     }
 
     fn owned(&self) -> BTreeSet<TopicPartition> {
         self.assignment.lock().unwrap().clone()
+    }
+
+    fn member_id(&self) -> Option<String> {
+        self.member_id.lock().unwrap().clone()
     }
 
     async fn close(mut self) {
@@ -81,6 +96,77 @@ impl RdMember {
                 .await
                 .unwrap();
         }
+    }
+}
+
+/// The member id librdkafka's consumer has in its group (the safe API
+/// does not expose it).
+fn rd_member_id(consumer: &BaseConsumer) -> Option<String> {
+    use rdkafka::bindings::{rd_kafka_mem_free, rd_kafka_memberid};
+    // SAFETY: the handle is alive for the call; rd_kafka_memberid returns
+    // NULL or a NUL-terminated string we own and free with rd_kafka_mem_free.
+    unsafe {
+        let rk = consumer.client().native_ptr();
+        let id = rd_kafka_memberid(rk);
+        if id.is_null() {
+            return None;
+        }
+        let s = std::ffi::CStr::from_ptr(id).to_string_lossy().into_owned();
+        rd_kafka_mem_free(rk, id.cast());
+        (!s.is_empty()).then_some(s)
+    }
+}
+
+/// A group member as the leader's assignor sees it: subscribed to `topic`,
+/// owning `owned` (from generation 1 when it owns anything).
+fn as_member(id: String, topic: &str, owned: &BTreeSet<TopicPartition>) -> GroupMember {
+    GroupMember {
+        member_id: id,
+        group_instance_id: None,
+        subscription: Subscription {
+            topics: vec![topic.to_string()],
+            owned_partitions: owned.iter().cloned().collect(),
+            generation_id: (!owned.is_empty()).then_some(1),
+            ..Subscription::default()
+        },
+    }
+}
+
+/// Checks that librdkafka, leading, assigned exactly what kafkit's
+/// `assignor` computes for the same input. `before` is what each member
+/// owned when the kafkit member joined (cooperative-sticky keeps what it
+/// can, and hands the rest over in a second rebalance: its final split is
+/// the target of the first one).
+fn assert_same_as_kafkit(
+    strategy: &str,
+    assignor: &dyn Assignor,
+    topic: &str,
+    members: [(String, BTreeSet<TopicPartition>, BTreeSet<TopicPartition>); 2],
+) {
+    let partitions = BTreeMap::from([(topic.to_string(), PARTITIONS)]);
+    let input: Vec<GroupMember> = members
+        .iter()
+        .map(|(id, before, _)| as_member(id.clone(), topic, before))
+        .collect();
+    let computed = assignor.assign(&partitions, &input).unwrap();
+    let cooperative = strategy == "cooperative-sticky";
+    let everything = all(topic, PARTITIONS);
+    for (id, _, observed) in &members {
+        let mut expected: BTreeSet<TopicPartition> =
+            computed[id].partitions.iter().cloned().collect();
+        if cooperative && expected.is_empty() {
+            // The newcomer gets, in the second rebalance, what the first
+            // one took away from the others.
+            let kept: BTreeSet<TopicPartition> = computed
+                .values()
+                .flat_map(|a| a.partitions.iter().cloned())
+                .collect();
+            expected = everything.difference(&kept).cloned().collect();
+        }
+        assert_eq!(
+            &expected, observed,
+            "{strategy}: librdkafka's assignment for {id} differs from kafkit's ({computed:?})"
+        );
     }
 }
 
@@ -114,7 +200,7 @@ async fn mixed_group(broker: &TestBroker, strategy: &str, assignor: Arc<dyn Assi
     let everything = all(&topic, PARTITIONS);
     let group = group("mixed");
     let mut c = config(&group);
-    c.assignors = vec![assignor];
+    c.assignors = vec![assignor.clone()];
 
     let rd1 = RdMember::start(&bootstrap, &group, &topic, strategy);
     eventually(
@@ -136,6 +222,17 @@ async fn mixed_group(broker: &TestBroker, strategy: &str, assignor: Arc<dyn Assi
     assert!(
         !k.metrics().leader,
         "{strategy}: librdkafka joined first and leads"
+    );
+    let rd_id = rd1.member_id().expect("librdkafka's member id");
+    let k_id = k.handle.group_metadata().member_id;
+    assert_same_as_kafkit(
+        strategy,
+        assignor.as_ref(),
+        &topic,
+        [
+            (rd_id, everything.clone(), rd1.owned()),
+            (k_id, BTreeSet::new(), k.owned()),
+        ],
     );
 
     rd1.close().await;
