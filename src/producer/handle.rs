@@ -515,9 +515,22 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
 
     /// Makes every buffered record ready now and waits until all records
     /// enqueued so far are acknowledged or failed.
+    ///
+    /// Cancel-safe: dropping the future (e.g. a timeout around it) ends the
+    /// flush, and later batches linger again.
     pub async fn flush(&self) {
         let shared = &self.shared;
+        // Counted down on drop, not after the loop: a flush cancelled by a
+        // timeout (as commit and abort do) would otherwise leave the
+        // producer flushing for ever, every batch ignoring linger.ms.
+        struct Flushing<'a>(&'a AtomicUsize);
+        impl Drop for Flushing<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
         shared.flushes.fetch_add(1, Ordering::AcqRel);
+        let _flushing = Flushing(&shared.flushes);
         loop {
             let idle = shared.idle.notified();
             tokio::pin!(idle);
@@ -531,7 +544,6 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
         }
-        shared.flushes.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Closes the producer: new sends fail with [`Error::Closed`], buffered

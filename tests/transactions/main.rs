@@ -22,9 +22,11 @@ mod support;
 mod common;
 
 mod fencing;
+mod init;
 mod interop;
 mod markers;
 mod mock_faults;
 mod offsets;
 mod produce_faults;
+mod races;
 mod read_committed;

@@ -1,0 +1,138 @@
+//! Calls that overlap a commit, and cancelled calls, on librdkafka's mock
+//! cluster (relied upon: topics exist only once `create_topic` makes them
+//! when the client does not ask for auto-creation; the mock acknowledges
+//! transactional Produce requests and answers EndTxn).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafkit::producer::{TransactionState, TransactionalProducer};
+
+use crate::common::record;
+use crate::support;
+
+async fn client_without_auto_create(bootstrap: &str) -> kafkit::Client {
+    kafkit::Client::builder(bootstrap)
+        .allow_auto_create_topics(false)
+        .reconnect_backoff_max(Duration::from_millis(200))
+        .build()
+        .await
+        .unwrap()
+}
+
+/// A record whose `enqueue` passed the state check before
+/// `commit_transaction` began (here: it waits for its topic's metadata)
+/// belongs to the transaction: the commit waits for it and includes it.
+/// It must never be appended after the commit, where it would be sent
+/// outside any transaction (or inside the next one).
+#[tokio::test]
+async fn a_record_enqueued_while_the_commit_starts_is_committed_with_it() {
+    support::init_tracing();
+    let mock = support::mock_cluster(3);
+    let bootstrap = mock.bootstrap_servers();
+    mock.create_topic("txn-race-first", 1, 3).unwrap();
+    let client = client_without_auto_create(&bootstrap).await;
+    let p: Arc<TransactionalProducer<String, String>> = Arc::new(
+        kafkit::producer::Producer::builder(&client)
+            .max_block(Duration::from_secs(10))
+            .transactional_id("race-commit-1")
+            .build()
+            .unwrap(),
+    );
+    p.init_transactions().await.unwrap();
+    p.begin_transaction().unwrap();
+    let first = p
+        .send(record("txn-race-first", 0, "first".into()))
+        .await
+        .unwrap();
+
+    // Waits for metadata of a topic that does not exist yet.
+    let late = tokio::spawn({
+        let p = p.clone();
+        async move { p.enqueue(record("txn-race-late", 0, "late".into())).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let commit = tokio::spawn({
+        let p = p.clone();
+        async move { p.commit_transaction().await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    mock.create_topic("txn-race-late", 1, 3).unwrap();
+
+    let delivery = late.await.unwrap().expect("enqueue began inside the transaction");
+    commit.await.unwrap().expect("commit");
+    let meta = tokio::time::timeout(Duration::from_secs(1), delivery)
+        .await
+        .expect("the late record was settled by the commit")
+        .expect("the late record was committed with the transaction");
+    assert_eq!(meta.partition, 0);
+    assert!(first.offset.is_some());
+    assert!(matches!(p.transaction_state(), TransactionState::Ready));
+    assert_eq!(p.metrics().records_failed, 0);
+}
+
+/// A `flush` (or a commit) cancelled by a timeout must not leave the
+/// producer flushing for ever, which would make every later batch ignore
+/// `linger.ms`.
+#[tokio::test]
+async fn a_cancelled_flush_leaves_linger_in_force() {
+    support::init_tracing();
+    let mock = support::mock_cluster(3);
+    let bootstrap = mock.bootstrap_servers();
+    let topic = "txn-cancelled-flush";
+    mock.create_topic(topic, 2, 3).unwrap();
+    let client = crate::common::client(&bootstrap).await;
+    let p: TransactionalProducer<String, String> = kafkit::producer::Producer::builder(&client)
+        .linger(Duration::from_secs(30))
+        .transactional_id("cancelled-flush-1")
+        .build()
+        .unwrap();
+    p.init_transactions().await.unwrap();
+    p.begin_transaction().unwrap();
+    let first = p.enqueue(record(topic, 0, "a".into())).await.unwrap();
+    // Polled once, then dropped: the flush is cancelled while waiting.
+    let cancelled = tokio::time::timeout(Duration::ZERO, p.flush()).await;
+    assert!(cancelled.is_err(), "a record was outstanding");
+
+    let second = p.enqueue(record(topic, 1, "b".into())).await.unwrap();
+    tokio::pin!(second);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), &mut second)
+            .await
+            .is_err(),
+        "with linger.ms = 30 s and no flush running, the batch must still linger"
+    );
+    p.commit_transaction().await.unwrap();
+    second.await.unwrap();
+    first.await.unwrap();
+}
+
+/// An `enqueue` that fails for a reason other than a bad argument leaves
+/// the transaction without that record: it can no longer commit, and the
+/// error says so (`requires_abort`), rather than inviting a retry of the
+/// record into a transaction that will refuse it.
+#[tokio::test]
+async fn an_enqueue_that_fails_inside_a_transaction_says_abort() {
+    support::init_tracing();
+    let mock = support::mock_cluster(3);
+    let bootstrap = mock.bootstrap_servers();
+    let client = client_without_auto_create(&bootstrap).await;
+    let p: TransactionalProducer<String, String> = kafkit::producer::Producer::builder(&client)
+        .max_block(Duration::from_millis(300))
+        .transactional_id("enqueue-fails-1")
+        .build()
+        .unwrap();
+    p.init_transactions().await.unwrap();
+    p.begin_transaction().unwrap();
+    let e = p
+        .enqueue(record("txn-no-such-topic", 0, "x".into()))
+        .await
+        .unwrap_err();
+    assert!(e.requires_abort() && !e.is_retriable() && !e.is_fatal(), "{e}");
+    assert!(matches!(
+        p.transaction_state(),
+        TransactionState::AbortableError(_)
+    ));
+    p.abort_transaction().await.unwrap();
+    assert!(matches!(p.transaction_state(), TransactionState::Ready));
+}
