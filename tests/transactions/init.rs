@@ -26,7 +26,10 @@ async fn an_invalid_transaction_timeout_is_fatal() {
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_TRANSACTION_TIMEOUT],
     );
     let e = p.init_transactions().await.unwrap_err();
-    assert!(e.is_fatal() && !e.requires_abort() && !e.is_retriable(), "{e}");
+    assert!(
+        e.is_fatal() && !e.requires_abort() && !e.is_retriable(),
+        "{e}"
+    );
     assert!(e.to_string().contains("transaction.timeout.ms"), "{e}");
     assert!(matches!(
         p.transaction_state(),

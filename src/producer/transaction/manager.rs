@@ -47,6 +47,13 @@ pub(crate) struct TransactionManager {
     identity: Mutex<Option<ProducerIdentity>>,
     coordinator: Mutex<Option<i32>>,
     io: tokio::sync::Mutex<TxnIo>,
+    /// Held shared by each `enqueue` from its state check until its record
+    /// is in the accumulator, and taken exclusively by commit and abort
+    /// right after they change the state: so every record that passed the
+    /// check is appended before the commit flushes (and is committed with
+    /// the transaction) or the abort drops unsent records, and none can be
+    /// appended after EndTxn, outside any transaction.
+    appends: tokio::sync::RwLock<()>,
     /// A batch that was sent failed (or timed out) inside the transaction,
     /// so the broker's sequence for its partition may differ from ours: the
     /// abort bumps the epoch (InitProducerId with the current id, KIP-360),
@@ -73,7 +80,40 @@ impl TransactionManager {
             identity: Mutex::new(None),
             coordinator: Mutex::new(None),
             io: tokio::sync::Mutex::new(TxnIo::default()),
+            appends: tokio::sync::RwLock::new(()),
             bump_epoch: AtomicBool::new(false),
+        }
+    }
+
+    /// Checks that a record may be sent, and holds off a commit or abort
+    /// until the guard (kept while the record is appended) is dropped.
+    pub async fn begin_append(&self) -> Result<tokio::sync::RwLockReadGuard<'_, ()>> {
+        let guard = self.appends.read().await;
+        self.check(TransactionEvent::Send)?;
+        Ok(guard)
+    }
+
+    /// Waits until every `enqueue` that passed its state check has
+    /// appended (or failed). Called after the state left InTransaction, so
+    /// no new one can pass.
+    pub async fn appends_settled(&self) {
+        drop(self.appends.write().await);
+    }
+
+    /// An `enqueue` failed after its state check: the transaction lacks a
+    /// record, so it cannot commit (Java's `maybeTransitionToErrorState`).
+    /// Returns the error for the caller: wrapped so that `requires_abort()`
+    /// is true (the cause may look retriable, e.g. a metadata timeout, but
+    /// retrying the record cannot save the transaction), or as it is when
+    /// the producer is fenced.
+    pub fn append_failed(&self, shared: &Shared, e: Error) -> Error {
+        self.record_failed(shared, &e);
+        match self.state() {
+            TransactionState::AbortableError(_) => Error::TransactionAbortable {
+                reason: "a record could not be added to the transaction".into(),
+                cause: Some(Box::new(e)),
+            },
+            _ => e,
         }
     }
 

@@ -163,21 +163,24 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// delivery future, as [`Producer::enqueue`] does. Fails with
     /// [`Error::IllegalState`] outside a transaction and with
     /// [`Error::TransactionAbortable`] once the transaction must be aborted.
+    ///
+    /// Cancel-safe: if the future is dropped before it returns, the record
+    /// was either not buffered or is part of the transaction (its outcome
+    /// is then only seen through `commit_transaction`). A commit or abort
+    /// started while this waits (for metadata or buffer memory) waits for
+    /// it, so the record is committed or dropped with this transaction.
     pub async fn enqueue(&self, record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
-        self.txn.check(TransactionEvent::Send)?;
+        let appending = self.txn.begin_append().await?;
         let delivery = match self.inner.enqueue(record).await {
             Ok(d) => d,
-            Err(e) => {
-                // As Java's `send`: a bad argument leaves the transaction
-                // alone; anything else (e.g. no metadata within
-                // max.block.ms) means a record of the transaction is
-                // missing, so it cannot commit.
-                if !matches!(e, Error::InvalidArgument { .. } | Error::Closed) {
-                    self.txn.record_failed(self.inner.shared(), &e);
-                }
-                return Err(e);
-            }
+            // As Java's `send`: a bad argument leaves the transaction
+            // alone; anything else (e.g. no metadata within max.block.ms)
+            // means a record of the transaction is missing, so it cannot
+            // commit.
+            Err(e @ (Error::InvalidArgument { .. } | Error::Closed)) => return Err(e),
+            Err(e) => return Err(self.txn.append_failed(self.inner.shared(), e)),
         };
+        drop(appending);
         // The sender adds a partition new to the transaction before it
         // lingers: wake it (a permit, coalesced when it is busy).
         self.inner.shared().wake.notify_one();
@@ -221,10 +224,11 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
         let shared = self.inner.shared();
         self.txn.transition(TransactionEvent::Commit)?;
         let deadline = Instant::now() + shared.config.max_block;
-        if tokio::time::timeout_at(deadline, self.inner.flush())
-            .await
-            .is_err()
-        {
+        let flushed = async {
+            self.txn.appends_settled().await;
+            self.inner.flush().await
+        };
+        if tokio::time::timeout_at(deadline, flushed).await.is_err() {
             return Err(Error::Timeout {
                 what: "commit_transaction: records not all acknowledged within max.block.ms; call commit_transaction again",
                 context: Context::default(),
@@ -245,12 +249,14 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     pub async fn abort_transaction(&self) -> Result<()> {
         let shared = self.inner.shared();
         self.txn.transition(TransactionEvent::Abort)?;
-        sender::fail_unsent(shared, aborted());
         let deadline = Instant::now() + shared.config.max_block;
-        if tokio::time::timeout_at(deadline, self.inner.flush())
-            .await
-            .is_err()
-        {
+        let settled = async {
+            // Records still being appended are dropped with the others.
+            self.txn.appends_settled().await;
+            sender::fail_unsent(shared, aborted());
+            self.inner.flush().await
+        };
+        if tokio::time::timeout_at(deadline, settled).await.is_err() {
             return Err(Error::Timeout {
                 what: "abort_transaction: records in flight not settled within max.block.ms; call abort_transaction again",
                 context: Context::default(),
