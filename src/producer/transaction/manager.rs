@@ -22,7 +22,7 @@ use super::requests::{self, CoordinatorKey, Handling, ProducerIdentity, classify
 use super::state::{TransactionEvent, TransactionState};
 use crate::client::Client;
 use crate::consumer::{GroupMetadata, OffsetAndMetadata};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, ErrorCode, Result};
 use crate::net::Connection;
 use crate::producer::accumulator::Tp;
 use crate::producer::handle::Shared;
@@ -296,7 +296,19 @@ impl TransactionManager {
                 Ok(())
             }
             Err(e) => {
-                if classify(&e) == Handling::Fatal {
+                let e = if e.code() == Some(ErrorCode::INVALID_TRANSACTION_TIMEOUT) {
+                    // transaction.timeout.ms above the broker's
+                    // transaction.max.timeout.ms: a configuration error
+                    // (fatal in Java too), which no retry can mend.
+                    Error::Config(format!(
+                        "transaction.timeout.ms ({} ms) refused by the transaction coordinator \
+                         (larger than its transaction.max.timeout.ms?): {e}",
+                        millis(self.transaction_timeout)
+                    ))
+                } else {
+                    e
+                };
+                if e.is_fatal() {
                     self.fatal(shared, e.clone());
                 }
                 // Otherwise the state stays Initializing: init_transactions
