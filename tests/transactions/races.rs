@@ -146,3 +146,70 @@ async fn an_enqueue_that_fails_inside_a_transaction_says_abort() {
     p.abort_transaction().await.unwrap();
     assert!(matches!(p.transaction_state(), TransactionState::Ready));
 }
+
+/// TxnOffsetCommit fails (the member was fenced, KIP-447) while a commit
+/// waits for it: the commit must not send EndTxn(commit) for a transaction
+/// that just became abortable. Relied upon: the mock delays every answer of
+/// a broker by `broker_round_trip_time`, answers the next request of an API
+/// with an injected error, and would answer the EndTxn(commit) that must
+/// not be sent with the injected INVALID_TXN_STATE (fatal).
+#[tokio::test]
+async fn a_commit_waiting_for_offsets_that_fail_is_refused_before_end_txn() {
+    use rdkafka::mocking::MockCoordinator;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr::*};
+    support::init_tracing();
+    let mock = support::mock_cluster(3);
+    let topic = "txn-race-offsets";
+    mock.create_topic(topic, 1, 3).unwrap();
+    mock.partition_leader(topic, 0, Some(1)).unwrap();
+    mock.coordinator(MockCoordinator::Transaction("race-offsets-1".into()), 3)
+        .unwrap();
+    mock.coordinator(MockCoordinator::Group("race-offsets-group".into()), 2)
+        .unwrap();
+    let client = crate::common::client(&mock.bootstrap_servers()).await;
+    let p: Arc<TransactionalProducer<String, String>> = Arc::new(
+        TransactionalProducer::builder(&client, "race-offsets-1")
+            .build()
+            .unwrap(),
+    );
+    p.init_transactions().await.unwrap();
+    p.begin_transaction().unwrap();
+    p.send(record(topic, 0, "x".into())).await.unwrap();
+
+    mock.broker_round_trip_time(2, Duration::from_millis(1500))
+        .unwrap();
+    mock.request_errors(
+        RDKafkaApiKey::TxnOffsetCommit,
+        &[RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID],
+    );
+    let offsets = tokio::spawn({
+        let p = p.clone();
+        async move {
+            let group = kafkit::consumer::GroupMetadata {
+                group_id: "race-offsets-group".into(),
+                generation_id: 3,
+                member_id: "m-1".into(),
+                group_instance_id: None,
+            };
+            let offsets = std::collections::BTreeMap::from([(
+                kafkit::TopicPartition::new(topic, 0),
+                kafkit::consumer::OffsetAndMetadata::new(1),
+            )]);
+            p.send_offsets_to_transaction(offsets, &group).await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    mock.request_errors(
+        RDKafkaApiKey::EndTxn,
+        &[RD_KAFKA_RESP_ERR_INVALID_TXN_STATE],
+    );
+    let e = p.commit_transaction().await.unwrap_err();
+    assert!(e.requires_abort() && !e.is_fatal(), "{e}");
+    let e = offsets.await.unwrap().unwrap_err();
+    assert!(e.requires_abort() && !e.is_fatal(), "{e}");
+
+    mock.clear_request_errors(RDKafkaApiKey::EndTxn);
+    mock.broker_round_trip_time(2, Duration::ZERO).unwrap();
+    p.abort_transaction().await.unwrap();
+    assert!(matches!(p.transaction_state(), TransactionState::Ready));
+}

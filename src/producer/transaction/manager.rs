@@ -431,6 +431,10 @@ impl TransactionManager {
     ) -> Result<()> {
         self.check(TransactionEvent::SendOffsets)?;
         let mut io = self.io.lock().await;
+        // Again under the lock: a commit or abort that began while this
+        // waited for it must not see offsets added behind its back (an
+        // AddOffsetsToTxn after EndTxn would open a new transaction).
+        self.check(TransactionEvent::SendOffsets)?;
         let producer = self.identity()?;
         let deadline = Instant::now() + shared.config.max_block;
         let add = requests::add_offsets(&self.transactional_id, producer, &group.group_id);
@@ -488,6 +492,27 @@ impl TransactionManager {
     /// The caller has already moved to Committing or Aborting and flushed.
     pub async fn end(&self, shared: &Shared, commit: bool, deadline: Instant) -> Result<()> {
         let mut io = self.io.lock().await;
+        // Looked at again under the lock: a send_offsets_to_transaction or
+        // AddPartitionsToTxn that held it may have failed meanwhile, making
+        // the transaction abortable (or the producer fenced); EndTxn(commit)
+        // would then commit a transaction that lacks what failed.
+        match (commit, self.state()) {
+            (true, TransactionState::Committing) | (false, TransactionState::Aborting) => {}
+            (_, TransactionState::AbortableError(e)) => {
+                return Err(Error::TransactionAbortable {
+                    reason: "commit_transaction refused: a request of the transaction failed while it was committing; call abort_transaction".into(),
+                    cause: Some(Box::new(e)),
+                });
+            }
+            (_, TransactionState::FatalError(e)) => return Err(e),
+            // Another call ended the transaction first.
+            (_, state) => {
+                return Err(Error::IllegalState(format!(
+                    "the transaction was ended by another call (state {})",
+                    state.name()
+                )));
+            }
+        }
         if io.started {
             let producer = self.identity()?;
             let request = requests::end_txn(&self.transactional_id, producer, commit);
