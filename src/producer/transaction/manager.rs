@@ -371,7 +371,8 @@ impl TransactionManager {
     }
 
     /// AddPartitionsToTxn for partitions about to get their first batch of
-    /// this transaction. An error is for those partitions' records.
+    /// this transaction, marked added in the accumulator on success. An
+    /// error is for those partitions' records.
     pub async fn add_partitions(&self, shared: &Shared, partitions: &[Tp]) -> Result<()> {
         let mut io = self.io.lock().await;
         match self.state() {
@@ -410,6 +411,11 @@ impl TransactionManager {
             .await;
         match result {
             Ok(()) => {
+                // Marked under the coordinator lock: an EndTxn waiting for
+                // it (and the accumulator's end_transaction after it) must
+                // not run first, or the partitions would count as added in
+                // the next transaction without AddPartitionsToTxn.
+                shared.lock().mark_in_txn(partitions);
                 io.started = true;
                 tracing::debug!(
                     partitions = asked.len(),
