@@ -595,9 +595,13 @@ fn fail_batch(shared: &Shared, batch: ProducerBatch, e: Error, was_sent: bool) {
     // sequence) before the batch stops counting as outstanding: a commit
     // whose flush sees nothing outstanding must also see the transaction
     // failed, or it would send EndTxn(commit) without this batch.
-    if let Some(txn) = &shared.txn {
-        txn.record_failed(shared, &e);
-    }
+    let e = match &shared.txn {
+        Some(txn) => {
+            txn.record_failed(shared, &e);
+            crate::producer::transaction::record_error(e)
+        }
+        None => e,
+    };
     if was_sent {
         // Its sequence numbers may or may not be on the broker: later
         // batches of the partition cannot follow it under this identity.

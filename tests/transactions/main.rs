@@ -27,6 +27,7 @@ mod interop;
 mod markers;
 mod mock_faults;
 mod offsets;
+mod produce_epoch;
 mod produce_faults;
 mod races;
 mod read_committed;

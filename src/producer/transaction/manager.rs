@@ -165,7 +165,7 @@ impl TransactionManager {
     /// A record (or a transactional request) failed: a fenced producer is
     /// fatal, anything else makes the transaction abortable.
     pub fn record_failed(&self, shared: &Shared, e: &Error) {
-        if classify(e) == Handling::Fatal {
+        if classify(e) == Handling::Fatal && !is_produce_epoch_error(e) {
             self.fatal(shared, e.clone());
         } else {
             // Refused outside a transaction (nothing to fail): ignored.
@@ -579,6 +579,31 @@ impl TransactionManager {
         self.transition(TransactionEvent::EndTxnDone)?;
         tracing::debug!(commit, transactional_id = %self.transactional_id, "transaction ended");
         Ok(())
+    }
+}
+
+/// INVALID_PRODUCER_EPOCH in a Produce response: abortable, not fatal
+/// (KIP-588). A partition leader cannot tell a fenced producer from one
+/// whose transaction the coordinator timed out (bumping the epoch); the
+/// abort finds out: EndTxn answers PRODUCER_FENCED when fenced, and the
+/// epoch-bumping InitProducerId after it (a sent batch failed) recovers a
+/// timed-out producer. From coordinator requests the code stays fatal.
+pub(crate) fn is_produce_epoch_error(e: &Error) -> bool {
+    e.code() == Some(ErrorCode::INVALID_PRODUCER_EPOCH)
+        && e.context().and_then(|c| c.api) == Some("Produce")
+}
+
+/// The error a transactional record's delivery fails with. The Produce
+/// INVALID_PRODUCER_EPOCH is wrapped so that its `is_fatal()` (true for
+/// the bare code) does not contradict the abortable transaction.
+pub(crate) fn record_error(e: Error) -> Error {
+    if is_produce_epoch_error(&e) {
+        Error::TransactionAbortable {
+            reason: "the partition leader refused the producer epoch (the transaction may have timed out, KIP-588); abort to find out whether the producer was fenced".into(),
+            cause: Some(Box::new(e)),
+        }
+    } else {
+        e
     }
 }
 
