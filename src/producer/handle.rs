@@ -115,6 +115,14 @@ impl Shared {
         self.closed_hard.load(Ordering::Acquire)
     }
 
+    /// Marks the producer closed without waiting (no I/O): new sends fail
+    /// with [`Error::Closed`]; the sender settles what is queued or in
+    /// flight, then ends. For handles dropped without `close`.
+    pub fn close_without_waiting(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
     /// Records an error after which the producer cannot continue.
     pub fn set_fatal(&self, e: Error) {
         *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
@@ -331,11 +339,14 @@ where
     }
 }
 
-impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
+impl<K, V> Producer<K, V> {
+    // Without bounds, so that a `Drop` impl can reach it.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
+}
 
+impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
     /// Sends a record and waits for its acknowledgement.
     pub async fn send(&self, record: ProducerRecord<K, V>) -> Result<RecordMetadata> {
         // Names the topic and the explicit partition only: never keys,

@@ -21,6 +21,7 @@ mod support;
 
 mod common;
 
+mod close;
 mod fencing;
 mod init;
 mod interop;

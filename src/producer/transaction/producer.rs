@@ -111,6 +111,20 @@ pub struct TransactionalProducer<K, V> {
     txn: Arc<TransactionManager>,
 }
 
+impl<K, V> Drop for TransactionalProducer<K, V> {
+    /// No I/O (invariant 7): records not sent yet fail, and the sender task
+    /// ends once what is in flight settles. Without this the task would
+    /// live on and send the buffered records into a transaction that can
+    /// never commit.
+    fn drop(&mut self) {
+        let shared = self.inner.shared();
+        if !shared.is_closed() {
+            shared.close_without_waiting();
+            sender::fail_unsent(shared, aborted());
+        }
+    }
+}
+
 impl<K, V> std::fmt::Debug for TransactionalProducer<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TransactionalProducer")
@@ -271,22 +285,36 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     }
 
     /// Closes the producer. An open transaction is aborted first (as Java's
-    /// graceful close does), within `timeout`; then buffered records are
-    /// sent or failed as [`Producer::close`] does.
+    /// graceful close does), and a pending commit (one that timed out) is
+    /// finished, within `timeout`; then buffered records are sent or failed
+    /// as [`Producer::close`] does.
+    ///
+    /// Dropping the producer instead does no I/O: records not sent yet fail
+    /// at once, and an open transaction stays open at the coordinator until
+    /// `transaction.timeout.ms` aborts it (or a new producer with the same
+    /// `transactional.id` calls `init_transactions`).
     pub async fn close(&self, timeout: Duration) -> Result<()> {
         let start = Instant::now();
-        let open = matches!(
-            self.txn.state(),
+        let finish = match self.txn.state() {
             TransactionState::InTransaction
-                | TransactionState::AbortableError(_)
-                | TransactionState::Aborting
-        );
+            | TransactionState::AbortableError(_)
+            | TransactionState::Aborting => Some(false),
+            TransactionState::Committing => Some(true),
+            _ => None,
+        };
         let mut result = Ok(());
-        if open {
-            result = match tokio::time::timeout(timeout, self.abort_transaction()).await {
+        if let Some(commit) = finish {
+            let end = async {
+                if commit {
+                    self.commit_transaction().await
+                } else {
+                    self.abort_transaction().await
+                }
+            };
+            result = match tokio::time::timeout(timeout, end).await {
                 Ok(r) => r,
                 Err(_) => Err(Error::Timeout {
-                    what: "abort of the open transaction on close",
+                    what: "ending the open transaction on close",
                     context: Context::default(),
                 }),
             };
