@@ -142,7 +142,7 @@ async fn main() -> kafkit::Result<()> {
             // write the output twice.
             Err(e)
                 if !e.is_fatal()
-                    && producer.transaction_state().name() == "COMMITTING_TRANSACTION" =>
+                    && matches!(producer.transaction_state(), TransactionState::Committing) =>
             {
                 eprintln!("commit not finished ({e}); resuming it");
                 retried(|| producer.commit_transaction()).await
