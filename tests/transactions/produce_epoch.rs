@@ -1,4 +1,4 @@
-//! KIP-588: INVALID_PRODUCER_EPOCH in a Produce response makes the
+//! Producer-identity errors of a transaction: KIP-588 and a lost producer id mapping.
 //! transaction abortable, not the producer fatal (a partition leader cannot
 //! tell a timed-out transaction, which the coordinator lets this producer
 //! recover from, from a fencing). Relied upon: librdkafka's mock answers the
@@ -50,5 +50,36 @@ async fn invalid_producer_epoch_from_produce_is_abortable_and_the_abort_recovers
     p.send(record(topic, 0, "after the abort".into()))
         .await
         .unwrap();
+    p.commit_transaction().await.unwrap();
+}
+
+/// The coordinator forgot the producer id (transactional.id expiration):
+/// EndTxn(abort) answers INVALID_PRODUCER_ID_MAPPING however often it is
+/// sent, so the abort must skip it and take a new identity (as Java does)
+/// rather than fail for ever. Relied upon: the mock answers the next
+/// EndTxn requests with the injected errors.
+#[tokio::test]
+async fn an_abort_the_coordinator_cannot_map_takes_a_new_identity() {
+    support::init_tracing();
+    let mock = support::mock_cluster(3);
+    let topic = "txn-lost-mapping";
+    mock.create_topic(topic, 1, 3).unwrap();
+    let client = client(&mock.bootstrap_servers()).await;
+    let p: TransactionalProducer<String, String> =
+        TransactionalProducer::builder(&client, "lost-mapping-1")
+            .build()
+            .unwrap();
+    p.init_transactions().await.unwrap();
+    p.begin_transaction().unwrap();
+    p.send(record(topic, 0, "aborted".into())).await.unwrap();
+    mock.request_errors(
+        RDKafkaApiKey::EndTxn,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_PRODUCER_ID_MAPPING; 3],
+    );
+    p.abort_transaction().await.unwrap();
+    mock.clear_request_errors(RDKafkaApiKey::EndTxn);
+    assert_eq!(p.metrics().producer_id_resets, 1);
+    p.begin_transaction().unwrap();
+    p.send(record(topic, 0, "after".into())).await.unwrap();
     p.commit_transaction().await.unwrap();
 }

@@ -522,33 +522,42 @@ impl TransactionManager {
         if io.started {
             let producer = self.identity()?;
             let request = requests::end_txn(&self.transactional_id, producer, commit);
-            self.call(
-                shared,
-                "EndTxn",
-                CoordinatorKey::Transaction,
-                &self.transactional_id,
-                deadline,
-                |conn| {
-                    let request = request.clone();
-                    async move {
-                        let resp = conn.send(request).await?;
-                        Error::check(resp.error_code, None, || Context::api("EndTxn"))
-                    }
-                },
-            )
-            .await
-            .map_err(|e| {
-                if commit {
-                    self.failed(shared, "EndTxn(commit)", e)
-                } else if classify(&e) == Handling::Fatal {
-                    self.fatal(shared, e.clone());
-                    e
-                } else {
-                    // An abort that could not finish stays pending: calling
-                    // abort_transaction again resumes it.
-                    e
+            let ended = self
+                .call(
+                    shared,
+                    "EndTxn",
+                    CoordinatorKey::Transaction,
+                    &self.transactional_id,
+                    deadline,
+                    |conn| {
+                        let request = request.clone();
+                        async move {
+                            let resp = conn.send(request).await?;
+                            Error::check(resp.error_code, None, || Context::api("EndTxn"))
+                        }
+                    },
+                )
+                .await;
+            match ended {
+                Ok(()) => {}
+                // The coordinator no longer maps our producer id to the
+                // transactional id (it expired): it has no transaction of
+                // ours to abort, and would refuse this EndTxn for ever.
+                // As Java, skip it and take a new identity below.
+                Err(e) if !commit && e.code() == Some(ErrorCode::INVALID_PRODUCER_ID_MAPPING) => {
+                    tracing::debug!(error = %e, "abort: the coordinator lost the producer id; re-initialising");
+                    self.bump_epoch.store(true, Ordering::Release);
                 }
-            })?;
+                Err(e) if commit => return Err(self.failed(shared, "EndTxn(commit)", e)),
+                Err(e) => {
+                    if classify(&e) == Handling::Fatal {
+                        self.fatal(shared, e.clone());
+                    }
+                    // Otherwise the abort stays pending: calling
+                    // abort_transaction again resumes it.
+                    return Err(e);
+                }
+            }
             io.started = false;
         }
         if !commit && self.bump_epoch.load(Ordering::Acquire) {
