@@ -1,9 +1,11 @@
-//! Producer-identity errors of a transaction: KIP-588 and a lost producer id mapping.
-//! transaction abortable, not the producer fatal (a partition leader cannot
-//! tell a timed-out transaction, which the coordinator lets this producer
-//! recover from, from a fencing). Relied upon: librdkafka's mock answers the
-//! next Produce request with the injected error, and accepts the EndTxn and
-//! the epoch-bumping InitProducerId that follow.
+//! Producer-identity errors inside a transaction. KIP-588:
+//! INVALID_PRODUCER_EPOCH in a Produce response makes the transaction
+//! abortable, not the producer fatal (a partition leader cannot tell a
+//! timed-out transaction, which the coordinator lets this producer recover
+//! from, from a fencing). And a coordinator that lost the producer id
+//! mapping. Relied upon: librdkafka's mock answers the next requests of an
+//! API with the injected errors, and accepts the EndTxn and the
+//! epoch-bumping InitProducerId that follow.
 
 use kafkit::producer::{TransactionState, TransactionalProducer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
