@@ -1,13 +1,16 @@
-//! The transaction manager: the state machine behind a lock, the
-//! transaction coordinator, and the coordinator requests with Java's
-//! retries (re-find on NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE, back off
-//! on COORDINATOR_LOAD_IN_PROGRESS / CONCURRENT_TRANSACTIONS).
+//! The transaction manager: the state machine behind a lock, and the
+//! coordinator requests of a transaction (InitProducerId,
+//! AddPartitionsToTxn, AddOffsetsToTxn + TxnOffsetCommit, EndTxn);
+//! `coordinator` finds the coordinators and runs each request in Java's
+//! retry loop.
 //!
 //! Shared by the `TransactionalProducer` handle (init, offsets, commit,
 //! abort) and the sender task (AddPartitionsToTxn before a partition's first
 //! batch). Coordinator requests of one transaction are serialised by an
 //! async lock, so an EndTxn never overtakes an AddPartitionsToTxn whose
 //! answer would change whether there is a transaction to end.
+
+mod coordinator;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,10 +23,8 @@ use tokio::time::Instant;
 
 use super::requests::{self, CoordinatorKey, Handling, ProducerIdentity, classify};
 use super::state::{TransactionEvent, TransactionState};
-use crate::client::Client;
 use crate::consumer::{GroupMetadata, OffsetAndMetadata};
 use crate::error::{Context, Error, ErrorCode, Result};
-use crate::net::Connection;
 use crate::producer::accumulator::Tp;
 use crate::producer::handle::Shared;
 use crate::topic_partition::TopicPartition;
@@ -198,87 +199,6 @@ impl TransactionManager {
     fn identity(&self) -> Result<ProducerIdentity> {
         lock(&self.identity)
             .ok_or_else(|| Error::IllegalState("no producer id: call init_transactions".into()))
-    }
-
-    /// FindCoordinator (cached for the transaction coordinator).
-    async fn coordinator(&self, client: &Client, kind: CoordinatorKey, key: &str) -> Result<i32> {
-        if kind == CoordinatorKey::Transaction
-            && let Some(node) = *lock(&self.coordinator)
-        {
-            return Ok(node);
-        }
-        let (_, response) = client
-            .send_any(requests::find_coordinator(kind, key))
-            .await?;
-        let (node, host, port) = requests::coordinator_from(&response)?;
-        if !client.metadata().brokers.contains_key(&node) {
-            // The pool reaches brokers by the addresses metadata lists; one
-            // it does not know yet is reached where FindCoordinator says.
-            client
-                .pool()
-                .set_brokers([(node, format!("{host}:{port}"))]);
-        }
-        if kind == CoordinatorKey::Transaction {
-            *lock(&self.coordinator) = Some(node);
-        }
-        tracing::debug!(?kind, key, node, "coordinator found");
-        Ok(node)
-    }
-
-    /// Runs `attempt` against the coordinator of `key` until it succeeds,
-    /// fails for good, or `deadline` passes, with Java's retries in between.
-    async fn call<T, F, Fut>(
-        &self,
-        shared: &Shared,
-        api: &'static str,
-        kind: CoordinatorKey,
-        key: &str,
-        deadline: Instant,
-        mut attempt: F,
-    ) -> Result<T>
-    where
-        F: FnMut(Connection) -> Fut,
-        Fut: Future<Output = Result<T>> + Send,
-    {
-        let client = &shared.client;
-        let mut attempts: u32 = 0;
-        loop {
-            let once = async {
-                let node = self.coordinator(client, kind, key).await?;
-                let conn = client.connection(node).await?;
-                attempt(conn).await
-            };
-            let e = match tokio::time::timeout_at(deadline, once).await {
-                Ok(Ok(v)) => return Ok(v),
-                Ok(Err(e)) => e,
-                Err(_) => return Err(timed_out(api)),
-            };
-            match classify(&e) {
-                Handling::Refind => {
-                    if kind == CoordinatorKey::Transaction {
-                        *lock(&self.coordinator) = None;
-                    }
-                }
-                Handling::Retry => {}
-                Handling::Abortable | Handling::Fatal => return Err(e),
-            }
-            let backoff = shared
-                .config
-                .retry_backoff
-                .saturating_mul(1u32 << attempts.min(16))
-                .min(shared.config.retry_backoff_max);
-            attempts = attempts.saturating_add(1);
-            shared
-                .metrics
-                .txn_retries
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::debug!(api, error = %e, attempts, ?backoff, "transactional request retried");
-            if Instant::now() + backoff >= deadline {
-                tracing::debug!(api, error = %e, "no time left to retry");
-                return Err(timed_out(api));
-            }
-            tokio::time::sleep(backoff).await;
-        }
     }
 
     /// InitProducerId through the transaction coordinator: a producer id
@@ -622,12 +542,5 @@ pub(crate) fn aborted() -> Error {
     Error::TransactionAbortable {
         reason: "the transaction was aborted before the record was sent".into(),
         cause: None,
-    }
-}
-
-fn timed_out(api: &'static str) -> Error {
-    Error::Timeout {
-        what: "transactional request (max.block.ms); the call can be repeated",
-        context: Context::api(api),
     }
 }
