@@ -155,6 +155,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// older producer with the same id; a transaction it left open is
     /// aborted by the coordinator. Waits at most `max.block.ms`; after a
     /// timeout, calling it again resumes.
+    ///
+    /// Cancel-safe: a dropped call leaves the producer initializing; call
+    /// it again (a second InitProducerId only bumps the epoch once more).
     pub async fn init_transactions(&self) -> Result<()> {
         self.txn.init(self.inner.shared()).await
     }
@@ -208,6 +211,11 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// cannot commit). The offsets are stored if and when the transaction
     /// commits. `offsets` are the next offsets to read, as for
     /// `Consumer::commit_offsets`; `group` is `Consumer::group_metadata()`.
+    ///
+    /// A timeout leaves the transaction as it was and the call may be
+    /// repeated. Cancel-safe in the same way: a dropped call may or may not
+    /// have added the offsets; repeating it is harmless (both requests are
+    /// idempotent within a transaction).
     pub async fn send_offsets_to_transaction(
         &self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
@@ -234,6 +242,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// it (it never turns into an abort). If a record of the transaction
     /// failed, the commit is refused with an error whose `requires_abort()`
     /// is true.
+    ///
+    /// Cancel-safe: a dropped call leaves the commit pending, exactly as a
+    /// timeout does; call it again to finish it.
     pub async fn commit_transaction(&self) -> Result<()> {
         let shared = self.inner.shared();
         self.txn.transition(TransactionEvent::Commit)?;
@@ -260,6 +271,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// EndTxn(abort). Waits at most `max.block.ms`; after a timeout calling
     /// it again resumes. Note that the brokers kafkit is tested against do
     /// not hide aborted records from read_committed consumers.
+    ///
+    /// Cancel-safe: a dropped call leaves the abort pending, as a timeout
+    /// does; call it again to finish it.
     pub async fn abort_transaction(&self) -> Result<()> {
         let shared = self.inner.shared();
         self.txn.transition(TransactionEvent::Abort)?;
@@ -280,6 +294,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     }
 
     /// Waits until every buffered record is acknowledged or failed.
+    /// Cancel-safe: dropping it only stops waiting.
     pub async fn flush(&self) {
         self.inner.flush().await
     }
