@@ -14,7 +14,8 @@
 //! empty broker. The consumer reads with `isolation.level=read_committed`
 //! and auto commit off: the transaction is what commits its offsets. When a
 //! transaction fails it is aborted and the consumer seeks back to the
-//! committed offsets, so the aborted batch is processed again.
+//! committed offsets, so the aborted batch is processed again. A commit
+//! that timed out is resumed, never aborted: it may already be committed.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,7 +24,7 @@ use kafkit::admin::NewTopic;
 use kafkit::consumer::{
     Consumer, ConsumerConfig, ConsumerRecords, IsolationLevel, OffsetAndMetadata, OffsetReset,
 };
-use kafkit::producer::{Producer, ProducerRecord, TransactionalProducer};
+use kafkit::producer::{Producer, ProducerRecord, TransactionState, TransactionalProducer};
 use kafkit::{Client, TopicPartition};
 
 struct Args {
@@ -134,7 +135,21 @@ async fn main() -> kafkit::Result<()> {
             continue;
         }
         let n = records.len() as u64;
-        match transform(&producer, &consumer, &records, &args.output).await {
+        let outcome = match transform(&producer, &consumer, &records, &args.output).await {
+            // The commit timed out: the coordinator may be committing it
+            // already, so it can only be finished, never aborted (an abort
+            // is refused in this state). Aborting here and rewinding would
+            // write the output twice.
+            Err(e)
+                if !e.is_fatal()
+                    && matches!(producer.transaction_state(), TransactionState::Committing) =>
+            {
+                eprintln!("commit not finished ({e}); resuming it");
+                retried(|| producer.commit_transaction()).await
+            }
+            other => other,
+        };
+        match outcome {
             Ok(()) => processed += n,
             Err(e) if e.is_fatal() => {
                 eprintln!("fatal: {e}");
@@ -143,7 +158,7 @@ async fn main() -> kafkit::Result<()> {
             Err(e) => {
                 eprintln!("transaction failed ({e}); aborting and rewinding");
                 aborted += n;
-                producer.abort_transaction().await?;
+                retried(|| producer.abort_transaction()).await?;
                 rewind(&consumer).await?;
             }
         }
@@ -181,6 +196,25 @@ async fn transform(
         .send_offsets_to_transaction(positions, &consumer.group_metadata()?)
         .await?;
     producer.commit_transaction().await
+}
+
+/// Runs a commit or abort, calling it again (which resumes it) while it
+/// times out, a few times.
+async fn retried<F, Fut>(mut call: F) -> kafkit::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = kafkit::Result<()>>,
+{
+    let mut attempts = 0;
+    loop {
+        match call().await {
+            Err(e) if e.is_retriable() && attempts < 5 => {
+                attempts += 1;
+                eprintln!("{e}; trying again");
+            }
+            other => return other,
+        }
+    }
 }
 
 /// After an abort: back to the last committed input positions.

@@ -115,6 +115,14 @@ impl Shared {
         self.closed_hard.load(Ordering::Acquire)
     }
 
+    /// Marks the producer closed without waiting (no I/O): new sends fail
+    /// with [`Error::Closed`]; the sender settles what is queued or in
+    /// flight, then ends. For handles dropped without `close`.
+    pub fn close_without_waiting(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
     /// Records an error after which the producer cannot continue.
     pub fn set_fatal(&self, e: Error) {
         *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
@@ -331,11 +339,14 @@ where
     }
 }
 
-impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
+impl<K, V> Producer<K, V> {
+    // Without bounds, so that a `Drop` impl can reach it.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
+}
 
+impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
     /// Sends a record and waits for its acknowledgement.
     pub async fn send(&self, record: ProducerRecord<K, V>) -> Result<RecordMetadata> {
         // Names the topic and the explicit partition only: never keys,
@@ -515,9 +526,22 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
 
     /// Makes every buffered record ready now and waits until all records
     /// enqueued so far are acknowledged or failed.
+    ///
+    /// Cancel-safe: dropping the future (e.g. a timeout around it) ends the
+    /// flush, and later batches linger again.
     pub async fn flush(&self) {
         let shared = &self.shared;
+        // Counted down on drop, not after the loop: a flush cancelled by a
+        // timeout (as commit and abort do) would otherwise leave the
+        // producer flushing for ever, every batch ignoring linger.ms.
+        struct Flushing<'a>(&'a AtomicUsize);
+        impl Drop for Flushing<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
         shared.flushes.fetch_add(1, Ordering::AcqRel);
+        let _flushing = Flushing(&shared.flushes);
         loop {
             let idle = shared.idle.notified();
             tokio::pin!(idle);
@@ -531,7 +555,6 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
         }
-        shared.flushes.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Closes the producer: new sends fail with [`Error::Closed`], buffered

@@ -75,6 +75,21 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         let (drained, expired) = {
             let mut acc = shared.lock();
             let expired = acc.expire(now, shared.config.delivery_timeout);
+            if let (Some(txn), Some(first)) = (&shared.txn, expired.first()) {
+                // Marked while the lock still hides that these records
+                // left the outstanding count: see `fail_batch`.
+                txn.record_failed(
+                    &shared,
+                    &Error::DeliveryTimeout {
+                        maybe_written: first.maybe_written,
+                        last_error: None,
+                        context: Context::api("Produce"),
+                    },
+                );
+                if expired.iter().any(|b| b.maybe_written) {
+                    txn.sequence_uncertain();
+                }
+            }
             let drained = acc.drain(now, flush, mode, producer, |(t, p)| {
                 metadata.leader_for(t, *p)
             });
@@ -226,12 +241,13 @@ async fn add_partitions_to_txn(shared: &Shared) -> bool {
         return false;
     }
     match txn.add_partitions(shared, &pending).await {
-        Ok(()) => {
-            shared.lock().mark_in_txn(&pending);
-            true
-        }
+        Ok(()) => true,
         Err(e) => {
             tracing::debug!(error = %e, partitions = pending.len(), "AddPartitionsToTxn failed");
+            // Before the batches leave the outstanding count (see
+            // `fail_batch`); a timeout is not abortable by itself, but
+            // dropping these records is.
+            txn.record_failed(shared, &e);
             let batches = shared.lock().take_open_batches(Some(&pending));
             for b in batches {
                 fail_batch(shared, b, e.clone(), false);
@@ -574,21 +590,29 @@ fn succeed(shared: &Shared, batch: ProducerBatch, base_offset: i64, log_append_t
 /// Fails a batch's records. `was_sent` says whether it was taken by
 /// `drain` (its in-flight slot must be released) or expired from the queue.
 fn fail_batch(shared: &Shared, batch: ProducerBatch, e: Error, was_sent: bool) {
+    let e = e.map_context(|c| c.with_topic(batch.tp.0.clone()).with_partition(batch.tp.1));
+    // The transaction learns of the failure (and of the uncertain
+    // sequence) before the batch stops counting as outstanding: a commit
+    // whose flush sees nothing outstanding must also see the transaction
+    // failed, or it would send EndTxn(commit) without this batch.
+    let e = match &shared.txn {
+        Some(txn) => {
+            txn.record_failed(shared, &e);
+            crate::producer::transaction::record_error(e)
+        }
+        None => e,
+    };
     if was_sent {
-        shared.lock().complete(&batch.tp, batch.record_count());
         // Its sequence numbers may or may not be on the broker: later
         // batches of the partition cannot follow it under this identity.
         request_new_identity(shared);
+        shared.lock().complete(&batch.tp, batch.record_count());
     }
     shared.release_memory(batch.memory);
     shared
         .metrics
         .failed
         .fetch_add(batch.record_count() as u64, Ordering::Relaxed);
-    let e = e.map_context(|c| c.with_topic(batch.tp.0.clone()).with_partition(batch.tp.1));
-    if let Some(txn) = &shared.txn {
-        txn.record_failed(shared, &e);
-    }
     batch.outcome.settle(Err(e));
     shared.idle_check();
 }

@@ -21,10 +21,14 @@ mod support;
 
 mod common;
 
+mod close;
 mod fencing;
+mod init;
 mod interop;
 mod markers;
 mod mock_faults;
 mod offsets;
+mod produce_epoch;
 mod produce_faults;
+mod races;
 mod read_committed;

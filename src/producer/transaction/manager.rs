@@ -1,13 +1,16 @@
-//! The transaction manager: the state machine behind a lock, the
-//! transaction coordinator, and the coordinator requests with Java's
-//! retries (re-find on NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE, back off
-//! on COORDINATOR_LOAD_IN_PROGRESS / CONCURRENT_TRANSACTIONS).
+//! The transaction manager: the state machine behind a lock, and the
+//! coordinator requests of a transaction (InitProducerId,
+//! AddPartitionsToTxn, AddOffsetsToTxn + TxnOffsetCommit, EndTxn);
+//! `coordinator` finds the coordinators and runs each request in Java's
+//! retry loop.
 //!
 //! Shared by the `TransactionalProducer` handle (init, offsets, commit,
 //! abort) and the sender task (AddPartitionsToTxn before a partition's first
 //! batch). Coordinator requests of one transaction are serialised by an
 //! async lock, so an EndTxn never overtakes an AddPartitionsToTxn whose
 //! answer would change whether there is a transaction to end.
+
+mod coordinator;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,10 +23,8 @@ use tokio::time::Instant;
 
 use super::requests::{self, CoordinatorKey, Handling, ProducerIdentity, classify};
 use super::state::{TransactionEvent, TransactionState};
-use crate::client::Client;
 use crate::consumer::{GroupMetadata, OffsetAndMetadata};
-use crate::error::{Context, Error, Result};
-use crate::net::Connection;
+use crate::error::{Context, Error, ErrorCode, Result};
 use crate::producer::accumulator::Tp;
 use crate::producer::handle::Shared;
 use crate::topic_partition::TopicPartition;
@@ -47,6 +48,13 @@ pub(crate) struct TransactionManager {
     identity: Mutex<Option<ProducerIdentity>>,
     coordinator: Mutex<Option<i32>>,
     io: tokio::sync::Mutex<TxnIo>,
+    /// Held shared by each `enqueue` from its state check until its record
+    /// is in the accumulator, and taken exclusively by commit and abort
+    /// right after they change the state: so every record that passed the
+    /// check is appended before the commit flushes (and is committed with
+    /// the transaction) or the abort drops unsent records, and none can be
+    /// appended after EndTxn, outside any transaction.
+    appends: tokio::sync::RwLock<()>,
     /// A batch that was sent failed (or timed out) inside the transaction,
     /// so the broker's sequence for its partition may differ from ours: the
     /// abort bumps the epoch (InitProducerId with the current id, KIP-360),
@@ -73,7 +81,40 @@ impl TransactionManager {
             identity: Mutex::new(None),
             coordinator: Mutex::new(None),
             io: tokio::sync::Mutex::new(TxnIo::default()),
+            appends: tokio::sync::RwLock::new(()),
             bump_epoch: AtomicBool::new(false),
+        }
+    }
+
+    /// Checks that a record may be sent, and holds off a commit or abort
+    /// until the guard (kept while the record is appended) is dropped.
+    pub async fn begin_append(&self) -> Result<tokio::sync::RwLockReadGuard<'_, ()>> {
+        let guard = self.appends.read().await;
+        self.check(TransactionEvent::Send)?;
+        Ok(guard)
+    }
+
+    /// Waits until every `enqueue` that passed its state check has
+    /// appended (or failed). Called after the state left InTransaction, so
+    /// no new one can pass.
+    pub async fn appends_settled(&self) {
+        drop(self.appends.write().await);
+    }
+
+    /// An `enqueue` failed after its state check: the transaction lacks a
+    /// record, so it cannot commit (Java's `maybeTransitionToErrorState`).
+    /// Returns the error for the caller: wrapped so that `requires_abort()`
+    /// is true (the cause may look retriable, e.g. a metadata timeout, but
+    /// retrying the record cannot save the transaction), or as it is when
+    /// the producer is fenced.
+    pub fn append_failed(&self, shared: &Shared, e: Error) -> Error {
+        self.record_failed(shared, &e);
+        match self.state() {
+            TransactionState::AbortableError(_) => Error::TransactionAbortable {
+                reason: "a record could not be added to the transaction".into(),
+                cause: Some(Box::new(e)),
+            },
+            _ => e,
         }
     }
 
@@ -125,7 +166,7 @@ impl TransactionManager {
     /// A record (or a transactional request) failed: a fenced producer is
     /// fatal, anything else makes the transaction abortable.
     pub fn record_failed(&self, shared: &Shared, e: &Error) {
-        if classify(e) == Handling::Fatal {
+        if classify(e) == Handling::Fatal && !is_produce_epoch_error(e) {
             self.fatal(shared, e.clone());
         } else {
             // Refused outside a transaction (nothing to fail): ignored.
@@ -160,87 +201,6 @@ impl TransactionManager {
             .ok_or_else(|| Error::IllegalState("no producer id: call init_transactions".into()))
     }
 
-    /// FindCoordinator (cached for the transaction coordinator).
-    async fn coordinator(&self, client: &Client, kind: CoordinatorKey, key: &str) -> Result<i32> {
-        if kind == CoordinatorKey::Transaction
-            && let Some(node) = *lock(&self.coordinator)
-        {
-            return Ok(node);
-        }
-        let (_, response) = client
-            .send_any(requests::find_coordinator(kind, key))
-            .await?;
-        let (node, host, port) = requests::coordinator_from(&response)?;
-        if !client.metadata().brokers.contains_key(&node) {
-            // The pool reaches brokers by the addresses metadata lists; one
-            // it does not know yet is reached where FindCoordinator says.
-            client
-                .pool()
-                .set_brokers([(node, format!("{host}:{port}"))]);
-        }
-        if kind == CoordinatorKey::Transaction {
-            *lock(&self.coordinator) = Some(node);
-        }
-        tracing::debug!(?kind, key, node, "coordinator found");
-        Ok(node)
-    }
-
-    /// Runs `attempt` against the coordinator of `key` until it succeeds,
-    /// fails for good, or `deadline` passes, with Java's retries in between.
-    async fn call<T, F, Fut>(
-        &self,
-        shared: &Shared,
-        api: &'static str,
-        kind: CoordinatorKey,
-        key: &str,
-        deadline: Instant,
-        mut attempt: F,
-    ) -> Result<T>
-    where
-        F: FnMut(Connection) -> Fut,
-        Fut: Future<Output = Result<T>> + Send,
-    {
-        let client = &shared.client;
-        let mut attempts: u32 = 0;
-        loop {
-            let once = async {
-                let node = self.coordinator(client, kind, key).await?;
-                let conn = client.connection(node).await?;
-                attempt(conn).await
-            };
-            let e = match tokio::time::timeout_at(deadline, once).await {
-                Ok(Ok(v)) => return Ok(v),
-                Ok(Err(e)) => e,
-                Err(_) => return Err(timed_out(api)),
-            };
-            match classify(&e) {
-                Handling::Refind => {
-                    if kind == CoordinatorKey::Transaction {
-                        *lock(&self.coordinator) = None;
-                    }
-                }
-                Handling::Retry => {}
-                Handling::Abortable | Handling::Fatal => return Err(e),
-            }
-            let backoff = shared
-                .config
-                .retry_backoff
-                .saturating_mul(1u32 << attempts.min(16))
-                .min(shared.config.retry_backoff_max);
-            attempts = attempts.saturating_add(1);
-            shared
-                .metrics
-                .txn_retries
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::debug!(api, error = %e, attempts, ?backoff, "transactional request retried");
-            if Instant::now() + backoff >= deadline {
-                tracing::debug!(api, error = %e, "no time left to retry");
-                return Err(timed_out(api));
-            }
-            tokio::time::sleep(backoff).await;
-        }
-    }
-
     /// InitProducerId through the transaction coordinator: a producer id
     /// and epoch for this transactional id, fencing any older producer with
     /// the same id (its transaction is aborted by the coordinator).
@@ -256,7 +216,19 @@ impl TransactionManager {
                 Ok(())
             }
             Err(e) => {
-                if classify(&e) == Handling::Fatal {
+                let e = if e.code() == Some(ErrorCode::INVALID_TRANSACTION_TIMEOUT) {
+                    // transaction.timeout.ms above the broker's
+                    // transaction.max.timeout.ms: a configuration error
+                    // (fatal in Java too), which no retry can mend.
+                    Error::Config(format!(
+                        "transaction.timeout.ms ({} ms) refused by the transaction coordinator \
+                         (larger than its transaction.max.timeout.ms?): {e}",
+                        millis(self.transaction_timeout)
+                    ))
+                } else {
+                    e
+                };
+                if e.is_fatal() {
                     self.fatal(shared, e.clone());
                 }
                 // Otherwise the state stays Initializing: init_transactions
@@ -319,7 +291,8 @@ impl TransactionManager {
     }
 
     /// AddPartitionsToTxn for partitions about to get their first batch of
-    /// this transaction. An error is for those partitions' records.
+    /// this transaction, marked added in the accumulator on success. An
+    /// error is for those partitions' records.
     pub async fn add_partitions(&self, shared: &Shared, partitions: &[Tp]) -> Result<()> {
         let mut io = self.io.lock().await;
         match self.state() {
@@ -358,6 +331,11 @@ impl TransactionManager {
             .await;
         match result {
             Ok(()) => {
+                // Marked under the coordinator lock: an EndTxn waiting for
+                // it (and the accumulator's end_transaction after it) must
+                // not run first, or the partitions would count as added in
+                // the next transaction without AddPartitionsToTxn.
+                shared.lock().mark_in_txn(partitions);
                 io.started = true;
                 tracing::debug!(
                     partitions = asked.len(),
@@ -379,6 +357,10 @@ impl TransactionManager {
     ) -> Result<()> {
         self.check(TransactionEvent::SendOffsets)?;
         let mut io = self.io.lock().await;
+        // Again under the lock: a commit or abort that began while this
+        // waited for it must not see offsets added behind its back (an
+        // AddOffsetsToTxn after EndTxn would open a new transaction).
+        self.check(TransactionEvent::SendOffsets)?;
         let producer = self.identity()?;
         let deadline = Instant::now() + shared.config.max_block;
         let add = requests::add_offsets(&self.transactional_id, producer, &group.group_id);
@@ -436,36 +418,66 @@ impl TransactionManager {
     /// The caller has already moved to Committing or Aborting and flushed.
     pub async fn end(&self, shared: &Shared, commit: bool, deadline: Instant) -> Result<()> {
         let mut io = self.io.lock().await;
+        // Looked at again under the lock: a send_offsets_to_transaction or
+        // AddPartitionsToTxn that held it may have failed meanwhile, making
+        // the transaction abortable (or the producer fenced); EndTxn(commit)
+        // would then commit a transaction that lacks what failed.
+        match (commit, self.state()) {
+            (true, TransactionState::Committing) | (false, TransactionState::Aborting) => {}
+            (_, TransactionState::AbortableError(e)) => {
+                return Err(Error::TransactionAbortable {
+                    reason: "commit_transaction refused: a request of the transaction failed while it was committing; call abort_transaction".into(),
+                    cause: Some(Box::new(e)),
+                });
+            }
+            (_, TransactionState::FatalError(e)) => return Err(e),
+            // Another call ended the transaction first.
+            (_, state) => {
+                return Err(Error::IllegalState(format!(
+                    "the transaction was ended by another call (state {})",
+                    state.name()
+                )));
+            }
+        }
         if io.started {
             let producer = self.identity()?;
             let request = requests::end_txn(&self.transactional_id, producer, commit);
-            self.call(
-                shared,
-                "EndTxn",
-                CoordinatorKey::Transaction,
-                &self.transactional_id,
-                deadline,
-                |conn| {
-                    let request = request.clone();
-                    async move {
-                        let resp = conn.send(request).await?;
-                        Error::check(resp.error_code, None, || Context::api("EndTxn"))
-                    }
-                },
-            )
-            .await
-            .map_err(|e| {
-                if commit {
-                    self.failed(shared, "EndTxn(commit)", e)
-                } else if classify(&e) == Handling::Fatal {
-                    self.fatal(shared, e.clone());
-                    e
-                } else {
-                    // An abort that could not finish stays pending: calling
-                    // abort_transaction again resumes it.
-                    e
+            let ended = self
+                .call(
+                    shared,
+                    "EndTxn",
+                    CoordinatorKey::Transaction,
+                    &self.transactional_id,
+                    deadline,
+                    |conn| {
+                        let request = request.clone();
+                        async move {
+                            let resp = conn.send(request).await?;
+                            Error::check(resp.error_code, None, || Context::api("EndTxn"))
+                        }
+                    },
+                )
+                .await;
+            match ended {
+                Ok(()) => {}
+                // The coordinator no longer maps our producer id to the
+                // transactional id (it expired): it has no transaction of
+                // ours to abort, and would refuse this EndTxn for ever.
+                // As Java, skip it and take a new identity below.
+                Err(e) if !commit && e.code() == Some(ErrorCode::INVALID_PRODUCER_ID_MAPPING) => {
+                    tracing::debug!(error = %e, "abort: the coordinator lost the producer id; re-initialising");
+                    self.bump_epoch.store(true, Ordering::Release);
                 }
-            })?;
+                Err(e) if commit => return Err(self.failed(shared, "EndTxn(commit)", e)),
+                Err(e) => {
+                    if classify(&e) == Handling::Fatal {
+                        self.fatal(shared, e.clone());
+                    }
+                    // Otherwise the abort stays pending: calling
+                    // abort_transaction again resumes it.
+                    return Err(e);
+                }
+            }
             io.started = false;
         }
         if !commit && self.bump_epoch.load(Ordering::Acquire) {
@@ -499,18 +511,36 @@ impl TransactionManager {
     }
 }
 
+/// INVALID_PRODUCER_EPOCH in a Produce response: abortable, not fatal
+/// (KIP-588). A partition leader cannot tell a fenced producer from one
+/// whose transaction the coordinator timed out (bumping the epoch); the
+/// abort finds out: EndTxn answers PRODUCER_FENCED when fenced, and the
+/// epoch-bumping InitProducerId after it (a sent batch failed) recovers a
+/// timed-out producer. From coordinator requests the code stays fatal.
+pub(crate) fn is_produce_epoch_error(e: &Error) -> bool {
+    e.code() == Some(ErrorCode::INVALID_PRODUCER_EPOCH)
+        && e.context().and_then(|c| c.api) == Some("Produce")
+}
+
+/// The error a transactional record's delivery fails with. The Produce
+/// INVALID_PRODUCER_EPOCH is wrapped so that its `is_fatal()` (true for
+/// the bare code) does not contradict the abortable transaction.
+pub(crate) fn record_error(e: Error) -> Error {
+    if is_produce_epoch_error(&e) {
+        Error::TransactionAbortable {
+            reason: "the partition leader refused the producer epoch (the transaction may have timed out, KIP-588); abort to find out whether the producer was fenced".into(),
+            cause: Some(Box::new(e)),
+        }
+    } else {
+        e
+    }
+}
+
 /// The error of a record the producer dropped because its transaction was
 /// aborted before the record was sent.
 pub(crate) fn aborted() -> Error {
     Error::TransactionAbortable {
         reason: "the transaction was aborted before the record was sent".into(),
         cause: None,
-    }
-}
-
-fn timed_out(api: &'static str) -> Error {
-    Error::Timeout {
-        what: "transactional request (max.block.ms); the call can be repeated",
-        context: Context::api(api),
     }
 }

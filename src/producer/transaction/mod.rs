@@ -16,6 +16,6 @@ mod producer;
 mod requests;
 pub mod state;
 
-pub(crate) use manager::TransactionManager;
+pub(crate) use manager::{TransactionManager, record_error};
 pub use producer::{TransactionalProducer, TransactionalProducerBuilder};
 pub use state::TransactionState;

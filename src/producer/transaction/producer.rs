@@ -111,6 +111,20 @@ pub struct TransactionalProducer<K, V> {
     txn: Arc<TransactionManager>,
 }
 
+impl<K, V> Drop for TransactionalProducer<K, V> {
+    /// No I/O (invariant 7): records not sent yet fail, and the sender task
+    /// ends once what is in flight settles. Without this the task would
+    /// live on and send the buffered records into a transaction that can
+    /// never commit.
+    fn drop(&mut self) {
+        let shared = self.inner.shared();
+        if !shared.is_closed() {
+            shared.close_without_waiting();
+            sender::fail_unsent(shared, aborted());
+        }
+    }
+}
+
 impl<K, V> std::fmt::Debug for TransactionalProducer<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TransactionalProducer")
@@ -141,6 +155,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// older producer with the same id; a transaction it left open is
     /// aborted by the coordinator. Waits at most `max.block.ms`; after a
     /// timeout, calling it again resumes.
+    ///
+    /// Cancel-safe: a dropped call leaves the producer initializing; call
+    /// it again (a second InitProducerId only bumps the epoch once more).
     pub async fn init_transactions(&self) -> Result<()> {
         self.txn.init(self.inner.shared()).await
     }
@@ -163,21 +180,24 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// delivery future, as [`Producer::enqueue`] does. Fails with
     /// [`Error::IllegalState`] outside a transaction and with
     /// [`Error::TransactionAbortable`] once the transaction must be aborted.
+    ///
+    /// Cancel-safe: if the future is dropped before it returns, the record
+    /// was either not buffered or is part of the transaction (its outcome
+    /// is then only seen through `commit_transaction`). A commit or abort
+    /// started while this waits (for metadata or buffer memory) waits for
+    /// it, so the record is committed or dropped with this transaction.
     pub async fn enqueue(&self, record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
-        self.txn.check(TransactionEvent::Send)?;
+        let appending = self.txn.begin_append().await?;
         let delivery = match self.inner.enqueue(record).await {
             Ok(d) => d,
-            Err(e) => {
-                // As Java's `send`: a bad argument leaves the transaction
-                // alone; anything else (e.g. no metadata within
-                // max.block.ms) means a record of the transaction is
-                // missing, so it cannot commit.
-                if !matches!(e, Error::InvalidArgument { .. } | Error::Closed) {
-                    self.txn.record_failed(self.inner.shared(), &e);
-                }
-                return Err(e);
-            }
+            // As Java's `send`: a bad argument leaves the transaction
+            // alone; anything else (e.g. no metadata within max.block.ms)
+            // means a record of the transaction is missing, so it cannot
+            // commit.
+            Err(e @ (Error::InvalidArgument { .. } | Error::Closed)) => return Err(e),
+            Err(e) => return Err(self.txn.append_failed(self.inner.shared(), e)),
         };
+        drop(appending);
         // The sender adds a partition new to the transaction before it
         // lingers: wake it (a permit, coalesced when it is busy).
         self.inner.shared().wake.notify_one();
@@ -191,6 +211,11 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// cannot commit). The offsets are stored if and when the transaction
     /// commits. `offsets` are the next offsets to read, as for
     /// `Consumer::commit_offsets`; `group` is `Consumer::group_metadata()`.
+    ///
+    /// A timeout leaves the transaction as it was and the call may be
+    /// repeated. Cancel-safe in the same way: a dropped call may or may not
+    /// have added the offsets; repeating it is harmless (both requests are
+    /// idempotent within a transaction).
     pub async fn send_offsets_to_transaction(
         &self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
@@ -217,14 +242,18 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// it (it never turns into an abort). If a record of the transaction
     /// failed, the commit is refused with an error whose `requires_abort()`
     /// is true.
+    ///
+    /// Cancel-safe: a dropped call leaves the commit pending, exactly as a
+    /// timeout does; call it again to finish it.
     pub async fn commit_transaction(&self) -> Result<()> {
         let shared = self.inner.shared();
         self.txn.transition(TransactionEvent::Commit)?;
         let deadline = Instant::now() + shared.config.max_block;
-        if tokio::time::timeout_at(deadline, self.inner.flush())
-            .await
-            .is_err()
-        {
+        let flushed = async {
+            self.txn.appends_settled().await;
+            self.inner.flush().await
+        };
+        if tokio::time::timeout_at(deadline, flushed).await.is_err() {
             return Err(Error::Timeout {
                 what: "commit_transaction: records not all acknowledged within max.block.ms; call commit_transaction again",
                 context: Context::default(),
@@ -242,15 +271,20 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// EndTxn(abort). Waits at most `max.block.ms`; after a timeout calling
     /// it again resumes. Note that the brokers kafkit is tested against do
     /// not hide aborted records from read_committed consumers.
+    ///
+    /// Cancel-safe: a dropped call leaves the abort pending, as a timeout
+    /// does; call it again to finish it.
     pub async fn abort_transaction(&self) -> Result<()> {
         let shared = self.inner.shared();
         self.txn.transition(TransactionEvent::Abort)?;
-        sender::fail_unsent(shared, aborted());
         let deadline = Instant::now() + shared.config.max_block;
-        if tokio::time::timeout_at(deadline, self.inner.flush())
-            .await
-            .is_err()
-        {
+        let settled = async {
+            // Records still being appended are dropped with the others.
+            self.txn.appends_settled().await;
+            sender::fail_unsent(shared, aborted());
+            self.inner.flush().await
+        };
+        if tokio::time::timeout_at(deadline, settled).await.is_err() {
             return Err(Error::Timeout {
                 what: "abort_transaction: records in flight not settled within max.block.ms; call abort_transaction again",
                 context: Context::default(),
@@ -260,27 +294,42 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     }
 
     /// Waits until every buffered record is acknowledged or failed.
+    /// Cancel-safe: dropping it only stops waiting.
     pub async fn flush(&self) {
         self.inner.flush().await
     }
 
     /// Closes the producer. An open transaction is aborted first (as Java's
-    /// graceful close does), within `timeout`; then buffered records are
-    /// sent or failed as [`Producer::close`] does.
+    /// graceful close does), and a pending commit (one that timed out) is
+    /// finished, within `timeout`; then buffered records are sent or failed
+    /// as [`Producer::close`] does.
+    ///
+    /// Dropping the producer instead does no I/O: records not sent yet fail
+    /// at once, and an open transaction stays open at the coordinator until
+    /// `transaction.timeout.ms` aborts it (or a new producer with the same
+    /// `transactional.id` calls `init_transactions`).
     pub async fn close(&self, timeout: Duration) -> Result<()> {
         let start = Instant::now();
-        let open = matches!(
-            self.txn.state(),
+        let finish = match self.txn.state() {
             TransactionState::InTransaction
-                | TransactionState::AbortableError(_)
-                | TransactionState::Aborting
-        );
+            | TransactionState::AbortableError(_)
+            | TransactionState::Aborting => Some(false),
+            TransactionState::Committing => Some(true),
+            _ => None,
+        };
         let mut result = Ok(());
-        if open {
-            result = match tokio::time::timeout(timeout, self.abort_transaction()).await {
+        if let Some(commit) = finish {
+            let end = async {
+                if commit {
+                    self.commit_transaction().await
+                } else {
+                    self.abort_transaction().await
+                }
+            };
+            result = match tokio::time::timeout(timeout, end).await {
                 Ok(r) => r,
                 Err(_) => Err(Error::Timeout {
-                    what: "abort of the open transaction on close",
+                    what: "ending the open transaction on close",
                     context: Context::default(),
                 }),
             };

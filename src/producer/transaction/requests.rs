@@ -125,9 +125,12 @@ pub(crate) fn add_partitions(
 }
 
 /// Reads an AddPartitionsToTxn (v0–v3) answer for `asked`: `Ok` when every
-/// partition was added, otherwise the error that decides what to do (a
-/// fatal one first, then one that is neither retriable nor
-/// `OPERATION_NOT_ATTEMPTED`, then any).
+/// partition was added, otherwise the error that decides what to do: a
+/// fatal one first, then a retriable one (as Java, which re-sends the
+/// whole request as soon as one partition's error is retriable, so an
+/// UNKNOWN_TOPIC_OR_PARTITION beside OPERATION_NOT_ATTEMPTED is retried,
+/// not made abortable), then any other, and OPERATION_NOT_ATTEMPTED last
+/// (it only says another partition's error stopped the request).
 pub(crate) fn add_partitions_result(
     response: &AddPartitionsToTxnResponse,
     asked: &[TopicPartition],
@@ -161,14 +164,27 @@ pub(crate) fn add_partitions_result(
             )),
         }
     }
-    worst(errors)
+    worst(errors, Precedence::RetryFirst)
+}
+
+/// Which of several partition errors wins after a fatal one.
+#[derive(Clone, Copy)]
+enum Precedence {
+    /// AddPartitionsToTxn: any retriable partition error re-sends the
+    /// request; abortable ones count only when nothing is retriable.
+    RetryFirst,
+    /// TxnOffsetCommit: an abortable partition error fails the call even
+    /// when other partitions could be retried (Java stops at it).
+    AbortFirst,
 }
 
 /// The error to act on among several partition errors.
-fn worst(errors: Vec<Error>) -> Result<()> {
-    let rank = |e: &Error| match classify(e) {
-        Handling::Fatal => 0,
-        Handling::Abortable if e.code() != Some(ErrorCode::OPERATION_NOT_ATTEMPTED) => 1,
+fn worst(errors: Vec<Error>, precedence: Precedence) -> Result<()> {
+    let rank = |e: &Error| match (classify(e), precedence) {
+        (Handling::Fatal, _) => 0,
+        _ if e.code() == Some(ErrorCode::OPERATION_NOT_ATTEMPTED) => 3,
+        (Handling::Retry | Handling::Refind, Precedence::RetryFirst)
+        | (Handling::Abortable, Precedence::AbortFirst) => 1,
         _ => 2,
     };
     match errors.into_iter().min_by_key(rank) {
@@ -254,7 +270,7 @@ pub(crate) fn txn_offset_commit_result(response: &TxnOffsetCommitResponse) -> Re
             }
         }
     }
-    worst(errors)
+    worst(errors, Precedence::AbortFirst)
 }
 
 /// EndTxn: commit or abort the transaction.
@@ -448,6 +464,39 @@ mod tests {
         let e = add_partitions_result(&busy, &asked).unwrap_err();
         assert_eq!(classify(&e), Handling::Retry);
 
+        // One partition unknown (a metadata race), the other not attempted
+        // because of it: Java re-sends the request, so must we. In either
+        // order of the answer.
+        for codes in [
+            [
+                ("a", 0, ErrorCode::OPERATION_NOT_ATTEMPTED),
+                ("a", 1, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            ],
+            [
+                ("a", 0, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+                ("a", 1, ErrorCode::OPERATION_NOT_ATTEMPTED),
+            ],
+        ] {
+            let e = add_partitions_result(&add_partitions_response(&codes), &asked).unwrap_err();
+            assert_eq!(
+                e.code(),
+                Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+                "{codes:?}"
+            );
+            assert_eq!(classify(&e), Handling::Retry);
+        }
+        // A retriable partition beside an unauthorized one: retried first
+        // (the authorization error comes back on the retry).
+        let e = add_partitions_result(
+            &add_partitions_response(&[
+                ("a", 0, ErrorCode::TOPIC_AUTHORIZATION_FAILED),
+                ("a", 1, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            ]),
+            &asked,
+        )
+        .unwrap_err();
+        assert_eq!(classify(&e), Handling::Retry);
+
         let missing = add_partitions_response(&[("a", 0, ErrorCode::NONE)]);
         let e = add_partitions_result(&missing, &asked).unwrap_err();
         assert!(matches!(e, Error::Protocol { .. }), "{e}");
@@ -516,6 +565,28 @@ mod tests {
         ]);
         let e = txn_offset_commit_result(&resp).unwrap_err();
         assert_eq!(e.context().and_then(|c| c.partition), Some(1));
+        assert_eq!(classify(&e), Handling::Abortable);
+    }
+
+    #[test]
+    fn txn_offset_commit_result_prefers_the_abortable_error_to_a_retry() {
+        // Java stops at a fenced member even when another partition could
+        // be retried: retrying cannot make the generation valid again.
+        let partition = |i, code: ErrorCode| {
+            TxnOffsetCommitResponsePartition::default()
+                .with_partition_index(i)
+                .with_error_code(code.0)
+        };
+        let resp = TxnOffsetCommitResponse::default().with_topics(vec![
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(TopicName(str_bytes("in")))
+                .with_partitions(vec![
+                    partition(0, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+                    partition(1, ErrorCode::UNKNOWN_MEMBER_ID),
+                ]),
+        ]);
+        let e = txn_offset_commit_result(&resp).unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::UNKNOWN_MEMBER_ID));
         assert_eq!(classify(&e), Handling::Abortable);
     }
 
