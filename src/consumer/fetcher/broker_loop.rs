@@ -135,12 +135,7 @@ async fn connection(
         .get(&state.broker)
         .map(|b| format!("{}:{}", b.host, b.port))
         .unwrap_or_default();
-    if let Some(conn) = state.own.usable(&address) {
-        return Ok(conn);
-    }
-    let conn = ctx.client.pool().connect_unpooled(broker).await?;
-    state.own.set(conn.clone(), address);
-    Ok(conn)
+    state.own.get(ctx.client.pool(), broker, &address).await
 }
 
 /// One Fetch round trip. Returns true when the request failed as a whole
