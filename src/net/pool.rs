@@ -126,6 +126,10 @@ struct PoolInner {
     addresses: Mutex<HashMap<i32, String>>,
     /// Short-held lock: only to find or create a slot, never across I/O.
     slots: Mutex<HashMap<(BrokerRef, Lane), Slot>>,
+    /// Set by [`Pool::close_all`] (the client closing): holders of
+    /// unpooled connections, which `close_all` cannot reach, wait on it to
+    /// drop theirs at once.
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Pool {
@@ -135,6 +139,7 @@ impl Pool {
                 config,
                 addresses: Mutex::new(HashMap::new()),
                 slots: Mutex::new(HashMap::new()),
+                closed: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -249,6 +254,12 @@ impl Pool {
     }
 
     async fn connect(&self, broker: BrokerRef) -> Result<Connection> {
+        // A closed pool (the client closed) opens nothing new: a task that
+        // has not noticed yet (a metadata refresh asked for by a request
+        // the close just failed) would otherwise leave a fresh socket.
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         let address = self.address_of(broker)?;
         let context = || Context::default().with_broker(format!("{broker} ({address})"));
         let addrs = resolve(&address)
@@ -365,8 +376,27 @@ impl Pool {
         }
     }
 
-    /// Closes every connection. No waiting, no I/O.
+    /// Whether [`close_all`](Self::close_all) was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        *self.inner.closed.borrow()
+    }
+
+    /// Completes once [`close_all`](Self::close_all) is called (at once if
+    /// it was). A task holding an unpooled connection selects on it, so
+    /// that closing the client ends a request held on that connection (a
+    /// long poll, a JoinGroup) without waiting for its response.
+    pub(crate) fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closed = self.inner.closed.subscribe();
+        async move {
+            // An error means the pool is gone, which is closed too.
+            let _ = closed.wait_for(|c| *c).await;
+        }
+    }
+
+    /// Closes every connection. No waiting, no I/O. Holders of unpooled
+    /// connections learn of it through [`closed`](Self::closed).
     pub(crate) fn close_all(&self) {
+        self.inner.closed.send_replace(true);
         let slots: Vec<Slot> = lock(&self.inner.slots).drain().map(|(_, s)| s).collect();
         for slot in slots {
             if let Ok(mut state) = slot.try_lock()
@@ -498,6 +528,24 @@ mod tests {
         reconnect.record(&p, &Ok(()));
         assert!(!reconnect.is_backing_off(), "a success resets it");
         assert_eq!(reconnect.failures, 0);
+    }
+
+    #[tokio::test]
+    async fn closing_the_pool_wakes_whoever_waits_for_it() {
+        let p = pool();
+        let waiter = tokio::spawn(p.closed());
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished() && !p.is_closed());
+        p.close_all();
+        assert!(p.is_closed());
+        waiter.await.unwrap();
+        // Asked after the fact: completes at once.
+        p.clone().closed().await;
+        let err = p.get(BrokerRef::Bootstrap(0), Lane::Control).await;
+        assert!(
+            matches!(err, Err(Error::Closed)),
+            "a closed pool connects no more"
+        );
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::completed::{self, AbortedTransaction};
 use super::lanes::{FetchLane, LogEnds, OwnConnection, wait_for_held_back};
 use super::session::{FetchPlan, FetchSession, SessionPartition};
-use super::{FetchContext, request, stopping};
+use super::{FetchContext, request, stop_signal, stopping};
 use crate::consumer::config::IsolationLevel;
 use crate::consumer::subscriptions::FetchTarget;
 use crate::error::{Context, Error, ErrorCode, Result};
@@ -68,19 +68,19 @@ pub(super) async fn run(
             tokio::select! {
                 _ = wake => {}
                 _ = metadata.changed() => {}
-                _ = shutdown.changed() => {}
+                _ = stop_signal(&ctx, &mut shutdown) => {}
                 _ = tokio::time::sleep(backoff) => {}
             }
             continue;
         }
         let failed = tokio::select! {
             failed = fetch_once(&ctx, &mut state, &meta, targets) => failed,
-            _ = shutdown.changed() => continue,
+            _ = stop_signal(&ctx, &mut shutdown) => continue,
         };
         if failed {
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
-                _ = shutdown.changed() => {}
+                _ = stop_signal(&ctx, &mut shutdown) => {}
             }
         }
     }
