@@ -274,21 +274,18 @@ fn handle_response(
                         stable_bound,
                         aborted,
                     );
-                    let count = decoded.record_count;
-                    let accepted = ctx.subs.accept_fetch(
+                    // Counted before the hand-over: once accepted, `poll`
+                    // may consume the records at once, and the counters
+                    // must never show more consumed than fetched. A fetch
+                    // the table then discards as stale stays counted (see
+                    // `ConsumerMetrics::records_fetched`).
+                    ctx.counters.count_fetched(decoded.record_count, bytes);
+                    ctx.subs.accept_fetch(
                         target,
                         decoded.fetch,
                         decoded.next_fetch_offset,
                         (p.high_watermark, p.last_stable_offset, p.log_start_offset),
                     );
-                    if accepted {
-                        ctx.counters
-                            .records_fetched
-                            .fetch_add(count, Ordering::Relaxed);
-                        ctx.counters
-                            .bytes_fetched
-                            .fetch_add(bytes, Ordering::Relaxed);
-                    }
                 }
                 ErrorCode::OFFSET_OUT_OF_RANGE => {
                     let e = Error::Broker {
