@@ -19,6 +19,8 @@ mod aborted;
 mod broker_loop;
 pub(crate) mod completed;
 mod lanes;
+#[cfg(test)]
+mod oversized_tests;
 pub(crate) mod request;
 pub(crate) mod session;
 
