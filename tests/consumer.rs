@@ -682,3 +682,63 @@ async fn raw_fetch_error(client: &Client, topic: &str, offset: i64) -> i16 {
     let resp = client.send_to(leader, req).await.unwrap();
     resp.responses[0].partitions[0].error_code
 }
+
+/// Closing the consumer, or the client under it, ends every fetch long
+/// poll at once: no connection to the broker outlives the close, not even
+/// an extra fetch lane's, which the client's pool does not hold. The mock
+/// holds an empty Fetch for the whole `fetch.max.wait.ms` (9 s here), so a
+/// lane that waited for its response would keep its socket for seconds.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_drops_every_fetch_connection_at_once() {
+    for close_client in [false, true] {
+        let broker = TestBroker::mock(1);
+        let topic = support::unique_topic("close");
+        broker.create_topic(&topic, 4).await;
+        let ports = support::bootstrap_ports(&broker.bootstrap());
+        // The topic check's own client goes away first.
+        let before =
+            support::wait_for_connections(&ports, Duration::from_secs(5), |n| n == 0).await;
+        assert_eq!(before, 0, "connections before the test");
+
+        let client = client(&broker.bootstrap()).await;
+        let consumer: Consumer<Bytes, Bytes> = Consumer::builder(&client)
+            .auto_offset_reset(OffsetReset::Earliest)
+            .fetch_max_wait(Duration::from_secs(9))
+            .fetch_connections_per_broker(4)
+            .build()
+            .unwrap();
+        consumer.assign(partitions(&topic, 4)).unwrap();
+        // Control connection(s) plus one per lane (4 partitions spread
+        // over 4 lanes), every lane in its first long poll.
+        let poll = consumer.poll(Duration::from_millis(300));
+        assert!(poll.await.unwrap().is_empty());
+        let open = support::wait_for_connections(&ports, Duration::from_secs(5), |n| n >= 5).await;
+        assert!(open >= 5, "{open} connections: the lanes did not connect");
+        assert_eq!(
+            consumer.metrics().fetch_requests,
+            0,
+            "every lane is still in its first long poll"
+        );
+
+        if close_client {
+            client.close(Duration::from_secs(1)).await;
+        } else {
+            consumer.close(Duration::from_secs(1)).await;
+        }
+        // After Client::close nothing is left; after Consumer::close the
+        // client keeps its pooled connections (control, and the first
+        // lane's, which is the pool's Fetch connection), but the three
+        // extra lanes' own connections must be gone.
+        let allowed = if close_client { 0 } else { open - 3 };
+        let left =
+            support::wait_for_connections(&ports, Duration::from_secs(1), |n| n <= allowed).await;
+        assert!(
+            left <= allowed,
+            "{left} of {open} connections left 1 s after closing the {}",
+            if close_client { "client" } else { "consumer" }
+        );
+        drop(consumer);
+        client.close(Duration::from_secs(1)).await;
+    }
+}

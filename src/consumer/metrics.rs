@@ -7,6 +7,13 @@ use std::time::Duration;
 use crate::TopicPartition;
 
 /// Counters the fetch loops and `poll` update.
+///
+/// `records_fetched` / `bytes_fetched` are counted by a fetch loop
+/// *before* it hands the decoded data to the partition table
+/// ([`Counters::count_fetched`]), and `records_consumed` by `poll` after
+/// it took records out of that table; [`ConsumerMetrics::snapshot`] reads
+/// consumed before fetched. So a snapshot never shows more records
+/// consumed than fetched, whatever it races with.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub records_fetched: AtomicU64,
@@ -19,6 +26,14 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Counts a partition's decoded fetch; call it before handing the
+    /// data over (see the type's docs). Release, so that a snapshot that
+    /// sees records consumed from this data also sees them fetched.
+    pub(crate) fn count_fetched(&self, records: u64, bytes: u64) {
+        self.records_fetched.fetch_add(records, Ordering::Release);
+        self.bytes_fetched.fetch_add(bytes, Ordering::Release);
+    }
+
     pub(crate) fn fetch_done(&self, latency: Duration) {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.fetch_requests.fetch_add(1, Ordering::Relaxed);
@@ -31,9 +46,17 @@ impl Counters {
 /// `fetch-latency-avg`, `records-lag`, ... in one struct).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerMetrics {
-    /// Records received in Fetch responses (prefetched, delivered or not).
+    /// Records received in Fetch responses: every record of each batch
+    /// that was decoded for a partition the fetch was planned for
+    /// (prefetched, delivered or not, including control records, records
+    /// a `read_committed` consumer drops as aborted, records before the
+    /// fetch offset in the first batch, and a fetch the partition table
+    /// then discards because a seek, reset or revocation made it stale).
+    /// Counted when the response is decoded, before the data can be
+    /// polled, so never less than `records_consumed`.
     pub records_fetched: u64,
-    /// Record bytes received in Fetch responses (wire size).
+    /// Record bytes received in Fetch responses (wire size), for the same
+    /// partitions as `records_fetched`.
     pub bytes_fetched: u64,
     /// Records handed to the application.
     pub records_consumed: u64,
@@ -61,10 +84,14 @@ impl ConsumerMetrics {
     ) -> ConsumerMetrics {
         let requests = c.fetch_requests.load(Ordering::Relaxed);
         let total = c.fetch_latency_total_us.load(Ordering::Relaxed);
+        // Consumed first: anything consumed was counted as fetched before,
+        // so reading fetched afterwards cannot show less.
+        let records_consumed = c.records_consumed.load(Ordering::Acquire);
+        let records_fetched = c.records_fetched.load(Ordering::Acquire);
         ConsumerMetrics {
-            records_fetched: c.records_fetched.load(Ordering::Relaxed),
-            bytes_fetched: c.bytes_fetched.load(Ordering::Relaxed),
-            records_consumed: c.records_consumed.load(Ordering::Relaxed),
+            records_fetched,
+            bytes_fetched: c.bytes_fetched.load(Ordering::Acquire),
+            records_consumed,
             fetch_requests: requests,
             fetch_errors: c.fetch_errors.load(Ordering::Relaxed),
             fetch_latency_avg: Duration::from_micros(total.checked_div(requests).unwrap_or(0)),
@@ -74,5 +101,69 @@ impl ConsumerMetrics {
             buffered_bytes: buffered_bytes as u64,
             lag,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+
+    /// A fetch loop hands batches over through a locked queue (as the
+    /// partition table is) while `poll` takes them and counts them
+    /// consumed, and a third thread takes snapshots: none may show more
+    /// consumed than fetched. Counting fetched after the hand-over (or
+    /// reading fetched before consumed) fails this within a few thousand
+    /// hand-overs on two cores.
+    #[test]
+    fn a_snapshot_never_shows_more_consumed_than_fetched() {
+        let counters = Arc::new(Counters::default());
+        let table: Arc<Mutex<VecDeque<u64>>> = Arc::default();
+        let done = Arc::new(AtomicBool::new(false));
+        const HANDOVERS: u64 = 200_000;
+        let fetcher = {
+            let (counters, table) = (counters.clone(), table.clone());
+            std::thread::spawn(move || {
+                for _ in 0..HANDOVERS {
+                    // As broker_loop does: count, then hand over.
+                    counters.count_fetched(3, 100);
+                    table.lock().unwrap().push_back(3);
+                }
+            })
+        };
+        let poller = {
+            let (counters, table, done) = (counters.clone(), table.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut taken = 0;
+                while taken < HANDOVERS {
+                    let batch = table.lock().unwrap().pop_front();
+                    if let Some(n) = batch {
+                        taken += 1;
+                        // As `Consumer::poll` counts (Relaxed).
+                        counters.records_consumed.fetch_add(n, Ordering::Relaxed);
+                    }
+                }
+                done.store(true, Ordering::Release);
+            })
+        };
+        let mut snapshots = 0u64;
+        while !done.load(Ordering::Acquire) {
+            let m = ConsumerMetrics::snapshot(&counters, 0, BTreeMap::new());
+            assert!(
+                m.records_consumed <= m.records_fetched,
+                "consumed {} > fetched {} (snapshot {snapshots})",
+                m.records_consumed,
+                m.records_fetched
+            );
+            snapshots += 1;
+        }
+        fetcher.join().unwrap();
+        poller.join().unwrap();
+        let m = ConsumerMetrics::snapshot(&counters, 0, BTreeMap::new());
+        assert_eq!(m.records_fetched, 3 * HANDOVERS);
+        assert_eq!(m.records_consumed, 3 * HANDOVERS);
+        assert_eq!(m.bytes_fetched, 100 * HANDOVERS);
     }
 }

@@ -72,10 +72,44 @@ pub(crate) struct PoolConfig {
 #[derive(Default)]
 struct SlotState {
     conn: Option<Connection>,
-    /// Consecutive failed connects; drives the backoff.
+    reconnect: Reconnect,
+    last_used: Option<Instant>,
+}
+
+/// The reconnect backoff of one connection: consecutive failed connects
+/// and when the next attempt may start. Each pool slot has one; so does
+/// each holder of an unpooled connection that reconnects
+/// ([`Pool::connect_unpooled_backing_off`]), so that both back off alike.
+#[derive(Debug, Default)]
+pub(crate) struct Reconnect {
     failures: u32,
     not_before: Option<Instant>,
-    last_used: Option<Instant>,
+}
+
+impl Reconnect {
+    /// Whether the next attempt must still wait.
+    pub(crate) fn is_backing_off(&self) -> bool {
+        self.not_before.is_some_and(|t| t > Instant::now())
+    }
+
+    /// Waits until the next attempt may start.
+    async fn wait(&self) {
+        if let Some(not_before) = self.not_before {
+            tokio::time::sleep_until(not_before).await;
+        }
+    }
+
+    /// Records a connect attempt's outcome: a success resets the backoff,
+    /// a failure grows it (see [`Pool::reconnect_backoff`]).
+    fn record<T>(&mut self, pool: &Pool, outcome: &Result<T>) {
+        match outcome {
+            Ok(_) => *self = Reconnect::default(),
+            Err(_) => {
+                self.failures = self.failures.saturating_add(1);
+                self.not_before = Some(Instant::now() + pool.reconnect_backoff(self.failures));
+            }
+        }
+    }
 }
 
 type Slot = Arc<tokio::sync::Mutex<SlotState>>;
@@ -92,6 +126,10 @@ struct PoolInner {
     addresses: Mutex<HashMap<i32, String>>,
     /// Short-held lock: only to find or create a slot, never across I/O.
     slots: Mutex<HashMap<(BrokerRef, Lane), Slot>>,
+    /// Set by [`Pool::close_all`] (the client closing): holders of
+    /// unpooled connections, which `close_all` cannot reach, wait on it to
+    /// drop theirs at once.
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Pool {
@@ -101,6 +139,7 @@ impl Pool {
                 config,
                 addresses: Mutex::new(HashMap::new()),
                 slots: Mutex::new(HashMap::new()),
+                closed: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -164,23 +203,13 @@ impl Pool {
             }
             state.conn = None;
         }
-        if let Some(not_before) = state.not_before {
-            tokio::time::sleep_until(not_before).await;
-        }
-        match self.connect(broker).await {
-            Ok(conn) => {
-                state.failures = 0;
-                state.not_before = None;
-                state.last_used = Some(Instant::now());
-                state.conn = Some(conn.clone());
-                Ok(conn)
-            }
-            Err(e) => {
-                state.failures = state.failures.saturating_add(1);
-                state.not_before = Some(Instant::now() + self.backoff(state.failures));
-                Err(e)
-            }
-        }
+        state.reconnect.wait().await;
+        let outcome = self.connect(broker).await;
+        state.reconnect.record(self, &outcome);
+        let conn = outcome?;
+        state.last_used = Some(Instant::now());
+        state.conn = Some(conn.clone());
+        Ok(conn)
     }
 
     /// The connection if one is open now; never connects.
@@ -196,7 +225,7 @@ impl Pool {
             return false;
         };
         slot.try_lock()
-            .map(|s| s.not_before.is_some_and(|t| t > Instant::now()))
+            .map(|s| s.reconnect.is_backing_off())
             .unwrap_or(false)
     }
 
@@ -209,7 +238,28 @@ impl Pool {
         self.connect(broker).await
     }
 
+    /// [`connect_unpooled`](Self::connect_unpooled) for a caller that
+    /// keeps reconnecting the same unpooled connection (a fetch lane): it
+    /// first waits out `reconnect`'s backoff, then records the outcome
+    /// there, exactly as a pool slot does.
+    pub(crate) async fn connect_unpooled_backing_off(
+        &self,
+        broker: BrokerRef,
+        reconnect: &mut Reconnect,
+    ) -> Result<Connection> {
+        reconnect.wait().await;
+        let outcome = self.connect(broker).await;
+        reconnect.record(self, &outcome);
+        outcome
+    }
+
     async fn connect(&self, broker: BrokerRef) -> Result<Connection> {
+        // A closed pool (the client closed) opens nothing new: a task that
+        // has not noticed yet (a metadata refresh asked for by a request
+        // the close just failed) would otherwise leave a fresh socket.
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         let address = self.address_of(broker)?;
         let context = || Context::default().with_broker(format!("{broker} ({address})"));
         let addrs = resolve(&address)
@@ -232,8 +282,10 @@ impl Pool {
         }))
     }
 
-    /// Jittered exponential backoff: base * 2^(failures-1), capped, +-20%.
-    fn backoff(&self, failures: u32) -> Duration {
+    /// The wait after `failures` consecutive failed connects: jittered
+    /// exponential backoff from `reconnect.backoff.ms`, base *
+    /// 2^(failures-1), capped at `reconnect.backoff.max.ms`, +-20%.
+    fn reconnect_backoff(&self, failures: u32) -> Duration {
         let base = self.inner.config.reconnect_backoff;
         let max = self.inner.config.reconnect_backoff_max;
         let exp = base.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
@@ -324,8 +376,27 @@ impl Pool {
         }
     }
 
-    /// Closes every connection. No waiting, no I/O.
+    /// Whether [`close_all`](Self::close_all) was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        *self.inner.closed.borrow()
+    }
+
+    /// Completes once [`close_all`](Self::close_all) is called (at once if
+    /// it was). A task holding an unpooled connection selects on it, so
+    /// that closing the client ends a request held on that connection (a
+    /// long poll, a JoinGroup) without waiting for its response.
+    pub(crate) fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closed = self.inner.closed.subscribe();
+        async move {
+            // An error means the pool is gone, which is closed too.
+            let _ = closed.wait_for(|c| *c).await;
+        }
+    }
+
+    /// Closes every connection. No waiting, no I/O. Holders of unpooled
+    /// connections learn of it through [`closed`](Self::closed).
     pub(crate) fn close_all(&self) {
+        self.inner.closed.send_replace(true);
         let slots: Vec<Slot> = lock(&self.inner.slots).drain().map(|(_, s)| s).collect();
         for slot in slots {
             if let Ok(mut state) = slot.try_lock()
@@ -396,17 +467,17 @@ mod tests {
     fn backoff_grows_with_jitter_and_caps() {
         let p = pool();
         for _ in 0..20 {
-            let first = p.backoff(1);
+            let first = p.reconnect_backoff(1);
             assert!(
                 first >= Duration::from_millis(40) && first <= Duration::from_millis(60),
                 "{first:?}"
             );
-            let third = p.backoff(3);
+            let third = p.reconnect_backoff(3);
             assert!(
                 third >= Duration::from_millis(160) && third <= Duration::from_millis(240),
                 "{third:?}"
             );
-            let late = p.backoff(30);
+            let late = p.reconnect_backoff(30);
             assert!(
                 late >= Duration::from_millis(800) && late <= Duration::from_millis(1200),
                 "{late:?}"
@@ -425,6 +496,56 @@ mod tests {
         assert!(err.is_retriable(), "{err}");
         assert!(p.is_backing_off(BrokerRef::Bootstrap(0), Lane::Control));
         assert!(!p.is_backing_off(BrokerRef::Bootstrap(0), Lane::Fetch));
+    }
+
+    #[tokio::test]
+    async fn unpooled_reconnects_wait_a_growing_backoff_and_reset_on_success() {
+        let p = pool();
+        let mut reconnect = Reconnect::default();
+        let broker = BrokerRef::Bootstrap(0);
+        assert!(!reconnect.is_backing_off());
+        let started = Instant::now();
+        p.connect_unpooled_backing_off(broker, &mut reconnect)
+            .await
+            .unwrap_err();
+        assert!(reconnect.is_backing_off(), "a failed connect backs off");
+        // Each later attempt waits at least the previous backoff: 50 ms,
+        // then 100 ms (each -20% at worst).
+        p.connect_unpooled_backing_off(broker, &mut reconnect)
+            .await
+            .unwrap_err();
+        let after_two = started.elapsed();
+        assert!(after_two >= Duration::from_millis(40), "{after_two:?}");
+        p.connect_unpooled_backing_off(broker, &mut reconnect)
+            .await
+            .unwrap_err();
+        let after_three = started.elapsed();
+        assert!(
+            after_three >= Duration::from_millis(40 + 80),
+            "the backoff grows: {after_three:?}"
+        );
+        assert_eq!(reconnect.failures, 3);
+        reconnect.record(&p, &Ok(()));
+        assert!(!reconnect.is_backing_off(), "a success resets it");
+        assert_eq!(reconnect.failures, 0);
+    }
+
+    #[tokio::test]
+    async fn closing_the_pool_wakes_whoever_waits_for_it() {
+        let p = pool();
+        let waiter = tokio::spawn(p.closed());
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished() && !p.is_closed());
+        p.close_all();
+        assert!(p.is_closed());
+        waiter.await.unwrap();
+        // Asked after the fact: completes at once.
+        p.clone().closed().await;
+        let err = p.get(BrokerRef::Bootstrap(0), Lane::Control).await;
+        assert!(
+            matches!(err, Err(Error::Closed)),
+            "a closed pool connects no more"
+        );
     }
 
     #[tokio::test]

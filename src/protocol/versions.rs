@@ -5,6 +5,11 @@
 //! is what our callers handle, which can be narrower than what
 //! `kafka-protocol` can encode: e.g. Fetch stops at v12 because v13+ names
 //! topics only by id, and FindCoordinator at v3 because v4 batches keys.
+//!
+//! A few APIs also have a *send cap* ([`VersionedRequest::SEND_CAP`]): a
+//! version we stay at or below whenever the broker still accepts it, even
+//! though we could speak higher ones (see the group APIs in the table for
+//! why). Negotiation applies it, so every sender gets the same version.
 
 use std::collections::HashMap;
 
@@ -20,8 +25,13 @@ pub trait VersionedRequest: Request + Send + 'static {
     const API_KEY: ApiKey;
     /// Lowest version we send.
     const MIN_VERSION: i16;
-    /// Highest version we send.
+    /// Highest version we can send.
     const MAX_VERSION: i16;
+    /// Highest version we *prefer* to send: negotiation stays at or below
+    /// it unless the broker's minimum is higher (then it takes the
+    /// broker's minimum, still within `MIN_VERSION..=MAX_VERSION`). Equal
+    /// to `MAX_VERSION` for every API without a cap in the table.
+    const SEND_CAP: i16 = Self::MAX_VERSION;
 }
 
 /// Responses that may carry `throttle_time_ms` (KIP-219).
@@ -31,12 +41,16 @@ pub trait ThrottleTime {
 }
 
 macro_rules! versions {
-    ($($req:ident / $resp:ident => $key:ident $min:literal ..= $max:literal;)*) => {
+    // The send cap: the one given, else the maximum.
+    (@cap $max:literal) => { $max };
+    (@cap $max:literal $cap:literal) => { $cap };
+    ($($req:ident / $resp:ident => $key:ident $min:literal ..= $max:literal $(, send at most $cap:literal)?;)*) => {
         $(
             impl VersionedRequest for $req {
                 const API_KEY: ApiKey = ApiKey::$key;
                 const MIN_VERSION: i16 = $min;
                 const MAX_VERSION: i16 = $max;
+                const SEND_CAP: i16 = versions!(@cap $max $($cap)?);
             }
             impl ThrottleTime for $resp {
                 fn throttle_time_ms(&self) -> Option<i32> {
@@ -48,6 +62,10 @@ macro_rules! versions {
         /// Every API this client speaks, with our (min, max) version.
         pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[$((ApiKey::$key, $min, $max),)*];
 
+        /// Every API with a send cap below its maximum, and the cap (see
+        /// [`VersionedRequest::SEND_CAP`]).
+        pub const SEND_CAPS: &[(ApiKey, i16)] = &[$($((ApiKey::$key, $cap),)?)*];
+
         #[cfg(test)]
         fn check_within_kafka_protocol() {
             use kafka_protocol::protocol::Message;
@@ -56,6 +74,11 @@ macro_rules! versions {
                     <$req as Message>::VERSIONS.min <= $min && $max <= <$req as Message>::VERSIONS.max,
                     "{} {}..={} outside kafka-protocol's {:?}",
                     stringify!($req), $min, $max, <$req as Message>::VERSIONS
+                );
+                assert!(
+                    $min <= <$req as VersionedRequest>::SEND_CAP
+                        && <$req as VersionedRequest>::SEND_CAP <= $max,
+                    "{} send cap outside {}..={}", stringify!($req), $min, $max
                 );
             )*
         }
@@ -69,10 +92,22 @@ versions! {
     FetchRequest / FetchResponse => Fetch 4..=12;
     ListOffsetsRequest / ListOffsetsResponse => ListOffsets 1..=8;
     FindCoordinatorRequest / FindCoordinatorResponse => FindCoordinator 1..=3;
-    JoinGroupRequest / JoinGroupResponse => JoinGroup 0..=9;
-    SyncGroupRequest / SyncGroupResponse => SyncGroup 0..=5;
-    HeartbeatRequest / HeartbeatResponse => Heartbeat 0..=4;
-    LeaveGroupRequest / LeaveGroupResponse => LeaveGroup 0..=5;
+    // The group APIs are capped at the last version before each became
+    // flexible, which is also what librdkafka 2.x sends. librdkafka's mock
+    // cluster advertises JoinGroup v6, SyncGroup v4 and LeaveGroup v4 but
+    // parses their arrays as in the older versions (and LeaveGroup v3+ not
+    // at all), and closes the connection. Apache Kafka 4.x still accepts
+    // the capped versions (a broker that no longer does gets its minimum).
+    // What the newer versions add is diagnostics (KIP-800 reasons,
+    // JoinGroup v7 / SyncGroup v5 protocol name echo) and KIP-814's
+    // `skip_assignment`, which our member does not need: a static leader
+    // that rejoins without a rebalance computes an assignment the
+    // coordinator ignores. The request builders still handle every version
+    // up to the maximum.
+    JoinGroupRequest / JoinGroupResponse => JoinGroup 0..=9, send at most 5;
+    SyncGroupRequest / SyncGroupResponse => SyncGroup 0..=5, send at most 3;
+    HeartbeatRequest / HeartbeatResponse => Heartbeat 0..=4, send at most 3;
+    LeaveGroupRequest / LeaveGroupResponse => LeaveGroup 0..=5, send at most 2;
     OffsetCommitRequest / OffsetCommitResponse => OffsetCommit 2..=8;
     OffsetFetchRequest / OffsetFetchResponse => OffsetFetch 1..=7;
     CreateTopicsRequest / CreateTopicsResponse => CreateTopics 2..=7;
@@ -124,7 +159,9 @@ impl BrokerApiVersions {
         self.ranges.is_empty()
     }
 
-    /// The highest version of `R` both sides speak.
+    /// The version of `R` to send: the highest both sides speak, lowered
+    /// to `R::SEND_CAP` unless the broker no longer accepts versions that
+    /// low.
     pub fn negotiate<R: VersionedRequest>(&self) -> Result<i16> {
         let api = api_name(R::API_KEY);
         let Some((bmin, bmax)) = self.range(R::API_KEY) else {
@@ -144,7 +181,7 @@ impl BrokerApiVersions {
                 context: Context::api(api),
             });
         }
-        Ok(version)
+        Ok(version.min(R::SEND_CAP.max(bmin)))
     }
 }
 
@@ -279,5 +316,35 @@ mod tests {
             err,
             Error::UnsupportedVersion { broker_min: -1, .. }
         ));
+    }
+
+    #[test]
+    fn group_apis_stay_at_their_caps_unless_the_broker_dropped_them() {
+        let join = |min, max| broker(ApiKey::JoinGroup, min, max).negotiate::<JoinGroupRequest>();
+        assert_eq!(join(0, 9).unwrap(), 5, "capped");
+        assert_eq!(join(0, 4).unwrap(), 4, "below the cap: the broker's max");
+        assert_eq!(join(6, 9).unwrap(), 6, "cap dropped by the broker: its min");
+        assert_eq!(join(7, 12).unwrap(), 7);
+        let caps = |key, min, max| match key {
+            ApiKey::SyncGroup => broker(key, min, max).negotiate::<SyncGroupRequest>(),
+            ApiKey::Heartbeat => broker(key, min, max).negotiate::<HeartbeatRequest>(),
+            ApiKey::LeaveGroup => broker(key, min, max).negotiate::<LeaveGroupRequest>(),
+            _ => unreachable!(),
+        };
+        assert_eq!(caps(ApiKey::SyncGroup, 0, 5).unwrap(), 3);
+        assert_eq!(caps(ApiKey::Heartbeat, 0, 4).unwrap(), 3);
+        assert_eq!(caps(ApiKey::LeaveGroup, 0, 5).unwrap(), 2);
+        assert_eq!(
+            SEND_CAPS,
+            &[
+                (ApiKey::JoinGroup, 5),
+                (ApiKey::SyncGroup, 3),
+                (ApiKey::Heartbeat, 3),
+                (ApiKey::LeaveGroup, 2)
+            ],
+            "only the group APIs are capped"
+        );
+        // Uncapped APIs: the cap is the maximum, negotiation unchanged.
+        assert_eq!(FetchRequest::SEND_CAP, FetchRequest::MAX_VERSION);
     }
 }

@@ -20,6 +20,7 @@ mod close_commit;
 mod faults;
 mod mixed;
 mod poll_interval;
+mod shutdown;
 mod sizes;
 mod static_restart;
 

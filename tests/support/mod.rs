@@ -28,6 +28,7 @@ mod brokers;
 mod counted;
 mod group;
 mod peer;
+mod sockets;
 mod tansu;
 
 // Not every test file uses every part; the re-exports are the module's API.
@@ -39,6 +40,8 @@ pub use counted::*;
 pub use group::*;
 #[allow(unused_imports)]
 pub use peer::*;
+#[allow(unused_imports)]
+pub use sockets::*;
 #[allow(unused_imports)]
 pub use tansu::*;
 

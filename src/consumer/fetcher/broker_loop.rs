@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::completed::{self, AbortedTransaction};
 use super::lanes::{FetchLane, LogEnds, OwnConnection, wait_for_held_back};
 use super::session::{FetchPlan, FetchSession, SessionPartition};
-use super::{FetchContext, request, stopping};
+use super::{FetchContext, request, stop_signal, stopping};
 use crate::consumer::config::IsolationLevel;
 use crate::consumer::subscriptions::FetchTarget;
 use crate::error::{Context, Error, ErrorCode, Result};
@@ -68,19 +68,19 @@ pub(super) async fn run(
             tokio::select! {
                 _ = wake => {}
                 _ = metadata.changed() => {}
-                _ = shutdown.changed() => {}
+                _ = stop_signal(&ctx, &mut shutdown) => {}
                 _ = tokio::time::sleep(backoff) => {}
             }
             continue;
         }
         let failed = tokio::select! {
             failed = fetch_once(&ctx, &mut state, &meta, targets) => failed,
-            _ = shutdown.changed() => continue,
+            _ = stop_signal(&ctx, &mut shutdown) => continue,
         };
         if failed {
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
-                _ = shutdown.changed() => {}
+                _ = stop_signal(&ctx, &mut shutdown) => {}
             }
         }
     }
@@ -135,12 +135,7 @@ async fn connection(
         .get(&state.broker)
         .map(|b| format!("{}:{}", b.host, b.port))
         .unwrap_or_default();
-    if let Some(conn) = state.own.usable(&address) {
-        return Ok(conn);
-    }
-    let conn = ctx.client.pool().connect_unpooled(broker).await?;
-    state.own.set(conn.clone(), address);
-    Ok(conn)
+    state.own.get(ctx.client.pool(), broker, &address).await
 }
 
 /// One Fetch round trip. Returns true when the request failed as a whole
@@ -279,21 +274,18 @@ fn handle_response(
                         stable_bound,
                         aborted,
                     );
-                    let count = decoded.record_count;
-                    let accepted = ctx.subs.accept_fetch(
+                    // Counted before the hand-over: once accepted, `poll`
+                    // may consume the records at once, and the counters
+                    // must never show more consumed than fetched. A fetch
+                    // the table then discards as stale stays counted (see
+                    // `ConsumerMetrics::records_fetched`).
+                    ctx.counters.count_fetched(decoded.record_count, bytes);
+                    ctx.subs.accept_fetch(
                         target,
                         decoded.fetch,
                         decoded.next_fetch_offset,
                         (p.high_watermark, p.last_stable_offset, p.log_start_offset),
                     );
-                    if accepted {
-                        ctx.counters
-                            .records_fetched
-                            .fetch_add(count, Ordering::Relaxed);
-                        ctx.counters
-                            .bytes_fetched
-                            .fetch_add(bytes, Ordering::Relaxed);
-                    }
                 }
                 ErrorCode::OFFSET_OUT_OF_RANGE => {
                     let e = Error::Broker {

@@ -23,7 +23,9 @@ use std::collections::HashMap;
 
 use crate::TopicPartition;
 use crate::consumer::subscriptions::FetchTarget;
+use crate::error::Result;
 use crate::net::connection::Connection;
+use crate::net::pool::{BrokerRef, Pool, Reconnect};
 
 /// One lane of a broker's fetching: lane `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,16 +81,38 @@ pub(crate) fn wait_for_held_back(targets: &[FetchTarget], held_back: bool, ends:
 
 /// The connection of a lane other than the first (which uses the pool's
 /// `Fetch` connection): the pool keeps one connection per broker and lane
-/// kind, so extra lanes hold their own, made with `connect_unpooled`.
+/// kind, so extra lanes hold their own, made outside the pool. Reconnects
+/// back off as the pool's do (`reconnect.backoff.ms` growing to
+/// `reconnect.backoff.max.ms`, reset by a successful connect), so a lane
+/// to a broker that is down does not try again every `retry.backoff.ms`.
 #[derive(Debug, Default)]
 pub(crate) struct OwnConnection {
     conn: Option<(Connection, String)>,
+    reconnect: Reconnect,
 }
 
 impl OwnConnection {
-    /// The open connection, if it still goes to `address` (a broker id
+    /// The open connection to `broker`, connecting (after any backoff)
+    /// when there is none or it no longer goes to `address` (a broker id
     /// whose address changed is a different socket).
-    pub(crate) fn usable(&mut self, address: &str) -> Option<Connection> {
+    pub(crate) async fn get(
+        &mut self,
+        pool: &Pool,
+        broker: BrokerRef,
+        address: &str,
+    ) -> Result<Connection> {
+        if let Some(conn) = self.usable(address) {
+            return Ok(conn);
+        }
+        let conn = pool
+            .connect_unpooled_backing_off(broker, &mut self.reconnect)
+            .await?;
+        self.conn = Some((conn.clone(), address.to_owned()));
+        Ok(conn)
+    }
+
+    /// The open connection, if it still goes to `address`.
+    fn usable(&mut self, address: &str) -> Option<Connection> {
         match &self.conn {
             Some((c, a)) if !c.is_closed() && a == address => Some(c.clone()),
             _ => {
@@ -96,11 +120,6 @@ impl OwnConnection {
                 None
             }
         }
-    }
-
-    /// Keeps `conn`, made to `address`.
-    pub(crate) fn set(&mut self, conn: Connection, address: String) {
-        self.conn = Some((conn, address));
     }
 
     /// Closes the held connection (after a failed request, so the next one
@@ -129,6 +148,41 @@ mod tests {
             fetch_offset: offset,
             leader_epoch: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn an_extra_lane_reconnects_with_the_pools_growing_backoff() {
+        use crate::net::connection::ConnectionConfig;
+        use crate::net::pool::PoolConfig;
+        use std::time::Duration;
+        // Port 1 on loopback: nothing listens, every connect is refused.
+        let pool = Pool::new(PoolConfig {
+            bootstrap: vec!["127.0.0.1:1".into()],
+            connection: ConnectionConfig {
+                client_id: None,
+                request_timeout: Duration::from_secs(1),
+                max_in_flight: 5,
+                max_response_size: 1 << 20,
+                broker_label: "test".into(),
+            },
+            connect_timeout: Duration::from_millis(200),
+            reconnect_backoff: Duration::from_millis(50),
+            reconnect_backoff_max: Duration::from_secs(1),
+            connections_max_idle: Duration::from_secs(540),
+        });
+        let broker = BrokerRef::Bootstrap(0);
+        let mut own = OwnConnection::default();
+        let started = tokio::time::Instant::now();
+        for _ in 0..3 {
+            own.get(&pool, broker, "127.0.0.1:1").await.unwrap_err();
+            own.drop_connection();
+        }
+        // Without backoff the three refused connects take no time; with
+        // it the 2nd waits >= 40 ms and the 3rd >= 80 ms (50 and 100 ms,
+        // -20% jitter at worst).
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(120), "{waited:?}");
+        assert!(own.reconnect.is_backing_off());
     }
 
     #[test]

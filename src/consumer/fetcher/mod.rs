@@ -12,12 +12,15 @@
 //! ([`crate::consumer::subscriptions`]), which drops anything fetched under
 //! an older generation (a seek happened meanwhile).
 //!
-//! Tasks stop when the consumer is dropped or closed, or the client closes.
+//! Tasks stop when the consumer is dropped or closed, or the client closes,
+//! at once: a Fetch waiting for its response is abandoned.
 
 mod aborted;
 mod broker_loop;
 pub(crate) mod completed;
 mod lanes;
+#[cfg(test)]
+mod oversized_tests;
 pub(crate) mod request;
 pub(crate) mod session;
 
@@ -69,7 +72,20 @@ impl Drop for Fetcher {
 
 /// Whether the tasks should end.
 fn stopping(ctx: &FetchContext, shutdown: &watch::Receiver<bool>) -> bool {
-    *shutdown.borrow() || ctx.client.is_closed()
+    *shutdown.borrow() || ctx.client.is_closed() || ctx.client.pool().is_closed()
+}
+
+/// Completes when the tasks may have to end: [`Fetcher::stop`] (the
+/// consumer closed or dropped) or the client closing. Every wait of a
+/// fetch task, including the wait for a Fetch response, selects on it:
+/// a long poll then ends at once instead of after `fetch.max.wait.ms`,
+/// and the lane's own connection (which the client's close cannot reach)
+/// is dropped with the loop. The caller checks [`stopping`] next.
+async fn stop_signal(ctx: &FetchContext, shutdown: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        _ = shutdown.changed() => {}
+        () = ctx.client.pool().closed() => {}
+    }
 }
 
 async fn supervise(ctx: Arc<FetchContext>, mut shutdown: watch::Receiver<bool>) {
@@ -116,13 +132,13 @@ async fn supervise(ctx: Arc<FetchContext>, mut shutdown: watch::Receiver<bool>) 
                 r = refresh => if let Err(e) = r {
                     tracing::debug!(error = %e, "consumer metadata refresh failed");
                 },
-                _ = shutdown.changed() => {}
+                _ = stop_signal(&ctx, &mut shutdown) => {}
             }
         }
         tokio::select! {
             _ = wake => {}
             r = metadata.changed() => if r.is_err() { return },
-            _ = shutdown.changed() => {}
+            _ = stop_signal(&ctx, &mut shutdown) => {}
             _ = tokio::time::sleep(idle) => {}
         }
     }

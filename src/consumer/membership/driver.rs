@@ -205,6 +205,12 @@ impl Driver {
     }
 
     async fn main_loop(&mut self) {
+        // The client closing ends the membership at once: the
+        // JoinGroup/SyncGroup connection is this member's own, which the
+        // client's close cannot reach, and a JoinGroup held on it would
+        // otherwise keep it open for up to the rebalance timeout.
+        let client_closed = self.io.client.pool().closed();
+        tokio::pin!(client_closed);
         loop {
             let wake = self.next_wake();
             tokio::select! {
@@ -212,6 +218,10 @@ impl Driver {
                     Some(Command::Shutdown) | None => return,
                     Some(command) => self.on_command(command),
                 },
+                () = &mut client_closed => {
+                    tracing::debug!("client closed; membership ends");
+                    return;
+                }
                 Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
                     self.on_task_done(done)
                 }
@@ -228,9 +238,11 @@ impl Driver {
         }
     }
 
-    /// Ends the task: answers everyone still waiting.
+    /// Ends the task: answers everyone still waiting, drops the
+    /// JoinGroup/SyncGroup connection and abandons requests in flight.
     fn finish(&mut self) {
         self.shared.ended.store(true, Ordering::Release);
+        self.io.close_group_connection();
         let error = self.shared.fatal.get().cloned().unwrap_or(Error::Closed);
         for op in self.waiting_ops.drain(..) {
             op.fail(error.clone());

@@ -125,7 +125,7 @@ impl Io {
         match request {
             Request::JoinGroup(join) => {
                 let conn = self.group_connection(coordinator).await?;
-                let version = version::<JoinGroupRequest>(&conn, requests::JOIN_GROUP_MAX)?;
+                let version = conn.api_versions().negotiate::<JoinGroupRequest>()?;
                 let settings = JoinSettings {
                     group_id,
                     session_timeout_ms: millis(self.session_timeout),
@@ -145,7 +145,7 @@ impl Io {
             }
             Request::SyncGroup(sync) => {
                 let conn = self.group_connection(coordinator).await?;
-                let version = version::<SyncGroupRequest>(&conn, requests::SYNC_GROUP_MAX)?;
+                let version = conn.api_versions().negotiate::<SyncGroupRequest>()?;
                 let response = conn
                     .send_version(requests::sync_group(version, group_id, &sync), version)
                     .await?;
@@ -165,7 +165,7 @@ impl Io {
             }
             Request::Heartbeat(hb) => {
                 let conn = self.client.connection(coordinator).await?;
-                let version = version::<HeartbeatRequest>(&conn, requests::HEARTBEAT_MAX)?;
+                let version = conn.api_versions().negotiate::<HeartbeatRequest>()?;
                 let response = conn
                     .send_version(requests::heartbeat(version, group_id, &hb), version)
                     .await?;
@@ -178,7 +178,7 @@ impl Io {
             }
             Request::LeaveGroup(leave) => {
                 let conn = self.client.connection(coordinator).await?;
-                let version = version::<LeaveGroupRequest>(&conn, requests::LEAVE_GROUP_MAX)?;
+                let version = conn.api_versions().negotiate::<LeaveGroupRequest>()?;
                 let response = conn
                     .send_version(requests::leave_group(version, group_id, &leave), version)
                     .await?;
@@ -250,17 +250,6 @@ fn transport_outcome<T>(error: crate::Error) -> Outcome<T> {
     } else {
         Outcome::Done(Err(error))
     }
-}
-
-/// The version of `R` to send on `conn`: negotiated, then capped (see
-/// [`requests::JOIN_GROUP_MAX`]).
-fn version<R: VersionedRequest>(conn: &Connection, cap: i16) -> Result<i16> {
-    let negotiated = conn.api_versions().negotiate::<R>()?;
-    let broker_min = conn
-        .api_versions()
-        .range(R::API_KEY)
-        .map_or(R::MIN_VERSION, |(min, _)| min);
-    Ok(requests::capped(negotiated, broker_min, cap))
 }
 
 fn millis(d: Duration) -> i32 {

@@ -2,7 +2,9 @@
 //! turned into the machine's events. No I/O here.
 //!
 //! kafka-protocol refuses to encode a field the chosen version lacks, so
-//! every builder sets only what the version has.
+//! every builder sets only what the version has. Which version is sent is
+//! decided by `protocol::versions` (the group APIs are capped there, below
+//! what these builders handle).
 
 use bytes::Bytes;
 use kafka_protocol::messages::find_coordinator_response::FindCoordinatorResponse;
@@ -19,32 +21,6 @@ use crate::consumer::assignor::wire::decode_assignment;
 use crate::consumer::group::{self, Heartbeat, JoinGroup, JoinedMember, LeaveGroup, SyncGroup};
 use crate::error::Context;
 use crate::{Error, ErrorCode, Result};
-
-/// The highest JoinGroup, SyncGroup, Heartbeat and LeaveGroup versions
-/// sent, below what `protocol::versions` allows: the last versions before
-/// each API became flexible, which are also what librdkafka 2.x sends.
-///
-/// librdkafka's mock cluster advertises JoinGroup v6, SyncGroup v4 and
-/// LeaveGroup v4 but parses their arrays as in the older versions (and
-/// LeaveGroup v3+ not at all), and closes the connection. Apache Kafka
-/// 4.x still accepts these versions. What the newer ones add is
-/// diagnostics (KIP-800 reasons, JoinGroup v7 / SyncGroup v5 protocol name
-/// echo) and KIP-814's `skip_assignment`, which this member does not need:
-/// a static leader that rejoins without a rebalance computes an assignment
-/// the coordinator ignores.
-pub(super) const JOIN_GROUP_MAX: i16 = 5;
-/// See [`JOIN_GROUP_MAX`].
-pub(super) const SYNC_GROUP_MAX: i16 = 3;
-/// See [`JOIN_GROUP_MAX`].
-pub(super) const HEARTBEAT_MAX: i16 = 3;
-/// See [`JOIN_GROUP_MAX`].
-pub(super) const LEAVE_GROUP_MAX: i16 = 2;
-
-/// The version to send: the negotiated one, lowered to `cap` unless the
-/// broker no longer accepts versions that low.
-pub(super) fn capped(negotiated: i16, broker_min: i16, cap: i16) -> i16 {
-    negotiated.min(cap.max(broker_min))
-}
 
 /// The embedded protocol type every consumer uses in JoinGroup/SyncGroup.
 pub(super) const PROTOCOL_TYPE: &str = "consumer";
@@ -293,13 +269,6 @@ mod tests {
         };
         encodes(|v| leave_group(v, "g", &leave));
         encodes(|v| find_coordinator(v, "g"));
-    }
-
-    #[test]
-    fn caps_yield_to_a_broker_that_dropped_old_versions() {
-        assert_eq!(capped(9, 0, JOIN_GROUP_MAX), 5);
-        assert_eq!(capped(4, 0, JOIN_GROUP_MAX), 4);
-        assert_eq!(capped(9, 6, JOIN_GROUP_MAX), 6);
     }
 
     #[test]
