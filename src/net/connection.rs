@@ -339,7 +339,12 @@ impl Connection {
             .find(|(k, _, _)| *k == key)?;
         let (bmin, bmax) = self.api_versions().range(key)?;
         let v = (*ours_max).min(bmax);
-        (v >= (*ours_min).max(bmin)).then_some(v)
+        // The same send cap `BrokerApiVersions::negotiate` applies.
+        let cap = crate::protocol::versions::SEND_CAPS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(v, |(_, cap)| (*cap).max(bmin));
+        (v >= (*ours_min).max(bmin)).then_some(v.min(cap))
     }
 
     /// What the broker said in ApiVersions (empty before the handshake).

@@ -68,15 +68,19 @@ impl Peer {
 
 fn api_versions() -> ApiVersionsResponse {
     ApiVersionsResponse::default().with_api_keys(
-        [(ApiKey::ApiVersions, 0, 3), (ApiKey::Metadata, 0, 12)]
-            .into_iter()
-            .map(|(k, min, max)| {
-                ApiVersion::default()
-                    .with_api_key(k as i16)
-                    .with_min_version(min)
-                    .with_max_version(max)
-            })
-            .collect(),
+        [
+            (ApiKey::ApiVersions, 0, 3),
+            (ApiKey::Metadata, 0, 12),
+            (ApiKey::JoinGroup, 0, 9),
+        ]
+        .into_iter()
+        .map(|(k, min, max)| {
+            ApiVersion::default()
+                .with_api_key(k as i16)
+                .with_min_version(min)
+                .with_max_version(max)
+        })
+        .collect(),
     )
 }
 
@@ -107,6 +111,8 @@ async fn handshake_negotiates_versions() {
     assert_eq!(conn.api_versions().range(ApiKey::Metadata), Some((0, 12)));
     assert_eq!(conn.version_for(ApiKey::Metadata), Some(12));
     assert_eq!(conn.version_for(ApiKey::Fetch), None);
+    // The send cap of the version table applies here too.
+    assert_eq!(conn.version_for(ApiKey::JoinGroup), Some(5));
     let err = conn
         .send(kafka_protocol::messages::FetchRequest::default())
         .await
