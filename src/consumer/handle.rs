@@ -478,7 +478,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         self.ctx
             .counters
             .records_consumed
-            .fetch_add(n as u64, Ordering::Relaxed);
+            .fetch_add(n as u64, Ordering::Release);
     }
 
     /// The record for the application. It takes the raw record by value:
