@@ -145,3 +145,49 @@ async fn closed_producer_and_bad_input_are_clear_errors() {
         .unwrap_err();
     assert!(matches!(bad, kafkit::Error::Config(_)), "{bad}");
 }
+
+/// Dropping every handle without `close` (the mock cluster): the records
+/// already buffered are still delivered at once (their futures resolve
+/// with offsets) and the sender ends; while one clone lives, the producer
+/// stays open.
+#[tokio::test]
+async fn dropping_the_last_handle_delivers_what_is_buffered() {
+    let mock = support::mock_cluster(1);
+    let bootstrap = mock.bootstrap_servers();
+    mock.create_topic("t", 1, 1).unwrap();
+    let client = Client::builder(&bootstrap).build().await.unwrap();
+    let producer: Producer<(), Vec<u8>> = Producer::builder(&client)
+        // Long enough that nothing is sent before the drop unless the drop
+        // itself flushes.
+        .linger(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let clone = producer.clone();
+    let mut deliveries = Vec::new();
+    for i in 0..100u8 {
+        deliveries.push(
+            producer
+                .enqueue(ProducerRecord::new("t", vec![i]))
+                .await
+                .unwrap(),
+        );
+    }
+    drop(producer);
+    // One handle remains: still open, nothing forced out yet.
+    let kept = clone
+        .enqueue(ProducerRecord::new("t", vec![100]))
+        .await
+        .unwrap();
+    deliveries.push(kept);
+    drop(clone);
+    let all = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut offsets = Vec::new();
+        for d in deliveries {
+            offsets.push(d.await.unwrap().offset.unwrap());
+        }
+        offsets
+    })
+    .await
+    .expect("buffered records delivered after the last handle was dropped, not after linger.ms");
+    assert_eq!(all, (0..101).collect::<Vec<i64>>());
+}

@@ -280,6 +280,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
         });
         tokio::spawn(sender::run(shared.clone()));
         Ok(Producer {
+            _handles: Arc::new(LastHandle(shared.clone())),
             shared,
             key_serializer: self.key_serializer,
             value_serializer: self.value_serializer,
@@ -292,7 +293,8 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
 /// Cheap to clone; clones share buffers and the sender. Records are batched
 /// per partition and sent by a background task; [`Producer::send`] waits for
 /// the acknowledgement, [`Producer::enqueue`] returns once the record is
-/// buffered.
+/// buffered. Dropping the last clone without [`Producer::close`] sends what
+/// is buffered at once in the background, then ends the task.
 ///
 /// ```no_run
 /// # async fn demo(client: kafkit::Client) -> kafkit::Result<()> {
@@ -307,6 +309,23 @@ pub struct Producer<K, V> {
     shared: Arc<Shared>,
     key_serializer: Arc<dyn Serializer<K>>,
     value_serializer: Arc<dyn Serializer<V>>,
+    /// Shared by every clone: dropped with the last one.
+    _handles: Arc<LastHandle>,
+}
+
+/// Ends the sender task when the last [`Producer`] handle goes away
+/// without [`Producer::close`] (the task holds `Shared` itself, so it
+/// cannot notice by reference count). No I/O (invariant 7): the producer
+/// is marked closed, and the sender delivers what is buffered or in flight
+/// (someone may still await those records' futures), then ends.
+struct LastHandle(Arc<Shared>);
+
+impl Drop for LastHandle {
+    fn drop(&mut self) {
+        if !self.0.is_closed() {
+            self.0.close_without_waiting();
+        }
+    }
 }
 
 impl<K, V> Clone for Producer<K, V> {
@@ -315,6 +334,7 @@ impl<K, V> Clone for Producer<K, V> {
             shared: self.shared.clone(),
             key_serializer: self.key_serializer.clone(),
             value_serializer: self.value_serializer.clone(),
+            _handles: self._handles.clone(),
         }
     }
 }
