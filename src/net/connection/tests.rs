@@ -2,7 +2,8 @@
 //! test plays the broker frame by frame.
 
 use super::*;
-use bytes::Buf;
+use crate::protocol::frame::split_frame;
+use bytes::{Buf, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{
     ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader,
