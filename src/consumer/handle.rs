@@ -22,7 +22,6 @@ use super::fetcher::{FetchContext, Fetcher};
 use super::group_member::GroupMember;
 use super::listener::RebalanceListener;
 use super::metrics::ConsumerMetrics;
-use super::subscriptions::Subscriptions;
 use crate::TopicPartition;
 use crate::client::Client;
 use crate::error::{Context, Error, Result};
@@ -108,13 +107,6 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     /// The configuration in use.
     pub fn config(&self) -> &ConsumerConfig {
         &self.ctx.config
-    }
-
-    /// The partition table, for the group driver: it changes the
-    /// assignment and sets committed positions through it.
-    #[allow(dead_code)] // used by the group driver (consumer issue, later part)
-    pub(crate) fn subscriptions(&self) -> &Arc<Subscriptions> {
-        &self.ctx.subs
     }
 
     /// Assigns exactly these partitions (Java's `assign`), replacing the

@@ -12,9 +12,9 @@
 //! A seek, reset, pause or reassignment discards the partition's buffered
 //! data and bumps its *generation*; a fetch planned under an older
 //! generation is dropped when its response arrives, so stale data can never
-//! be delivered. The group driver (a later issue) changes the assignment
-//! through [`Subscriptions::assign`] and sets committed positions with
-//! [`Subscriptions::seek`].
+//! be delivered. Group membership (`consumer::group_member`) changes the
+//! assignment through [`Subscriptions::assign`] and sets committed positions
+//! with [`Subscriptions::seek`].
 //!
 //! This file holds the table and the assignment. The calls on it are
 //! grouped by who makes them: `positions.rs` (seeks, resets, pauses,

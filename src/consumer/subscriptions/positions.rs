@@ -198,7 +198,6 @@ impl Subscriptions {
     }
 
     /// Every position known, for commits.
-    #[allow(dead_code)] // used by the group driver's offset commits (later part)
     pub(crate) fn positions(&self) -> BTreeMap<TopicPartition, (i64, Option<i32>)> {
         self.lock()
             .partitions
