@@ -407,9 +407,14 @@ fn run_ops(
                 model.heartbeat_in_flight = false;
                 Event::HeartbeatResponse { error: CODES[code] }
             }
-            Op::Leave => Event::LeaveGroupResponse {
-                error: ErrorCode::NONE,
-            },
+            Op::Leave => {
+                // Answered: without this the settle phase answered the same
+                // LeaveGroup for ever and a poll-expired member never polled.
+                model.leave_in_flight = false;
+                Event::LeaveGroupResponse {
+                    error: ErrorCode::NONE,
+                }
+            }
             Op::Failed { kind, fatal } => {
                 let request = KINDS[kind];
                 match request {
