@@ -1,5 +1,6 @@
-//! Quickstart: connect, describe the cluster, create a topic, look up its
-//! offsets, list topics, delete the topic.
+//! Quickstart: connect, describe the cluster, create a topic, produce ten
+//! records, read them back in a consumer group and commit, look up the
+//! topic's offsets, list topics, delete the topic.
 //!
 //! ```text
 //! KAFKA_BOOTSTRAP=localhost:9092 cargo run --example quickstart
@@ -10,6 +11,8 @@ use std::time::Duration;
 
 use kafkit::Client;
 use kafkit::admin::{NewTopic, OffsetSpec};
+use kafkit::consumer::{Consumer, OffsetReset};
+use kafkit::producer::{Producer, ProducerRecord};
 
 #[tokio::main]
 async fn main() -> kafkit::Result<()> {
@@ -36,6 +39,42 @@ async fn main() -> kafkit::Result<()> {
             Err(e) => println!("could not create {name}: {e}"),
         }
     }
+
+    // acks=all, idempotent, linger.ms=5: the Java producer's defaults.
+    let producer: Producer<String, String> = Producer::builder(&client).build()?;
+    for i in 0..10 {
+        let record =
+            ProducerRecord::new(topic.as_str(), format!("hello {i}")).key(format!("key-{i}"));
+        let meta = producer.send(record).await?;
+        println!("  sent hello {i} to {meta}");
+    }
+    producer.close(Duration::from_secs(5)).await?;
+
+    // A group member reading from the beginning; it commits what it read.
+    let consumer: Consumer<String, String> = Consumer::builder(&client)
+        .group_id(format!("{topic}-group"))
+        .auto_offset_reset(OffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .build()?;
+    consumer.subscribe([topic.clone()])?;
+    // Tansu completes a group's first join only after about half the
+    // session timeout (45 s by default); Apache Kafka after its 3 s
+    // group.initial.rebalance.delay.ms.
+    println!("joining group {topic}-group ...");
+    let mut read = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while read < 10 && tokio::time::Instant::now() < deadline {
+        for r in &consumer.poll(Duration::from_secs(1)).await? {
+            println!(
+                "  read {}-{}@{}: {:?}",
+                r.topic, r.partition, r.offset, r.value
+            );
+            read += 1;
+        }
+    }
+    consumer.commit_sync().await?;
+    consumer.close(Duration::from_secs(5)).await;
+    println!("read {read} of 10 records in group {topic}-group");
 
     // A new topic takes a moment to get leaders; the admin call retries meanwhile.
     let partitions: Vec<(&str, i32)> = (0..3).map(|p| (topic.as_str(), p)).collect();
