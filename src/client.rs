@@ -11,6 +11,8 @@ use crate::metadata::ClusterMetadata;
 use crate::metadata::refresher::{MetadataConfig, MetadataHandle};
 use crate::net::connection::{Connection, ConnectionConfig};
 use crate::net::pool::{BrokerRef, Lane, Pool, PoolConfig};
+use crate::protocol::coordinator::{self, CoordinatorKey};
+use crate::protocol::messages::FindCoordinatorRequest;
 use crate::protocol::versions::{BrokerApiVersions, ThrottleTime, VersionedRequest};
 
 /// Builds a [`Client`]. Every setter names the Java client setting it
@@ -338,6 +340,24 @@ impl Client {
             },
             resp,
         ))
+    }
+
+    /// FindCoordinator for `key` to any broker: the coordinator's node id,
+    /// or why not. A coordinator metadata does not list yet is made
+    /// reachable at the address FindCoordinator gave (the pool reaches
+    /// brokers by the addresses metadata lists).
+    pub(crate) async fn find_coordinator(&self, kind: CoordinatorKey, key: &str) -> Result<i32> {
+        // `send_any` picks the version per broker: the request must be valid
+        // at every version we speak (see `protocol::coordinator`).
+        let request = coordinator::find_coordinator(FindCoordinatorRequest::MAX_VERSION, kind, key);
+        let (_, response) = self.send_any(request).await?;
+        let (node_id, host, port) = coordinator::coordinator_from(&response, key)?;
+        if !self.metadata().brokers.contains_key(&node_id) {
+            self.inner
+                .pool
+                .set_brokers([(node_id, format!("{host}:{port}"))]);
+        }
+        Ok(node_id)
     }
 
     /// An admin client sharing this client's connections and metadata.

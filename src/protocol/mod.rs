@@ -5,6 +5,7 @@
 //! re-exported as [`messages`] so that users of the low-level connection API
 //! need no direct dependency on it.
 
+pub(crate) mod coordinator;
 pub mod frame;
 pub mod primitives;
 pub mod records;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
-    OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
+    HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest, OffsetFetchRequest,
+    SyncGroupRequest,
 };
 
 use super::offsets::{self, CommitIdentity, OffsetAndMetadata, Outcome};
@@ -18,12 +18,8 @@ use crate::client::Client;
 use crate::consumer::group::{Event, Request, RequestKind};
 use crate::net::connection::Connection;
 use crate::net::pool::BrokerRef;
-use crate::protocol::versions::VersionedRequest;
+use crate::protocol::coordinator::CoordinatorKey;
 use crate::{ErrorCode, Result, TopicPartition};
-
-// `send_any` picks the version per broker, so the FindCoordinator we build
-// must be valid at every version we speak; v4 would move the key.
-const _: () = assert!(FindCoordinatorRequest::MAX_VERSION < 4);
 
 /// JoinGroup is held by the coordinator for up to the rebalance timeout;
 /// Java gives it that plus 5 s.
@@ -97,19 +93,9 @@ impl Io {
 
     /// FindCoordinator to any broker: the coordinator's node id, or why not.
     pub(super) async fn find_coordinator(&self) -> Result<i32> {
-        let request =
-            requests::find_coordinator(FindCoordinatorRequest::MAX_VERSION, &self.group_id);
-        let (_, response) = self.client.send_any(request).await?;
-        let (node_id, host, port) = requests::coordinator_from(&response, &self.group_id)?;
-        if !self.client.metadata().brokers.contains_key(&node_id) {
-            // The pool reaches brokers by the addresses metadata lists; a
-            // coordinator metadata does not know yet is reached by the
-            // address FindCoordinator gave.
-            self.client
-                .pool()
-                .set_brokers([(node_id, format!("{host}:{port}"))]);
-        }
-        Ok(node_id)
+        self.client
+            .find_coordinator(CoordinatorKey::Group, &self.group_id)
+            .await
     }
 
     /// Sends a coordinator request and turns its response into the event

@@ -7,71 +7,24 @@
 //! what these builders handle).
 
 use bytes::Bytes;
-use kafka_protocol::messages::find_coordinator_response::FindCoordinatorResponse;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse,
-    LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
+    GroupId, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 
 use crate::consumer::assignor::wire::decode_assignment;
 use crate::consumer::group::{self, Heartbeat, JoinGroup, JoinedMember, LeaveGroup, SyncGroup};
-use crate::error::Context;
-use crate::{Error, ErrorCode, Result};
+use crate::{ErrorCode, Result};
 
 /// The embedded protocol type every consumer uses in JoinGroup/SyncGroup.
 pub(super) const PROTOCOL_TYPE: &str = "consumer";
 
 fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
-}
-
-/// FindCoordinator for a group. Our version table stops at v3, where the
-/// key is a single field; v4 (KIP-699) would put it in `coordinator_keys`,
-/// so the builder does that too should the table grow.
-pub(super) fn find_coordinator(version: i16, group_id: &str) -> FindCoordinatorRequest {
-    let request = FindCoordinatorRequest::default().with_key_type(0);
-    if version >= 4 {
-        request.with_coordinator_keys(vec![str_bytes(group_id)])
-    } else {
-        request.with_key(str_bytes(group_id))
-    }
-}
-
-/// Where the coordinator is, as `(node id, host, port)`, or the broker's
-/// error. v4+ answers in `coordinators` (one entry per key asked).
-pub(super) fn coordinator_from(
-    response: &FindCoordinatorResponse,
-    group_id: &str,
-) -> Result<(i32, String, i32)> {
-    let context = || Context::api("FindCoordinator");
-    if let Some(c) = response
-        .coordinators
-        .iter()
-        .find(|c| c.key.as_str() == group_id)
-        .or_else(|| response.coordinators.first())
-    {
-        Error::check(c.error_code, c.error_message.as_deref(), context)?;
-        return Ok((c.node_id.0, c.host.to_string(), c.port));
-    }
-    Error::check(
-        response.error_code,
-        response.error_message.as_deref(),
-        context,
-    )?;
-    if response.node_id.0 < 0 {
-        // No error and no node: treat as "not available yet", as Java does
-        // for a coordinator it cannot use.
-        return Err(Error::Broker {
-            code: ErrorCode::COORDINATOR_NOT_AVAILABLE,
-            message: Some("FindCoordinator named no node".into()),
-            context: context(),
-        });
-    }
-    Ok((response.node_id.0, response.host.to_string(), response.port))
 }
 
 /// Settings a JoinGroup carries besides the machine's [`JoinGroup`].
@@ -215,8 +168,7 @@ mod tests {
     use crate::consumer::group::MemberAssignment;
     use crate::protocol::versions::VersionedRequest;
     use bytes::BytesMut;
-    use kafka_protocol::messages::find_coordinator_response::Coordinator;
-    use kafka_protocol::messages::{BrokerId, LeaveGroupResponse};
+    use kafka_protocol::messages::LeaveGroupResponse;
     use kafka_protocol::protocol::Encodable;
 
     fn encodes<R: Encodable + VersionedRequest>(build: impl Fn(i16) -> R) {
@@ -268,31 +220,6 @@ mod tests {
             reason: "closing".into(),
         };
         encodes(|v| leave_group(v, "g", &leave));
-        encodes(|v| find_coordinator(v, "g"));
-    }
-
-    #[test]
-    fn coordinator_is_read_from_either_layout() {
-        let old = FindCoordinatorResponse::default()
-            .with_node_id(BrokerId(2))
-            .with_host(str_bytes("h"))
-            .with_port(9092);
-        assert_eq!(coordinator_from(&old, "g").unwrap(), (2, "h".into(), 9092));
-        let failed = FindCoordinatorResponse::default()
-            .with_error_code(ErrorCode::COORDINATOR_NOT_AVAILABLE.0)
-            .with_node_id(BrokerId(-1));
-        let err = coordinator_from(&failed, "g").unwrap_err();
-        assert_eq!(err.code(), Some(ErrorCode::COORDINATOR_NOT_AVAILABLE));
-        let v4 = FindCoordinatorResponse::default().with_coordinators(vec![
-            Coordinator::default()
-                .with_key(str_bytes("g"))
-                .with_node_id(BrokerId(5))
-                .with_host(str_bytes("x"))
-                .with_port(1),
-        ]);
-        assert_eq!(coordinator_from(&v4, "g").unwrap().0, 5);
-        let nobody = FindCoordinatorResponse::default().with_node_id(BrokerId(-1));
-        assert!(coordinator_from(&nobody, "g").unwrap_err().is_retriable());
     }
 
     #[test]

@@ -21,12 +21,13 @@ use kafka_protocol::messages::{InitProducerIdRequest, TransactionalId, TxnOffset
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
-use super::requests::{self, CoordinatorKey, Handling, ProducerIdentity, classify};
+use super::requests::{self, Handling, ProducerIdentity, classify};
 use super::state::{TransactionEvent, TransactionState};
 use crate::consumer::{GroupMetadata, OffsetAndMetadata};
 use crate::error::{Context, Error, ErrorCode, Result};
 use crate::producer::accumulator::Tp;
 use crate::producer::handle::Shared;
+use crate::protocol::coordinator::CoordinatorKey;
 use crate::topic_partition::TopicPartition;
 
 /// What the coordinator requests of the current transaction have done.

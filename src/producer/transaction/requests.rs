@@ -14,8 +14,8 @@ use kafka_protocol::messages::txn_offset_commit_request::{
 };
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnRequest,
-    FindCoordinatorRequest, FindCoordinatorResponse, GroupId, InitProducerIdRequest, ProducerId,
-    TopicName, TransactionalId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    GroupId, InitProducerIdRequest, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -24,21 +24,9 @@ use crate::error::{Context, Error, ErrorCode, Result};
 use crate::protocol::versions::VersionedRequest;
 use crate::topic_partition::TopicPartition;
 
-// The key is a single field up to v3; v4 (KIP-699) batches keys. Our table
-// stops at v3, so one builder serves every version we may negotiate.
-const _: () = assert!(FindCoordinatorRequest::MAX_VERSION < 4);
 // Up to v3 AddPartitionsToTxn carries one transaction in top-level fields;
 // v4+ (KIP-890, broker-to-broker) lists transactions.
 const _: () = assert!(AddPartitionsToTxnRequest::MAX_VERSION < 4);
-
-/// FindCoordinator key types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CoordinatorKey {
-    /// A consumer group (key type 0).
-    Group,
-    /// A transactional id (key type 1).
-    Transaction,
-}
 
 fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
@@ -49,35 +37,6 @@ fn str_bytes(s: &str) -> StrBytes {
 pub(crate) struct ProducerIdentity {
     pub id: i64,
     pub epoch: i16,
-}
-
-/// FindCoordinator for a group or a transactional id.
-pub(crate) fn find_coordinator(kind: CoordinatorKey, key: &str) -> FindCoordinatorRequest {
-    FindCoordinatorRequest::default()
-        .with_key_type(match kind {
-            CoordinatorKey::Group => 0,
-            CoordinatorKey::Transaction => 1,
-        })
-        .with_key(str_bytes(key))
-}
-
-/// Where the coordinator is, as `(node id, host, port)`, or the broker's
-/// error.
-pub(crate) fn coordinator_from(response: &FindCoordinatorResponse) -> Result<(i32, String, i32)> {
-    let context = || Context::api("FindCoordinator");
-    Error::check(
-        response.error_code,
-        response.error_message.as_deref(),
-        context,
-    )?;
-    if response.node_id.0 < 0 {
-        return Err(Error::Broker {
-            code: ErrorCode::COORDINATOR_NOT_AVAILABLE,
-            message: Some("FindCoordinator named no node".into()),
-            context: context(),
-        });
-    }
-    Ok((response.node_id.0, response.host.to_string(), response.port))
 }
 
 /// InitProducerId for `transactional_id`: a new producer id, or the same id
@@ -331,6 +290,9 @@ pub(crate) fn classify(e: &Error) -> Handling {
 
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::messages::FindCoordinatorResponse;
+
+    use crate::protocol::coordinator::coordinator_from;
     use kafka_protocol::messages::add_partitions_to_txn_response::{
         AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
     };
@@ -355,30 +317,25 @@ mod tests {
     }
 
     #[test]
-    fn find_coordinator_names_the_key_type() {
-        let r = find_coordinator(CoordinatorKey::Transaction, "tx-1");
-        assert_eq!((r.key_type, r.key.as_str()), (1, "tx-1"));
-        let r = find_coordinator(CoordinatorKey::Group, "g");
-        assert_eq!((r.key_type, r.key.as_str()), (0, "g"));
-    }
-
-    #[test]
     fn coordinator_answer_or_error() {
         let ok = FindCoordinatorResponse::default()
             .with_node_id(kafka_protocol::messages::BrokerId(7))
             .with_host(str_bytes("h"))
             .with_port(9);
-        assert_eq!(coordinator_from(&ok).unwrap(), (7, "h".to_string(), 9));
+        assert_eq!(
+            coordinator_from(&ok, "tx").unwrap(),
+            (7, "h".to_string(), 9)
+        );
         let loading = FindCoordinatorResponse::default()
             .with_error_code(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS.0);
         assert_eq!(
-            classify(&coordinator_from(&loading).unwrap_err()),
+            classify(&coordinator_from(&loading, "tx").unwrap_err()),
             Handling::Retry
         );
         let nobody =
             FindCoordinatorResponse::default().with_node_id(kafka_protocol::messages::BrokerId(-1));
         assert_eq!(
-            classify(&coordinator_from(&nobody).unwrap_err()),
+            classify(&coordinator_from(&nobody, "tx").unwrap_err()),
             Handling::Refind
         );
     }

@@ -7,12 +7,13 @@
 
 use tokio::time::Instant;
 
-use super::super::requests::{self, CoordinatorKey, Handling, classify};
+use super::super::requests::{Handling, classify};
 use super::{TransactionManager, lock};
 use crate::client::Client;
 use crate::error::{Context, Error, Result};
 use crate::net::Connection;
 use crate::producer::handle::Shared;
+use crate::protocol::coordinator::CoordinatorKey;
 
 impl TransactionManager {
     /// FindCoordinator (cached for the transaction coordinator).
@@ -27,17 +28,7 @@ impl TransactionManager {
         {
             return Ok(node);
         }
-        let (_, response) = client
-            .send_any(requests::find_coordinator(kind, key))
-            .await?;
-        let (node, host, port) = requests::coordinator_from(&response)?;
-        if !client.metadata().brokers.contains_key(&node) {
-            // The pool reaches brokers by the addresses metadata lists; one
-            // it does not know yet is reached where FindCoordinator says.
-            client
-                .pool()
-                .set_brokers([(node, format!("{host}:{port}"))]);
-        }
+        let node = client.find_coordinator(kind, key).await?;
         if kind == CoordinatorKey::Transaction {
             *lock(&self.coordinator) = Some(node);
         }
