@@ -442,25 +442,33 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A pool whose one bootstrap address refuses every connect (port 1 on
+/// loopback), with the default 50 ms → 1 s reconnect backoff: for tests of
+/// reconnect behaviour.
+#[cfg(test)]
+pub(crate) fn unreachable_pool() -> Pool {
+    Pool::new(PoolConfig {
+        bootstrap: vec!["127.0.0.1:1".into()],
+        connection: ConnectionConfig {
+            client_id: None,
+            request_timeout: Duration::from_secs(1),
+            max_in_flight: 5,
+            max_response_size: 1 << 20,
+            broker_label: "test".into(),
+        },
+        connect_timeout: Duration::from_millis(200),
+        reconnect_backoff: Duration::from_millis(50),
+        reconnect_backoff_max: Duration::from_secs(1),
+        connections_max_idle: Duration::from_secs(540),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pool() -> Pool {
-        Pool::new(PoolConfig {
-            bootstrap: vec!["127.0.0.1:1".into()],
-            connection: ConnectionConfig {
-                client_id: None,
-                request_timeout: Duration::from_secs(1),
-                max_in_flight: 5,
-                max_response_size: 1 << 20,
-                broker_label: "test".into(),
-            },
-            connect_timeout: Duration::from_millis(200),
-            reconnect_backoff: Duration::from_millis(50),
-            reconnect_backoff_max: Duration::from_secs(1),
-            connections_max_idle: Duration::from_secs(540),
-        })
+        unreachable_pool()
     }
 
     #[test]

@@ -152,24 +152,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_extra_lane_reconnects_with_the_pools_growing_backoff() {
-        use crate::net::connection::ConnectionConfig;
-        use crate::net::pool::PoolConfig;
         use std::time::Duration;
         // Port 1 on loopback: nothing listens, every connect is refused.
-        let pool = Pool::new(PoolConfig {
-            bootstrap: vec!["127.0.0.1:1".into()],
-            connection: ConnectionConfig {
-                client_id: None,
-                request_timeout: Duration::from_secs(1),
-                max_in_flight: 5,
-                max_response_size: 1 << 20,
-                broker_label: "test".into(),
-            },
-            connect_timeout: Duration::from_millis(200),
-            reconnect_backoff: Duration::from_millis(50),
-            reconnect_backoff_max: Duration::from_secs(1),
-            connections_max_idle: Duration::from_secs(540),
-        });
+        let pool = crate::net::pool::unreachable_pool();
         let broker = BrokerRef::Bootstrap(0);
         let mut own = OwnConnection::default();
         let started = tokio::time::Instant::now();
