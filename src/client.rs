@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::admin::Admin;
 use crate::error::{Error, Result};
 use crate::metadata::ClusterMetadata;
 use crate::metadata::refresher::{MetadataConfig, MetadataHandle};
@@ -299,14 +298,15 @@ impl Client {
         self.inner.metadata.topics(topics).await
     }
 
-    /// The API versions broker `broker_id` advertised.
+    /// The API versions broker `broker_id` advertised. Low-level and
+    /// unstable (its type lives in the internal protocol module).
+    #[doc(hidden)]
     pub async fn api_versions(&self, broker_id: i32) -> Result<BrokerApiVersions> {
         Ok(self.connection(broker_id).await?.api_versions().clone())
     }
 
-    /// A connection to broker `broker_id` for short control requests, for
-    /// callers that speak the protocol directly (see [`crate::protocol::messages`]).
-    pub async fn connection(&self, broker_id: i32) -> Result<Connection> {
+    /// A connection to broker `broker_id` for short control requests.
+    pub(crate) async fn connection(&self, broker_id: i32) -> Result<Connection> {
         self.ensure_open()?;
         self.inner
             .pool
@@ -315,6 +315,9 @@ impl Client {
     }
 
     /// Sends a request to broker `broker_id` and waits for its response.
+    /// Low-level and unstable: for codec tests that speak the protocol
+    /// directly (request types from the internal protocol module).
+    #[doc(hidden)]
     pub async fn send_to<R>(&self, broker_id: i32, req: R) -> Result<R::Response>
     where
         R: VersionedRequest,
@@ -325,7 +328,7 @@ impl Client {
 
     /// Sends a request to any reachable broker; returns the broker's id (or
     /// `None` when it was a bootstrap address) and the response.
-    pub async fn send_any<R>(&self, req: R) -> Result<(Option<i32>, R::Response)>
+    pub(crate) async fn send_any<R>(&self, req: R) -> Result<(Option<i32>, R::Response)>
     where
         R: VersionedRequest + Clone,
         R::Response: ThrottleTime,
@@ -358,11 +361,6 @@ impl Client {
                 .set_brokers([(node_id, format!("{host}:{port}"))]);
         }
         Ok(node_id)
-    }
-
-    /// An admin client sharing this client's connections and metadata.
-    pub fn admin(&self) -> Admin {
-        Admin::new(self.clone())
     }
 
     /// Whether [`Client::close`] was called.

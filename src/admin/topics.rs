@@ -48,6 +48,7 @@ impl NewTopic {
 
 /// A topic as listed by [`Admin::list_topics`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopicListing {
     /// Topic name.
     pub name: String,
@@ -59,6 +60,7 @@ pub struct TopicListing {
 
 /// What [`Admin::describe_cluster`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClusterDescription {
     /// Cluster id.
     pub cluster_id: Option<String>,

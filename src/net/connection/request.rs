@@ -288,6 +288,7 @@ impl Connection {
     /// Frames are written in the order `start_send` calls complete, so a
     /// caller that awaits them one after another (the producer's sender)
     /// keeps its requests in order on the wire while many are in flight.
+    #[allow(dead_code)] // the producer uses start_send_timeout
     pub async fn start_send<R>(&self, req: R) -> Result<PendingResponse<R>>
     where
         R: VersionedRequest,
