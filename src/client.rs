@@ -1,6 +1,10 @@
 //! The client handle: connection settings, the connection pool and the
 //! metadata cache, shared by every producer, consumer and admin built from it.
 
+mod bootstrap;
+
+pub(crate) use bootstrap::host_port;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -34,16 +38,14 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// A builder for a cluster reached through `bootstrap_servers`
-    /// (`bootstrap.servers`): comma-separated `host:port` pairs.
+    /// (`bootstrap.servers`): a comma list (spaces allowed) of `host:port`,
+    /// `[ipv6]:port`, each optionally prefixed `PLAINTEXT://` as in Java's
+    /// listener syntax (other schemes are refused until TLS and SASL
+    /// exist). The list is checked by [`build`](Self::build), whose config
+    /// error names a bad entry.
     pub fn new(bootstrap_servers: impl AsRef<str>) -> ClientBuilder {
         ClientBuilder {
-            bootstrap: bootstrap_servers
-                .as_ref()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            bootstrap: vec![bootstrap_servers.as_ref().to_owned()],
             client_id: "kafkit".into(),
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -137,20 +139,9 @@ impl ClientBuilder {
         self
     }
 
-    fn validate(&self) -> Result<()> {
-        if self.bootstrap.is_empty() {
-            return Err(Error::Config("bootstrap.servers is empty".into()));
-        }
-        for server in &self.bootstrap {
-            let valid = server
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-            if !valid {
-                return Err(Error::Config(format!(
-                    "bootstrap server {server:?} is not host:port"
-                )));
-            }
-        }
+    /// Checks the settings; returns the bootstrap addresses to connect to.
+    fn validate(&self) -> Result<Vec<String>> {
+        let bootstrap = bootstrap::parse_list(&self.bootstrap)?;
         if self.max_in_flight == 0 {
             return Err(Error::Config(
                 "max.in.flight.requests.per.connection must be at least 1".into(),
@@ -169,7 +160,7 @@ impl ClientBuilder {
                 "reconnect.backoff.ms exceeds reconnect.backoff.max.ms".into(),
             ));
         }
-        Ok(())
+        Ok(bootstrap)
     }
 
     /// Builds the client and fetches the cluster's metadata once, so that an
@@ -178,9 +169,9 @@ impl ClientBuilder {
     /// Must be called inside a tokio runtime: the client spawns its
     /// metadata refresher and housekeeping tasks on it.
     pub async fn build(self) -> Result<Client> {
-        self.validate()?;
+        let bootstrap = self.validate()?;
         let pool = Pool::new(PoolConfig {
-            bootstrap: self.bootstrap.clone(),
+            bootstrap,
             connection: ConnectionConfig {
                 client_id: Some(self.client_id.as_str().into()),
                 request_timeout: self.request_timeout,
@@ -358,7 +349,7 @@ impl Client {
         if !self.metadata().brokers.contains_key(&node_id) {
             self.inner
                 .pool
-                .set_brokers([(node_id, format!("{host}:{port}"))]);
+                .set_brokers([(node_id, bootstrap::host_port(&host, port))]);
         }
         Ok(node_id)
     }
@@ -421,8 +412,7 @@ mod tests {
     #[test]
     fn bootstrap_list_parses_and_validates() {
         let b = ClientBuilder::new(" a:1, b:2 ,,");
-        assert_eq!(b.bootstrap, ["a:1", "b:2"]);
-        assert!(b.validate().is_ok());
+        assert_eq!(b.validate().unwrap(), ["a:1", "b:2"]);
         for bad in ["", "nohost", "h:notaport", ":9092", "h:70000"] {
             let err = ClientBuilder::new(bad).validate().unwrap_err();
             assert!(err.is_fatal(), "{bad}: {err}");

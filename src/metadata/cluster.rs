@@ -26,7 +26,7 @@ pub struct BrokerInfo {
 impl BrokerInfo {
     /// `host:port`, as used to connect.
     pub fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        crate::client::host_port(&self.host, self.port)
     }
 }
 

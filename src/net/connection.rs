@@ -212,7 +212,8 @@ impl Connection {
                     .unwrap_or(0);
                 tracing::debug!(fallback, "broker rejected ApiVersions v3");
                 let frame = self.round_trip(&req, fallback).await?;
-                decode_response::<ApiVersionsRequest>(frame, fallback)?
+                decode_response::<ApiVersionsRequest>(frame, fallback)
+                    .map_err(|e| self.decode_error(e, "ApiVersions"))?
             }
         };
         Error::check(resp.error_code, None, || self.shared.context("ApiVersions"))?;
