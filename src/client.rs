@@ -359,18 +359,29 @@ impl Client {
         self.inner.closed.load(Ordering::Acquire)
     }
 
-    /// Closes the client: background tasks stop, connections close and
-    /// in-flight requests fail with [`Error::Disconnected`]. Every clone sees
-    /// the client closed. Never waits longer than `timeout`; today nothing
-    /// needs flushing at this level, so it returns at once (producers built
+    /// Closes the client: background tasks stop, connections close,
+    /// in-flight requests fail with [`Error::Disconnected`] and requests
+    /// waiting for a connection (a connect or handshake in progress, a
+    /// reconnect backoff) fail with [`Error::Closed`]. Every clone sees the
+    /// client closed.
+    ///
+    /// Waits until no connect attempt is left in progress, but never longer
+    /// than `timeout`. Nothing needs flushing at this level (producers built
     /// on the client flush within their own `close`).
     pub async fn close(&self, timeout: Duration) {
-        let _ = timeout;
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return;
+        if !self.inner.closed.swap(true, Ordering::AcqRel) {
+            self.inner.housekeeping.abort();
+            self.inner.pool.close_all();
         }
-        self.inner.housekeeping.abort();
-        self.inner.pool.close_all();
+        if tokio::time::timeout(timeout, self.inner.pool.connects_done())
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                ?timeout,
+                "close: connect attempts still ending after the timeout"
+            );
+        }
     }
 
     pub(crate) fn ensure_open(&self) -> Result<()> {
