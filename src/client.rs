@@ -5,6 +5,11 @@ mod bootstrap;
 
 pub(crate) use bootstrap::host_port;
 
+/// Checks a `bootstrap.servers` string; returns the addresses to connect to.
+pub(crate) fn parse_bootstrap(servers: &str) -> Result<Vec<String>> {
+    bootstrap::parse_list(&[servers.to_owned()])
+}
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -169,6 +174,13 @@ impl ClientBuilder {
     /// Must be called inside a tokio runtime: the client spawns its
     /// metadata refresher and housekeeping tasks on it.
     pub async fn build(self) -> Result<Client> {
+        let client = self.start()?;
+        client.inner.metadata.refresh(0).await?;
+        Ok(client)
+    }
+
+    /// The client with its tasks started, before any I/O.
+    fn start(self) -> Result<Client> {
         let bootstrap = self.validate()?;
         let pool = Pool::new(PoolConfig {
             bootstrap,
@@ -202,8 +214,17 @@ impl ClientBuilder {
                 housekeeping,
             }),
         };
-        client.inner.metadata.refresh(0).await?;
         Ok(client)
+    }
+}
+
+/// A client that has not connected to anything (its bootstrap address
+/// refuses connections): for unit tests of builders. Needs a runtime.
+#[cfg(test)]
+pub(crate) fn unconnected_for_tests() -> Client {
+    match ClientBuilder::new("127.0.0.1:1").start() {
+        Ok(client) => client,
+        Err(e) => panic!("{e}"),
     }
 }
 

@@ -15,6 +15,8 @@
 //!   metadata cache, from which every client is built the same way:
 //!   [`Admin::new(&client)`](Admin::new), `Producer::builder(&client)`,
 //!   `Consumer::builder(&client)`, `TransactionalProducer::builder(&client)`.
+//!   [`ClientBuilder::from_properties`] and the builders' `properties`
+//!   read Java-style [`Properties`] (a `.properties` file or a map).
 //!
 //! Errors from every layer are one type, [`Error`], which says whether a
 //! caller should retry, rebuild the client, or abort a transaction.
@@ -40,6 +42,7 @@ pub mod error;
 pub mod metadata;
 pub(crate) mod net;
 pub mod producer;
+mod properties;
 /// Internal and unstable: the sans-IO wire layer (framing, version
 /// negotiation, the record batch codec). Public only for the fuzz targets,
 /// benches and codec tests; it may change in any release. Users need only
@@ -53,6 +56,7 @@ mod topic_partition;
 pub use admin::Admin;
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorCode, Result};
+pub use properties::Properties;
 pub use protocol::records::{Compression, Header, TimestampType};
 pub use topic_partition::TopicPartition;
 
