@@ -365,8 +365,12 @@ impl Client {
         // `send_any` picks the version per broker: the request must be valid
         // at every version we speak (see `protocol::coordinator`).
         let request = coordinator::find_coordinator(FindCoordinatorRequest::MAX_VERSION, kind, key);
-        let (_, response) = self.send_any(request).await?;
-        let (node_id, host, port) = coordinator::coordinator_from(&response, key)?;
+        let (answered_by, response) = self.send_any(request).await?;
+        let (node_id, host, port) =
+            coordinator::coordinator_from(&response, key).map_err(|e| match answered_by {
+                Some(id) => e.map_context(|c| c.with_broker(format!("node {id}"))),
+                None => e,
+            })?;
         if !self.metadata().brokers.contains_key(&node_id) {
             self.inner
                 .pool
