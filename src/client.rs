@@ -241,7 +241,7 @@ async fn housekeeping(pool: Pool, idle: Duration) {
 /// A handle to a Kafka cluster: settings, connection pool and metadata cache.
 ///
 /// Cheap to clone; clones share everything. Producers, consumers and the
-/// [`Admin`] client are built from it. Dropping the last clone stops its
+/// [`Admin`](crate::Admin) client are built from it. Dropping the last clone stops its
 /// background tasks without I/O; [`Client::close`] does the same eagerly.
 ///
 /// ```no_run
