@@ -5,8 +5,11 @@
 //! a broker logs a `warn!` with its node id, address and the cause; while
 //! it stays unreachable another `warn!` follows at most every
 //! [`WARN_EVERY`] (with how long and how many attempts); the first success
-//! afterwards logs an `info!`. Brokers are keyed by [`BrokerRef`], so one
-//! broker is reported once whatever lane (produce, fetch, group...) failed.
+//! afterwards logs an `info!`. A connection that broke by itself (reset,
+//! closed by the broker, timed out) is logged at `info!` with its cause
+//! when the pool replaces it, at most every [`WARN_EVERY`] per broker.
+//! Brokers are keyed by [`BrokerRef`], so one broker is reported once
+//! whatever lane (produce, fetch, group...) failed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -45,6 +48,8 @@ pub(crate) enum Report {
 #[derive(Debug, Default)]
 pub(crate) struct Health {
     down: Mutex<HashMap<BrokerRef, Down>>,
+    /// When a broken connection to each broker was last reported.
+    lost: Mutex<HashMap<BrokerRef, Instant>>,
 }
 
 impl Health {
@@ -85,6 +90,38 @@ impl Health {
                 down_for: now.saturating_duration_since(d.since),
             },
             None => Report::Quiet,
+        }
+    }
+
+    /// Records that a connection to `broker` broke at `now` (any lane);
+    /// whether to report it: at most once per [`WARN_EVERY`] per broker.
+    pub(crate) fn connection_lost(&self, broker: BrokerRef, now: Instant) -> bool {
+        let mut lost = lock(&self.lost);
+        match lost.get(&broker) {
+            Some(at) if now.saturating_duration_since(*at) < WARN_EVERY => false,
+            _ => {
+                lost.insert(broker, now);
+                true
+            }
+        }
+    }
+
+    /// A connection to `broker` broke (found when it is about to be
+    /// replaced): logged at `info!` with the cause, rate-limited per broker.
+    /// If reconnecting fails, [`Health::record`] warns about the outage.
+    pub(crate) fn lost(&self, broker: BrokerRef, address: &str, error: &Error) {
+        if self.connection_lost(broker, Instant::now()) {
+            let node_id = match broker {
+                BrokerRef::Node(id) => Some(id),
+                BrokerRef::Bootstrap(_) => None,
+            };
+            tracing::info!(
+                broker = %broker,
+                node_id,
+                address,
+                %error,
+                "connection to broker {broker} ({address}) lost, reconnecting: {error}"
+            );
         }
     }
 
@@ -138,6 +175,16 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_connection_is_reported_at_most_every_thirty_seconds_per_broker() {
+        let h = Health::default();
+        let t0 = Instant::now();
+        assert!(h.connection_lost(BrokerRef::Node(1), t0));
+        assert!(!h.connection_lost(BrokerRef::Node(1), t0 + Duration::from_secs(29)));
+        assert!(h.connection_lost(BrokerRef::Node(2), t0 + Duration::from_secs(29)));
+        assert!(h.connection_lost(BrokerRef::Node(1), t0 + Duration::from_secs(30)));
+    }
 
     #[test]
     fn warns_once_then_at_most_every_thirty_seconds_then_recovers() {

@@ -230,6 +230,10 @@ impl Pool {
                 state.last_used = Some(Instant::now());
                 return Ok(conn);
             }
+            if let Some(error) = conn.broken_by() {
+                let address = self.address_of(broker).unwrap_or_default();
+                self.inner.health.lost(broker, &address, error);
+            }
             state.conn = None;
         }
         self.wait_backoff(&state.reconnect).await?;
@@ -665,8 +669,9 @@ mod tests {
     }
 
     /// Answers ApiVersions (v3) on every connection it accepts: enough of a
-    /// broker for the pool to connect.
-    async fn answer_api_versions(listener: tokio::net::TcpListener) {
+    /// broker for the pool to connect. With `hang_up`, closes each
+    /// connection right after its answer.
+    async fn answer_api_versions(listener: tokio::net::TcpListener, hang_up: bool) {
         use bytes::{Buf, BytesMut};
         use kafka_protocol::messages::{ApiVersionsResponse, ResponseHeader};
         use kafka_protocol::protocol::Encodable;
@@ -692,7 +697,7 @@ mod tests {
                         ApiVersionsResponse::default().encode(&mut body, 3).unwrap();
                         let mut out = (body.len() as i32).to_be_bytes().to_vec();
                         out.extend_from_slice(&body);
-                        if stream.write_all(&out).await.is_err() {
+                        if stream.write_all(&out).await.is_err() || hang_up {
                             return;
                         }
                         continue;
@@ -738,7 +743,7 @@ mod tests {
         assert!(logs.lines("INFO").is_empty());
 
         let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
-        tokio::spawn(answer_api_versions(listener));
+        tokio::spawn(answer_api_versions(listener, false));
         p.get(broker, Lane::Control).await.unwrap();
         let infos = logs.lines("INFO");
         assert_eq!(infos.len(), 1, "{infos:#?}");
@@ -751,6 +756,52 @@ mod tests {
         p.get(broker, Lane::Fetch).await.unwrap();
         assert_eq!(logs.lines("INFO").len(), 1);
         assert_eq!(logs.lines("WARN").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_broken_connection_is_told_once_with_its_cause() {
+        let logs = Captured::default();
+        let _guard = logs.install();
+        // A broker that hangs up after the handshake, every time.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(answer_api_versions(listener, true));
+        let p = pool();
+        p.set_brokers([(9, address.clone())]);
+        let broker = BrokerRef::Node(9);
+        for _ in 0..3 {
+            let conn = p.get(broker, Lane::Control).await.unwrap();
+            // The hang-up poisons it (the reader sees the stream end).
+            tokio::time::timeout(Duration::from_secs(5), async {
+                while !conn.is_closed() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await
+            .unwrap();
+        }
+        // Replaced twice; told once (rate-limited per broker), with the cause.
+        let infos = logs.lines("INFO");
+        assert_eq!(infos.len(), 1, "{infos:#?}");
+        assert!(
+            infos[0].contains(&format!("node 9 ({address}) lost")),
+            "{}",
+            infos[0]
+        );
+        assert!(
+            logs.lines("WARN").is_empty(),
+            "reconnects succeeded: no outage"
+        );
+        // A connection the client closes itself is not a loss.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        p.set_brokers([(10, listener.local_addr().unwrap().to_string())]);
+        tokio::spawn(answer_api_versions(listener, false));
+        let conn = p.get(BrokerRef::Node(10), Lane::Control).await.unwrap();
+        assert!(conn.broken_by().is_none());
+        conn.close();
+        assert!(conn.is_closed() && conn.broken_by().is_none());
+        p.get(BrokerRef::Node(10), Lane::Control).await.unwrap();
+        assert_eq!(logs.lines("INFO").len(), 1);
     }
 
     #[tokio::test]
