@@ -84,8 +84,7 @@ async fn main() -> kafkit::Result<()> {
         .await?;
 
     // Ignore "already exists"; any other failure shows up below.
-    let _ = client
-        .admin()
+    let _ = kafkit::Admin::new(&client)
         .create_topics([
             NewTopic::new(&args.input, 3, 1),
             NewTopic::new(&args.output, 3, 1),

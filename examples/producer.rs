@@ -17,8 +17,7 @@ async fn main() -> kafkit::Result<()> {
         .build()
         .await?;
     // Ignore "already exists"; any other failure shows up on the first send.
-    let _ = client
-        .admin()
+    let _ = kafkit::Admin::new(&client)
         .create_topics([NewTopic::new(&topic, 3, 1)])
         .await;
 

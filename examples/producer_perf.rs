@@ -85,7 +85,7 @@ async fn main() -> kafkit::Result<()> {
         .client_id("kafkit-producer-perf")
         .build()
         .await?;
-    let admin = client.admin();
+    let admin = kafkit::Admin::new(&client);
     if !admin
         .list_topics()
         .await?

@@ -21,7 +21,7 @@ async fn main() -> kafkit::Result<()> {
         .client_id("kafkit-quickstart")
         .build()
         .await?;
-    let admin = client.admin();
+    let admin = kafkit::Admin::new(&client);
 
     let cluster = admin.describe_cluster().await?;
     println!(

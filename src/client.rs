@@ -1,11 +1,19 @@
 //! The client handle: connection settings, the connection pool and the
 //! metadata cache, shared by every producer, consumer and admin built from it.
 
+mod bootstrap;
+
+pub(crate) use bootstrap::host_port;
+
+/// Checks a `bootstrap.servers` string; returns the addresses to connect to.
+pub(crate) fn parse_bootstrap(servers: &str) -> Result<Vec<String>> {
+    bootstrap::parse_list(&[servers.to_owned()])
+}
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::admin::Admin;
 use crate::error::{Error, Result};
 use crate::metadata::ClusterMetadata;
 use crate::metadata::refresher::{MetadataConfig, MetadataHandle};
@@ -35,16 +43,14 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// A builder for a cluster reached through `bootstrap_servers`
-    /// (`bootstrap.servers`): comma-separated `host:port` pairs.
+    /// (`bootstrap.servers`): a comma list (spaces allowed) of `host:port`,
+    /// `[ipv6]:port`, each optionally prefixed `PLAINTEXT://` as in Java's
+    /// listener syntax (other schemes are refused until TLS and SASL
+    /// exist). The list is checked by [`build`](Self::build), whose config
+    /// error names a bad entry.
     pub fn new(bootstrap_servers: impl AsRef<str>) -> ClientBuilder {
         ClientBuilder {
-            bootstrap: bootstrap_servers
-                .as_ref()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            bootstrap: vec![bootstrap_servers.as_ref().to_owned()],
             client_id: "kafkit".into(),
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -138,20 +144,9 @@ impl ClientBuilder {
         self
     }
 
-    fn validate(&self) -> Result<()> {
-        if self.bootstrap.is_empty() {
-            return Err(Error::Config("bootstrap.servers is empty".into()));
-        }
-        for server in &self.bootstrap {
-            let valid = server
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-            if !valid {
-                return Err(Error::Config(format!(
-                    "bootstrap server {server:?} is not host:port"
-                )));
-            }
-        }
+    /// Checks the settings; returns the bootstrap addresses to connect to.
+    fn validate(&self) -> Result<Vec<String>> {
+        let bootstrap = bootstrap::parse_list(&self.bootstrap)?;
         if self.max_in_flight == 0 {
             return Err(Error::Config(
                 "max.in.flight.requests.per.connection must be at least 1".into(),
@@ -170,7 +165,7 @@ impl ClientBuilder {
                 "reconnect.backoff.ms exceeds reconnect.backoff.max.ms".into(),
             ));
         }
-        Ok(())
+        Ok(bootstrap)
     }
 
     /// Builds the client and fetches the cluster's metadata once, so that an
@@ -179,9 +174,16 @@ impl ClientBuilder {
     /// Must be called inside a tokio runtime: the client spawns its
     /// metadata refresher and housekeeping tasks on it.
     pub async fn build(self) -> Result<Client> {
-        self.validate()?;
+        let client = self.start()?;
+        client.inner.metadata.refresh(0).await?;
+        Ok(client)
+    }
+
+    /// The client with its tasks started, before any I/O.
+    fn start(self) -> Result<Client> {
+        let bootstrap = self.validate()?;
         let pool = Pool::new(PoolConfig {
-            bootstrap: self.bootstrap.clone(),
+            bootstrap,
             connection: ConnectionConfig {
                 client_id: Some(self.client_id.as_str().into()),
                 request_timeout: self.request_timeout,
@@ -212,8 +214,17 @@ impl ClientBuilder {
                 housekeeping,
             }),
         };
-        client.inner.metadata.refresh(0).await?;
         Ok(client)
+    }
+}
+
+/// A client that has not connected to anything (its bootstrap address
+/// refuses connections): for unit tests of builders. Needs a runtime.
+#[cfg(test)]
+pub(crate) fn unconnected_for_tests() -> Client {
+    match ClientBuilder::new("127.0.0.1:1").start() {
+        Ok(client) => client,
+        Err(e) => panic!("{e}"),
     }
 }
 
@@ -230,7 +241,7 @@ async fn housekeeping(pool: Pool, idle: Duration) {
 /// A handle to a Kafka cluster: settings, connection pool and metadata cache.
 ///
 /// Cheap to clone; clones share everything. Producers, consumers and the
-/// [`Admin`] client are built from it. Dropping the last clone stops its
+/// [`Admin`](crate::Admin) client are built from it. Dropping the last clone stops its
 /// background tasks without I/O; [`Client::close`] does the same eagerly.
 ///
 /// ```no_run
@@ -299,14 +310,15 @@ impl Client {
         self.inner.metadata.topics(topics).await
     }
 
-    /// The API versions broker `broker_id` advertised.
+    /// The API versions broker `broker_id` advertised. Low-level and
+    /// unstable (its type lives in the internal protocol module).
+    #[doc(hidden)]
     pub async fn api_versions(&self, broker_id: i32) -> Result<BrokerApiVersions> {
         Ok(self.connection(broker_id).await?.api_versions().clone())
     }
 
-    /// A connection to broker `broker_id` for short control requests, for
-    /// callers that speak the protocol directly (see [`crate::protocol::messages`]).
-    pub async fn connection(&self, broker_id: i32) -> Result<Connection> {
+    /// A connection to broker `broker_id` for short control requests.
+    pub(crate) async fn connection(&self, broker_id: i32) -> Result<Connection> {
         self.ensure_open()?;
         self.inner
             .pool
@@ -315,6 +327,9 @@ impl Client {
     }
 
     /// Sends a request to broker `broker_id` and waits for its response.
+    /// Low-level and unstable: for codec tests that speak the protocol
+    /// directly (request types from the internal protocol module).
+    #[doc(hidden)]
     pub async fn send_to<R>(&self, broker_id: i32, req: R) -> Result<R::Response>
     where
         R: VersionedRequest,
@@ -325,7 +340,7 @@ impl Client {
 
     /// Sends a request to any reachable broker; returns the broker's id (or
     /// `None` when it was a bootstrap address) and the response.
-    pub async fn send_any<R>(&self, req: R) -> Result<(Option<i32>, R::Response)>
+    pub(crate) async fn send_any<R>(&self, req: R) -> Result<(Option<i32>, R::Response)>
     where
         R: VersionedRequest + Clone,
         R::Response: ThrottleTime,
@@ -350,19 +365,18 @@ impl Client {
         // `send_any` picks the version per broker: the request must be valid
         // at every version we speak (see `protocol::coordinator`).
         let request = coordinator::find_coordinator(FindCoordinatorRequest::MAX_VERSION, kind, key);
-        let (_, response) = self.send_any(request).await?;
-        let (node_id, host, port) = coordinator::coordinator_from(&response, key)?;
+        let (answered_by, response) = self.send_any(request).await?;
+        let (node_id, host, port) =
+            coordinator::coordinator_from(&response, key).map_err(|e| match answered_by {
+                Some(id) => e.map_context(|c| c.with_broker(format!("node {id}"))),
+                None => e,
+            })?;
         if !self.metadata().brokers.contains_key(&node_id) {
             self.inner
                 .pool
-                .set_brokers([(node_id, format!("{host}:{port}"))]);
+                .set_brokers([(node_id, bootstrap::host_port(&host, port))]);
         }
         Ok(node_id)
-    }
-
-    /// An admin client sharing this client's connections and metadata.
-    pub fn admin(&self) -> Admin {
-        Admin::new(self.clone())
     }
 
     /// Whether [`Client::close`] was called.
@@ -370,18 +384,29 @@ impl Client {
         self.inner.closed.load(Ordering::Acquire)
     }
 
-    /// Closes the client: background tasks stop, connections close and
-    /// in-flight requests fail with [`Error::Disconnected`]. Every clone sees
-    /// the client closed. Never waits longer than `timeout`; today nothing
-    /// needs flushing at this level, so it returns at once (producers built
+    /// Closes the client: background tasks stop, connections close,
+    /// in-flight requests fail with [`Error::Disconnected`] and requests
+    /// waiting for a connection (a connect or handshake in progress, a
+    /// reconnect backoff) fail with [`Error::Closed`]. Every clone sees the
+    /// client closed.
+    ///
+    /// Waits until no connect attempt is left in progress, but never longer
+    /// than `timeout`. Nothing needs flushing at this level (producers built
     /// on the client flush within their own `close`).
     pub async fn close(&self, timeout: Duration) {
-        let _ = timeout;
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return;
+        if !self.inner.closed.swap(true, Ordering::AcqRel) {
+            self.inner.housekeeping.abort();
+            self.inner.pool.close_all();
         }
-        self.inner.housekeeping.abort();
-        self.inner.pool.close_all();
+        if tokio::time::timeout(timeout, self.inner.pool.connects_done())
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                ?timeout,
+                "close: connect attempts still ending after the timeout"
+            );
+        }
     }
 
     pub(crate) fn ensure_open(&self) -> Result<()> {
@@ -423,8 +448,7 @@ mod tests {
     #[test]
     fn bootstrap_list_parses_and_validates() {
         let b = ClientBuilder::new(" a:1, b:2 ,,");
-        assert_eq!(b.bootstrap, ["a:1", "b:2"]);
-        assert!(b.validate().is_ok());
+        assert_eq!(b.validate().unwrap(), ["a:1", "b:2"]);
         for bad in ["", "nohost", "h:notaport", ":9092", "h:70000"] {
             let err = ClientBuilder::new(bad).validate().unwrap_err();
             assert!(err.is_fatal(), "{bad}: {err}");

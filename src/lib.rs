@@ -2,16 +2,21 @@
 //!
 //! The crate is layered so that each layer can be read and tested on its own:
 //!
-//! - [`protocol`]: sans-IO wire code. Framing, request/response headers, API
-//!   version negotiation and our own RecordBatch v2 codec with every Kafka
-//!   compression. Nothing in it touches a socket.
+//! - `protocol` (internal, unstable): sans-IO wire code. Framing,
+//!   request/response headers, API version negotiation and our own
+//!   RecordBatch v2 codec with every Kafka compression. Nothing in it touches
+//!   a socket. What users need from it is re-exported at the crate root
+//!   ([`Compression`], [`TimestampType`], [`Header`]).
 //! - `net` (internal): one pipelined connection per broker and purpose, a pool
 //!   of them, and the seam where TLS and SASL will go.
 //! - [`metadata`]: the cluster view (brokers, topics, partitions, leaders)
 //!   owned by one refresher task.
 //! - [`Client`]: the cheap, cloneable handle that owns the pool and the
-//!   metadata cache, from which [`Admin`] (and later the producer and
-//!   consumer) are built.
+//!   metadata cache, from which every client is built the same way:
+//!   [`Admin::new(&client)`](Admin::new), `Producer::builder(&client)`,
+//!   `Consumer::builder(&client)`, `TransactionalProducer::builder(&client)`.
+//!   [`ClientBuilder::from_properties`] and the builders' `properties`
+//!   read Java-style [`Properties`] (a `.properties` file or a map).
 //!
 //! Errors from every layer are one type, [`Error`], which says whether a
 //! caller should retry, rebuild the client, or abort a transaction.
@@ -35,8 +40,15 @@ mod client;
 pub mod consumer;
 pub mod error;
 pub mod metadata;
-pub mod net;
+pub(crate) mod net;
 pub mod producer;
+mod properties;
+/// Internal and unstable: the sans-IO wire layer (framing, version
+/// negotiation, the record batch codec). Public only for the fuzz targets,
+/// benches and codec tests; it may change in any release. Users need only
+/// what the crate root re-exports ([`Compression`], [`TimestampType`],
+/// [`Header`]).
+#[doc(hidden)]
 pub mod protocol;
 pub mod serialization;
 mod topic_partition;
@@ -44,6 +56,8 @@ mod topic_partition;
 pub use admin::Admin;
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorCode, Result};
+pub use properties::Properties;
+pub use protocol::records::{Compression, Header, TimestampType};
 pub use topic_partition::TopicPartition;
 
 /// The README's examples, compiled as doctests so they stay true.

@@ -224,7 +224,7 @@ async fn tansu_both_ways_every_codec() {
         return;
     };
     let bootstrap = tansu.bootstrap();
-    let admin = Client::builder(&bootstrap).build().await.unwrap().admin();
+    let admin = kafkit::Admin::new(&Client::builder(&bootstrap).build().await.unwrap());
     for codec in Compression::ALL {
         let (from, to) = (
             format!("from-rdkafka-{}", codec.name()),

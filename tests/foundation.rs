@@ -31,7 +31,7 @@ fn unique(prefix: &str) -> String {
 /// body against Tansu and (if named) the user's broker.
 async fn admin_round_trip(bootstrap: &str, broker_name: &str) {
     let client = client(bootstrap).await;
-    let admin = client.admin();
+    let admin = kafkit::Admin::new(&client);
 
     let cluster = admin.describe_cluster().await.unwrap();
     assert!(
@@ -153,8 +153,7 @@ async fn mock_cluster_metadata_sees_three_brokers() {
         assert_eq!(p.replicas.len(), 3);
     }
     // The mock cluster has no CreateTopics: a clear error, not a hang.
-    let err = client
-        .admin()
+    let err = kafkit::Admin::new(&client)
         .create_topics([NewTopic::new("x", 1, 1)])
         .await;
     match err {
@@ -170,7 +169,7 @@ async fn mock_cluster_leader_move_refreshes_metadata() {
     mock.create_topic("kafkit-move", 1, 3).unwrap();
 
     let client = client(&bootstrap).await;
-    let admin = client.admin();
+    let admin = kafkit::Admin::new(&client);
     let before = client.metadata_for(&["kafkit-move"]).await.unwrap();
     let old_leader = before.leader_for("kafkit-move", 0).unwrap();
     admin
@@ -220,8 +219,7 @@ async fn mock_cluster_reconnects_after_broker_down_up() {
     client.api_versions(leader).await.unwrap();
 
     mock.broker_down(leader).unwrap();
-    let err = client
-        .admin()
+    let err = kafkit::Admin::new(&client)
         .list_offsets(&[("kafkit-down", 0)], OffsetSpec::Earliest)
         .await
         .map(|mut r| r.remove(0).1);
@@ -244,8 +242,7 @@ async fn mock_cluster_reconnects_after_broker_down_up() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(last.is_none(), "no reconnect after broker_up: {last:?}");
-    let r = client
-        .admin()
+    let r = kafkit::Admin::new(&client)
         .list_offsets(&[("kafkit-down", 0)], OffsetSpec::Earliest)
         .await
         .unwrap();

@@ -51,7 +51,7 @@ async fn tansu_every_codec_read_back_by_librdkafka() {
         return;
     };
     let bootstrap = tansu.bootstrap();
-    let admin = Client::builder(&bootstrap).build().await.unwrap().admin();
+    let admin = kafkit::Admin::new(&Client::builder(&bootstrap).build().await.unwrap());
     for codec in Compression::ALL {
         let topic = format!("produce-{}", codec.name());
         admin

@@ -12,16 +12,28 @@ use crate::client::Client;
 pub use offsets::{ListedOffset, OffsetSpec};
 pub use topics::{ClusterDescription, NewTopic, TopicListing};
 
-/// Admin operations on the cluster. Built with [`Client::admin`]; shares the
-/// client's connections and metadata.
+/// Admin operations on the cluster. Built with [`Admin::new`] from a
+/// [`Client`]; shares the client's connections and metadata.
+///
+/// ```no_run
+/// # async fn demo() -> kafkit::Result<()> {
+/// let client = kafkit::Client::builder("localhost:9092").build().await?;
+/// let admin = kafkit::Admin::new(&client);
+/// println!("{:?}", admin.list_topics().await?);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Admin {
     client: Client,
 }
 
 impl Admin {
-    pub(crate) fn new(client: Client) -> Admin {
-        Admin { client }
+    /// An admin client sharing `client`'s connections and metadata (the
+    /// same construction style as `Producer::builder(&client)`).
+    pub fn new(client: &Client) -> Admin {
+        Admin {
+            client: client.clone(),
+        }
     }
 
     /// The client this admin uses.

@@ -38,6 +38,7 @@ impl OffsetSpec {
 
 /// An offset found by [`Admin::list_offsets`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListedOffset {
     /// The offset; -1 when no record matches a timestamp query.
     pub offset: i64,

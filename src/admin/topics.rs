@@ -1,6 +1,5 @@
 //! CreateTopics, DeleteTopics, and topic/cluster descriptions from Metadata.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
@@ -48,6 +47,7 @@ impl NewTopic {
 
 /// A topic as listed by [`Admin::list_topics`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopicListing {
     /// Topic name.
     pub name: String,
@@ -59,6 +59,7 @@ pub struct TopicListing {
 
 /// What [`Admin::describe_cluster`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClusterDescription {
     /// Cluster id.
     pub cluster_id: Option<String>,
@@ -106,7 +107,7 @@ impl Admin {
                     })
                     .collect(),
             );
-        let resp: CreateTopicsResponse = self
+        let (broker, resp): (_, CreateTopicsResponse) = self
             .send_to_controller(req, "CreateTopics", |r: &CreateTopicsResponse| {
                 r.topics
                     .iter()
@@ -118,7 +119,8 @@ impl Admin {
             resp.topics
                 .iter()
                 .map(|t| (t.name.0.as_str(), t.error_code, t.error_message.as_deref())),
-            "CreateTopics",
+            Context::api("CreateTopics"),
+            broker,
         ))
     }
 
@@ -137,7 +139,7 @@ impl Admin {
                     })
                     .collect(),
             );
-        let resp: DeleteTopicsResponse = self
+        let (broker, resp): (_, DeleteTopicsResponse) = self
             .send_to_controller(req, "DeleteTopics", |r: &DeleteTopicsResponse| {
                 r.responses
                     .iter()
@@ -151,7 +153,12 @@ impl Admin {
                 t.error_message.as_deref(),
             )
         });
-        Ok(per_topic(names.iter().copied(), results, "DeleteTopics"))
+        Ok(per_topic(
+            names.iter().copied(),
+            results,
+            Context::api("DeleteTopics"),
+            broker,
+        ))
     }
 
     /// Lists the cluster's topics, internal ones excluded (as Java's
@@ -246,7 +253,7 @@ impl Admin {
         req: R,
         api: &'static str,
         not_controller: impl Fn(&R::Response) -> bool,
-    ) -> Result<R::Response>
+    ) -> Result<(Option<i32>, R::Response)>
     where
         R: crate::protocol::versions::VersionedRequest + Clone,
         R::Response: crate::protocol::versions::ThrottleTime,
@@ -255,11 +262,15 @@ impl Admin {
         loop {
             let controller = self.client.metadata().controller;
             let attempt = match controller {
-                Some(id) => self.client.send_to(id, req.clone()).await,
-                None => self.client.send_any(req.clone()).await.map(|(_, r)| r),
+                Some(id) => self
+                    .client
+                    .send_to(id, req.clone())
+                    .await
+                    .map(|r| (Some(id), r)),
+                None => self.client.send_any(req.clone()).await,
             };
             let retry = match &attempt {
-                Ok(resp) => not_controller(resp),
+                Ok((_, resp)) => not_controller(resp),
                 Err(e) => e.is_retriable(),
             };
             if !retry || tokio::time::Instant::now() >= deadline {
@@ -285,18 +296,21 @@ fn timeout_ms(d: Duration) -> i32 {
 fn per_topic<'a>(
     asked: impl Iterator<Item = &'a str>,
     answered: impl Iterator<Item = (&'a str, i16, Option<&'a str>)>,
-    api: &'static str,
+    context: Context,
+    broker: Option<i32>,
 ) -> Vec<(String, Result<()>)> {
     let answered: Vec<(&str, i16, Option<&str>)> = answered.collect();
+    let context = match broker {
+        Some(id) => context.with_broker(format!("node {id}")),
+        None => context,
+    };
     asked
         .map(|n| {
             let result = match answered.iter().find(|(name, _, _)| *name == n) {
-                Some((_, code, msg)) => Error::check(*code, *msg, || {
-                    Context::api(api).with_topic(Arc::<str>::from(n))
-                }),
+                Some((_, code, msg)) => Error::check(*code, *msg, || context.clone().with_topic(n)),
                 None => Err(Error::protocol(
                     "topic missing from response",
-                    Context::api(api).with_topic(n),
+                    context.clone().with_topic(n),
                 )),
             };
             (n.to_string(), result)
@@ -313,7 +327,13 @@ mod tests {
         let r = per_topic(
             ["a", "b", "c"].into_iter(),
             [("c", 0, None), ("a", 36, Some("exists"))].into_iter(),
-            "CreateTopics",
+            Context::api("CreateTopics"),
+            Some(7),
+        );
+        // Each error names the API, the broker that answered and the topic.
+        assert_eq!(
+            r[0].1.as_ref().unwrap_err().to_string(),
+            "broker error TOPIC_ALREADY_EXISTS (36): exists [api=CreateTopics broker=node 7 topic=a]"
         );
         assert_eq!(r[0].0, "a");
         assert_eq!(

@@ -19,7 +19,9 @@ pub(crate) async fn list(
     spec: OffsetSpec,
 ) -> Result<BTreeMap<TopicPartition, Result<ListedOffset>>> {
     let query: Vec<(&str, i32)> = tps.iter().map(|tp| (&*tp.topic, tp.partition)).collect();
-    let results = client.admin().list_offsets(&query, spec).await?;
+    let results = crate::admin::Admin::new(client)
+        .list_offsets(&query, spec)
+        .await?;
     Ok(results
         .into_iter()
         .map(|((topic, partition), r)| (TopicPartition::new(topic, partition), r))

@@ -88,7 +88,7 @@ async fn watch(
     stopped: Arc<AtomicBool>,
     every: Duration,
 ) {
-    let admin = client.admin();
+    let admin = crate::admin::Admin::new(&client);
     // None until the first listing: even an empty match must be sent once,
     // so that the member joins (with nothing to read) as Java's does.
     let mut current: Option<Vec<String>> = None;

@@ -30,6 +30,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Context {
     /// The Kafka API being called, e.g. `"Metadata"`.
     pub api: Option<&'static str>,
+    /// The version of that API the request was sent at, when known (set
+    /// for errors decoding a response, which depend on it).
+    pub api_version: Option<i16>,
     /// The broker id (or bootstrap address) the request went to.
     pub broker: Option<String>,
     /// The topic concerned.
@@ -45,6 +48,12 @@ impl Context {
             api: Some(api),
             ..Context::default()
         }
+    }
+
+    /// This context with the API version set.
+    pub fn with_api_version(mut self, version: i16) -> Self {
+        self.api_version = Some(version);
+        self
     }
 
     /// This context with the broker set.
@@ -79,6 +88,9 @@ impl fmt::Display for Context {
         let mut sep = "";
         if let Some(api) = self.api {
             write!(f, "api={api}")?;
+            if let Some(v) = self.api_version {
+                write!(f, " v{v}")?;
+            }
             sep = " ";
         }
         if let Some(broker) = &self.broker {

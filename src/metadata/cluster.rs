@@ -11,6 +11,7 @@ use crate::error::ErrorCode;
 
 /// One broker of the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BrokerInfo {
     /// The broker's node id.
     pub id: i32,
@@ -25,12 +26,13 @@ pub struct BrokerInfo {
 impl BrokerInfo {
     /// `host:port`, as used to connect.
     pub fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        crate::client::host_port(&self.host, self.port)
     }
 }
 
 /// One partition of a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PartitionMetadata {
     /// Partition index.
     pub partition: i32,
@@ -51,6 +53,7 @@ pub struct PartitionMetadata {
 
 /// One topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopicMetadata {
     /// Topic name.
     pub name: Arc<str>,
@@ -75,6 +78,7 @@ impl TopicMetadata {
 
 /// A snapshot of the cluster as last seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClusterMetadata {
     /// Increases by one with every snapshot the refresher publishes. A caller
     /// that saw a failure under generation `g` asks for a refresh "newer than

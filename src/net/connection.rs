@@ -212,7 +212,8 @@ impl Connection {
                     .unwrap_or(0);
                 tracing::debug!(fallback, "broker rejected ApiVersions v3");
                 let frame = self.round_trip(&req, fallback).await?;
-                decode_response::<ApiVersionsRequest>(frame, fallback)?
+                decode_response::<ApiVersionsRequest>(frame, fallback)
+                    .map_err(|e| self.decode_error(e, "ApiVersions"))?
             }
         };
         Error::check(resp.error_code, None, || self.shared.context("ApiVersions"))?;
@@ -264,15 +265,27 @@ impl Connection {
         self.shared.poisoned.get().is_some()
     }
 
+    /// Why the connection broke, unless it is open or this client closed
+    /// it ([`Connection::close`]): an I/O error, the broker closing the
+    /// stream, a request timeout, a protocol violation.
+    pub(crate) fn broken_by(&self) -> Option<&Error> {
+        self.shared.poisoned.get().filter(
+            |e| !matches!(e, Error::Disconnected { reason, .. } if &**reason == CLOSED_BY_CLIENT),
+        )
+    }
+
     /// Closes the connection: in-flight requests fail with
     /// [`Error::Disconnected`]. Returns at once; no I/O.
     pub fn close(&self) {
         self.shared.poison(Error::Disconnected {
-            reason: "closed by client".into(),
+            reason: CLOSED_BY_CLIENT.into(),
             context: Context::default().with_broker(&self.shared.config.broker_label),
         });
     }
 }
+
+/// The reason of a connection closed by [`Connection::close`].
+const CLOSED_BY_CLIENT: &str = "closed by client";
 
 /// `error` with its context naming `api` (the shared poison error is stored
 /// without one: it belongs to no single request).

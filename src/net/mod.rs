@@ -1,6 +1,7 @@
 //! Network layer: pipelined connections, the per-broker pool, transports.
 
 pub mod connection;
+pub(crate) mod health;
 pub(crate) mod pool;
 pub mod transport;
 

@@ -13,6 +13,12 @@
 //! (1 s). A poisoned connection is noticed (`is_closed`) and replaced on the
 //! next `get`; the pool never evicts on a caller's say-so, so a stale failure
 //! cannot throw away a fresh connection.
+//!
+//! Every connect outcome is reported to [`Health`], which logs a broker
+//! becoming unreachable and reachable again (rate-limited). A failed
+//! connect's error names the broker (node id and address) and the cause.
+//! Closing the pool ends connects in progress at once, and
+//! [`Pool::connects_done`] lets `Client::close` wait for them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +29,7 @@ use tokio::time::Instant;
 
 use crate::error::{Context, Error, Result};
 use crate::net::connection::{Connection, ConnectionConfig};
+use crate::net::health::Health;
 use crate::net::transport;
 use crate::protocol::versions::{ThrottleTime, VersionedRequest};
 
@@ -52,7 +59,7 @@ pub(crate) enum BrokerRef {
 impl std::fmt::Display for BrokerRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BrokerRef::Node(id) => write!(f, "{id}"),
+            BrokerRef::Node(id) => write!(f, "node {id}"),
             BrokerRef::Bootstrap(i) => write!(f, "bootstrap-{i}"),
         }
     }
@@ -130,6 +137,26 @@ struct PoolInner {
     /// unpooled connections, which `close_all` cannot reach, wait on it to
     /// drop theirs at once.
     closed: tokio::sync::watch::Sender<bool>,
+    /// Connect attempts in progress (see [`Pool::connects_done`]).
+    connecting: tokio::sync::watch::Sender<usize>,
+    /// Which brokers are unreachable, for rate-limited outage logs.
+    health: Health,
+}
+
+/// Counts one connect attempt in progress while alive.
+struct Connecting<'a>(&'a tokio::sync::watch::Sender<usize>);
+
+impl<'a> Connecting<'a> {
+    fn start(count: &'a tokio::sync::watch::Sender<usize>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Connecting(count)
+    }
+}
+
+impl Drop for Connecting<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl Pool {
@@ -140,6 +167,8 @@ impl Pool {
                 addresses: Mutex::new(HashMap::new()),
                 slots: Mutex::new(HashMap::new()),
                 closed: tokio::sync::watch::Sender::new(false),
+                connecting: tokio::sync::watch::Sender::new(0),
+                health: Health::default(),
             }),
         }
     }
@@ -201,9 +230,13 @@ impl Pool {
                 state.last_used = Some(Instant::now());
                 return Ok(conn);
             }
+            if let Some(error) = conn.broken_by() {
+                let address = self.address_of(broker).unwrap_or_default();
+                self.inner.health.lost(broker, &address, error);
+            }
             state.conn = None;
         }
-        state.reconnect.wait().await;
+        self.wait_backoff(&state.reconnect).await?;
         let outcome = self.connect(broker).await;
         state.reconnect.record(self, &outcome);
         let conn = outcome?;
@@ -247,10 +280,19 @@ impl Pool {
         broker: BrokerRef,
         reconnect: &mut Reconnect,
     ) -> Result<Connection> {
-        reconnect.wait().await;
+        self.wait_backoff(reconnect).await?;
         let outcome = self.connect(broker).await;
         reconnect.record(self, &outcome);
         outcome
+    }
+
+    /// Waits out a reconnect backoff, unless the pool closes first.
+    async fn wait_backoff(&self, reconnect: &Reconnect) -> Result<()> {
+        tokio::select! {
+            biased;
+            () = self.closed() => Err(Error::Closed),
+            () = reconnect.wait() => Ok(()),
+        }
     }
 
     async fn connect(&self, broker: BrokerRef) -> Result<Connection> {
@@ -261,25 +303,59 @@ impl Pool {
             return Err(Error::Closed);
         }
         let address = self.address_of(broker)?;
-        let context = || Context::default().with_broker(format!("{broker} ({address})"));
-        let addrs = resolve(&address)
-            .await
-            .map_err(|e| e.map_context(|_| context()))?;
+        let _connecting = Connecting::start(&self.inner.connecting);
+        // Closing the pool ends a connect in progress (a slow handshake, a
+        // connect timeout) at once instead of leaving it to its timeout.
+        let outcome = tokio::select! {
+            biased;
+            () = self.closed() => Err(Error::Closed),
+            outcome = self.connect_to(broker, &address) => outcome,
+        };
+        let outcome = match outcome {
+            // Closed while the handshake finished: keep nothing open.
+            Ok(conn) if self.is_closed() => {
+                conn.close();
+                Err(Error::Closed)
+            }
+            outcome => outcome,
+        };
+        self.inner
+            .health
+            .record(broker, &address, outcome.as_ref().map(|_| ()));
+        outcome
+    }
+
+    /// Resolves, connects and handshakes; every error names the broker
+    /// (node id and address) and carries the cause.
+    async fn connect_to(&self, broker: BrokerRef, address: &str) -> Result<Connection> {
+        let label = format!("{broker} ({address})");
+        let name = |e: Error| e.map_context(|c| c.with_broker(&label));
+        let addrs = resolve(address).await.map_err(name)?;
         let mut last_err = None;
         // Java's client.dns.lookup=use_all_dns_ips: try every address the name resolves to.
         for addr in addrs {
             match transport::connect_tcp(addr, self.inner.config.connect_timeout).await {
                 Ok(stream) => {
                     let mut config = self.inner.config.connection.clone();
-                    config.broker_label = format!("{broker} ({address})").into();
-                    return Connection::handshake(stream, config).await;
+                    config.broker_label = label.as_str().into();
+                    return Connection::handshake(stream, config).await.map_err(name);
                 }
-                Err(e) => last_err = Some(e),
+                Err(e) => last_err = Some(name(e)),
             }
         }
         Err(last_err.unwrap_or_else(|| {
-            Error::NoBrokerAvailable(format!("{address} resolved to no address"))
+            Error::NoBrokerAvailable(format!("{label}: {address} resolved to no address"))
         }))
+    }
+
+    /// Completes once no connect attempt is in progress. After
+    /// [`close_all`](Self::close_all) that is at once, or nearly: every
+    /// attempt selects on [`closed`](Self::closed).
+    pub(crate) fn connects_done(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut count = self.inner.connecting.subscribe();
+        async move {
+            let _ = count.wait_for(|n| *n == 0).await;
+        }
     }
 
     /// The wait after `failures` consecutive failed connects: jittered
@@ -554,6 +630,215 @@ mod tests {
             matches!(err, Err(Error::Closed)),
             "a closed pool connects no more"
         );
+    }
+
+    /// Log lines captured by a `tracing` subscriber set for this thread
+    /// (tokio tests run on a current-thread runtime, so every task of the
+    /// test logs here).
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            lock(&self.0).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn install(&self) -> tracing::subscriber::DefaultGuard {
+            let writer = self.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::INFO)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_default(subscriber)
+        }
+
+        fn lines(&self, level: &str) -> Vec<String> {
+            String::from_utf8_lossy(&lock(&self.0))
+                .lines()
+                .filter(|l| l.contains(level))
+                .map(str::to_owned)
+                .collect()
+        }
+    }
+
+    /// Answers ApiVersions (v3) on every connection it accepts: enough of a
+    /// broker for the pool to connect. With `hang_up`, closes each
+    /// connection right after its answer.
+    async fn answer_api_versions(listener: tokio::net::TcpListener, hang_up: bool) {
+        use bytes::{Buf, BytesMut};
+        use kafka_protocol::messages::{ApiVersionsResponse, ResponseHeader};
+        use kafka_protocol::protocol::Encodable;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = BytesMut::new();
+                loop {
+                    if let Ok(Some(mut frame)) =
+                        crate::protocol::frame::split_frame(&mut buf, 1 << 20)
+                    {
+                        // api key, version, then the correlation id.
+                        frame.advance(4);
+                        let correlation_id = frame.get_i32();
+                        let mut body = BytesMut::new();
+                        ResponseHeader::default()
+                            .with_correlation_id(correlation_id)
+                            .encode(&mut body, 0)
+                            .unwrap();
+                        ApiVersionsResponse::default().encode(&mut body, 3).unwrap();
+                        let mut out = (body.len() as i32).to_be_bytes().to_vec();
+                        out.extend_from_slice(&body);
+                        if stream.write_all(&out).await.is_err() || hang_up {
+                            return;
+                        }
+                        continue;
+                    }
+                    if stream.read_buf(&mut buf).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_warned_once_and_the_recovery_told() {
+        let logs = Captured::default();
+        let _guard = logs.install();
+        // A port nobody listens on (yet).
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let address = format!("127.0.0.1:{port}");
+        let p = pool();
+        p.set_brokers([(5, address.clone())]);
+        let broker = BrokerRef::Node(5);
+        for _ in 0..3 {
+            let err = p.get(broker, Lane::Control).await.unwrap_err();
+            // The error names the broker (id and address) and the cause.
+            let text = err.to_string();
+            assert!(text.contains(&format!("node 5 ({address})")), "{text}");
+            assert!(text.contains("refused"), "{text}");
+        }
+        // Another lane to the same broker is the same outage.
+        p.get(broker, Lane::Fetch).await.unwrap_err();
+        let warns = logs.lines("WARN");
+        assert_eq!(warns.len(), 1, "one warning per outage: {warns:#?}");
+        assert!(
+            warns[0].contains("node 5") && warns[0].contains(&address),
+            "{}",
+            warns[0]
+        );
+        assert!(warns[0].contains("unreachable"), "{}", warns[0]);
+        assert!(logs.lines("INFO").is_empty());
+
+        let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
+        tokio::spawn(answer_api_versions(listener, false));
+        p.get(broker, Lane::Control).await.unwrap();
+        let infos = logs.lines("INFO");
+        assert_eq!(infos.len(), 1, "{infos:#?}");
+        assert!(
+            infos[0].contains("node 5") && infos[0].contains("reachable again"),
+            "{}",
+            infos[0]
+        );
+        // A healthy broker's connects are not logged.
+        p.get(broker, Lane::Fetch).await.unwrap();
+        assert_eq!(logs.lines("INFO").len(), 1);
+        assert_eq!(logs.lines("WARN").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_broken_connection_is_told_once_with_its_cause() {
+        let logs = Captured::default();
+        let _guard = logs.install();
+        // A broker that hangs up after the handshake, every time.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(answer_api_versions(listener, true));
+        let p = pool();
+        p.set_brokers([(9, address.clone())]);
+        let broker = BrokerRef::Node(9);
+        for _ in 0..3 {
+            let conn = p.get(broker, Lane::Control).await.unwrap();
+            // The hang-up poisons it (the reader sees the stream end).
+            tokio::time::timeout(Duration::from_secs(5), async {
+                while !conn.is_closed() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await
+            .unwrap();
+        }
+        // Replaced twice; told once (rate-limited per broker), with the cause.
+        let infos = logs.lines("INFO");
+        assert_eq!(infos.len(), 1, "{infos:#?}");
+        assert!(
+            infos[0].contains(&format!("node 9 ({address}) lost")),
+            "{}",
+            infos[0]
+        );
+        assert!(
+            logs.lines("WARN").is_empty(),
+            "reconnects succeeded: no outage"
+        );
+        // A connection the client closes itself is not a loss.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        p.set_brokers([(10, listener.local_addr().unwrap().to_string())]);
+        tokio::spawn(answer_api_versions(listener, false));
+        let conn = p.get(BrokerRef::Node(10), Lane::Control).await.unwrap();
+        assert!(conn.broken_by().is_none());
+        conn.close();
+        assert!(conn.is_closed() && conn.broken_by().is_none());
+        p.get(BrokerRef::Node(10), Lane::Control).await.unwrap();
+        assert_eq!(logs.lines("INFO").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn closing_ends_a_connect_in_progress_at_once() {
+        // A broker that accepts and never answers: the handshake would wait
+        // for the request timeout.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let held = tokio::spawn(async move {
+            let mut streams = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                streams.push(s);
+            }
+        });
+        let mut config = pool().inner.config.clone();
+        config.bootstrap = vec![address];
+        config.connection.request_timeout = Duration::from_secs(30);
+        let p = Pool::new(config);
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.get(BrokerRef::Bootstrap(0), Lane::Control).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished());
+        let started = Instant::now();
+        p.close_all();
+        tokio::time::timeout(Duration::from_secs(2), p.connects_done())
+            .await
+            .expect("connects end once the pool closes");
+        let err = tokio::time::timeout(Duration::from_secs(2), waiting)
+            .await
+            .expect("the waiting caller is answered")
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(err, Error::Closed), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        held.abort();
     }
 
     #[tokio::test]

@@ -35,6 +35,7 @@ use crate::error::{Context, Error, Result};
 /// (the enum is non-exhaustive so that adding them is not a breaking change).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[allow(dead_code)] // the TLS/SASL seam: used once issue 12 adds variants
 pub enum Security {
     /// Unencrypted, unauthenticated TCP (`PLAINTEXT`).
     #[default]
@@ -43,6 +44,7 @@ pub enum Security {
 
 /// A connected byte stream to a broker: what [`connect`] returns and what a
 /// connection runs over. Implemented for every suitable stream type.
+#[allow(dead_code)] // see `Security`
 pub trait BrokerStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> BrokerStream for T {}
@@ -67,6 +69,7 @@ pub async fn connect_tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStrea
 
 /// Opens a connection to `addr` secured as `security` says, bounded by
 /// `timeout` (TCP connect plus, later, the TLS handshake).
+#[allow(dead_code)] // see `Security`
 pub async fn connect(
     addr: SocketAddr,
     security: &Security,

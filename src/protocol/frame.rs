@@ -11,6 +11,7 @@ use kafka_protocol::messages::{RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
 use crate::error::{Context, Error, Result};
+use crate::protocol::versions::api_name_of;
 
 mod alloc_guard;
 
@@ -116,14 +117,17 @@ fn plain_i32_offsets(api_key: i16, version: i16) -> &'static [usize] {
 pub fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<R::Response> {
     // The correlation id was already used for routing; only the position
     // after the header (and its validity) matters here.
+    // Which API and version: a decoding error depends on both, and the
+    // caller adds the broker.
+    let ctx = || Context::api(api_name_of(R::KEY)).with_api_version(version);
     ResponseHeader::decode(&mut frame, R::Response::header_version(version))
-        .map_err(|e| Error::protocol(format!("response header: {e:#}"), Context::default()))?;
+        .map_err(|e| Error::protocol(format!("response header: {e:#}"), ctx()))?;
     let frame = null_sync_assignment_as_empty(R::KEY, version, frame);
     alloc_guard::decode_body::<R::Response>(&frame, version, plain_i32_offsets(R::KEY, version))
         .map_err(|reason| {
             Error::protocol(
-                format!("response body of api {} v{version}: {reason}", R::KEY),
-                Context::default(),
+                format!("response body (api key {}): {reason}", R::KEY),
+                ctx(),
             )
         })
 }

@@ -1,9 +1,10 @@
 //! Sans-IO wire layer: framing, headers, version negotiation and the record
 //! batch codec. Encodes into `BytesMut`, decodes from `Bytes`; no tokio here.
 //!
-//! Request and response bodies are the `kafka-protocol` crate's types,
-//! re-exported as [`messages`] so that users of the low-level connection API
-//! need no direct dependency on it.
+//! Internal and unstable (hidden from the docs): public only so that the
+//! fuzz targets, benches and codec tests can reach the codec. Request and
+//! response bodies are the `kafka-protocol` crate's types, re-exported as
+//! `messages` for those tests.
 
 pub(crate) mod coordinator;
 pub mod frame;

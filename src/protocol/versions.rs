@@ -185,6 +185,12 @@ impl BrokerApiVersions {
     }
 }
 
+/// [`api_name`] for a raw API key from the wire or a request type's
+/// `KEY`; `"Other"` for keys we do not know.
+pub fn api_name_of(key: i16) -> &'static str {
+    ApiKey::try_from(key).map_or("Other", api_name)
+}
+
 /// A readable API name for errors and traces.
 pub fn api_name(key: ApiKey) -> &'static str {
     match key {

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::{Connection, Outgoing, Pending, Shared, lock, with_api};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::protocol::frame::{decode_response, encode_request};
 use crate::protocol::versions::{ThrottleTime, VersionedRequest, api_name};
 
@@ -288,6 +288,7 @@ impl Connection {
     /// Frames are written in the order `start_send` calls complete, so a
     /// caller that awaits them one after another (the producer's sender)
     /// keeps its requests in order on the wire while many are in flight.
+    #[allow(dead_code)] // the producer uses start_send_timeout
     pub async fn start_send<R>(&self, req: R) -> Result<PendingResponse<R>>
     where
         R: VersionedRequest,
@@ -325,8 +326,7 @@ impl Connection {
         R::Response: ThrottleTime,
     {
         let api = api_name(R::API_KEY);
-        let resp = decode_response::<R>(frame, version)
-            .map_err(|e| e.map_context(|_| self.shared.context(api)))?;
+        let resp = decode_response::<R>(frame, version).map_err(|e| self.decode_error(e, api))?;
         if let Some(ms) = resp.throttle_time_ms() {
             // KIP-219: the broker answered at once but asks us to hold off.
             let until = Instant::now() + Duration::from_millis(ms as u64);
@@ -337,6 +337,16 @@ impl Connection {
             tracing::debug!(api, throttle_ms = ms, "broker throttled us");
         }
         Ok(resp)
+    }
+
+    /// A decoding error with this broker and `api` named, keeping the API
+    /// version the decoder put there.
+    pub(super) fn decode_error(&self, error: Error, api: &'static str) -> Error {
+        error.map_context(|c| Context {
+            api: Some(api),
+            broker: Some(self.shared.config.broker_label.to_string()),
+            ..c
+        })
     }
 
     fn closed_error(&self, api: &'static str) -> Error {

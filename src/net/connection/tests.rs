@@ -286,7 +286,19 @@ async fn malformed_body_fails_only_that_request() {
         },
         broker_side
     );
-    assert!(matches!(first.0.unwrap_err(), Error::Protocol { .. }));
+    let err = first.0.unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }));
+    // The error keeps what it depends on: API, version and broker.
+    let context = err.context().cloned().unwrap_or_default();
+    assert_eq!(
+        (context.api, context.api_version, context.broker.as_deref()),
+        (Some("Metadata"), Some(12), Some("peer")),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("[api=Metadata v12 broker=peer]"),
+        "{err}"
+    );
     assert_eq!(first.1.unwrap().cluster_id.as_deref(), Some("ok"));
 }
 

@@ -1,0 +1,579 @@
+//! Each layer's keys and how their values are read: the client's, the
+//! producer's and the consumer's. A layer applies its own keys through the
+//! builders' public setters, skips the keys another layer knows, and
+//! refuses the rest by name.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Properties;
+use crate::client::{ClientBuilder, parse_bootstrap};
+use crate::consumer::assignor::{Assignor, CooperativeSticky, Range, RoundRobin, Sticky};
+use crate::consumer::{ConsumerBuilder, IsolationLevel, OffsetReset};
+use crate::error::{Error, Result};
+use crate::producer::partitioner::PartitionerKind;
+use crate::producer::{Acks, ProducerBuilder};
+use crate::protocol::records::Compression;
+
+/// Keys `ClientBuilder::from_properties` applies.
+pub(crate) const CLIENT_KEYS: &[&str] = &[
+    "bootstrap.servers",
+    "client.id",
+    "request.timeout.ms",
+    "socket.connection.setup.timeout.ms",
+    "metadata.max.age.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "connections.max.idle.ms",
+    "retry.backoff.ms",
+    "allow.auto.create.topics",
+    "security.protocol",
+];
+
+/// Keys `ProducerBuilder::properties` applies (or refuses with advice).
+pub(crate) const PRODUCER_KEYS: &[&str] = &[
+    "acks",
+    "linger.ms",
+    "batch.size",
+    "max.request.size",
+    "buffer.memory",
+    "max.block.ms",
+    "compression.type",
+    "delivery.timeout.ms",
+    "request.timeout.ms",
+    "retry.backoff.ms",
+    "retry.backoff.max.ms",
+    "max.in.flight.requests.per.connection",
+    "enable.idempotence",
+    "partitioner.class",
+    "partitioner.ignore.keys",
+    "retries",
+    "transactional.id",
+    "transaction.timeout.ms",
+];
+
+/// Keys `ConsumerBuilder::properties` applies.
+pub(crate) const CONSUMER_KEYS: &[&str] = &[
+    "group.id",
+    "group.instance.id",
+    "group.protocol",
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "isolation.level",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "max.poll.records",
+    "fetch.min.bytes",
+    "fetch.max.bytes",
+    "fetch.max.wait.ms",
+    "max.partition.fetch.bytes",
+    "check.crcs",
+    "client.rack",
+    "partition.assignment.strategy",
+];
+
+/// Java-only keys that change nothing here: ignored with a `debug!`.
+/// (Serializers are Rust types given to the builders; metrics and socket
+/// buffer sizes are the JVM's or the OS's.)
+pub(crate) const HARMLESS_KEYS: &[&str] = &[
+    "key.serializer",
+    "value.serializer",
+    "key.deserializer",
+    "value.deserializer",
+    "metric.reporters",
+    "metrics.num.samples",
+    "metrics.sample.window.ms",
+    "metrics.recording.level",
+    "auto.include.jmx.reporter",
+    "enable.metrics.push",
+    "send.buffer.bytes",
+    "receive.buffer.bytes",
+    "client.dns.lookup",
+    "socket.connection.setup.timeout.max.ms",
+];
+
+/// Java keys (or key prefixes, ending in `.`) kafkit does not implement:
+/// refused as "not supported" rather than silently ignored.
+const UNSUPPORTED: &[&str] = &[
+    "ssl.",
+    "sasl.",
+    "security.providers",
+    "interceptor.classes",
+    "default.api.timeout.ms",
+    "exclude.internal.topics",
+    "partitioner.adaptive.partitioning.enable",
+    "partitioner.availability.timeout.ms",
+    "compression.gzip.level",
+    "compression.lz4.level",
+    "compression.zstd.level",
+    "internal.leave.group.on.close",
+    "group.remote.assignor",
+];
+
+impl ClientBuilder {
+    /// A builder configured from Java-style properties (see
+    /// [`Properties`]): `bootstrap.servers` (required), `client.id`,
+    /// `request.timeout.ms`, `socket.connection.setup.timeout.ms`,
+    /// `metadata.max.age.ms`, `reconnect.backoff.ms`,
+    /// `reconnect.backoff.max.ms`, `connections.max.idle.ms`,
+    /// `retry.backoff.ms`, `allow.auto.create.topics` and
+    /// `security.protocol` (only `PLAINTEXT` for now).
+    ///
+    /// Producer and consumer keys are left for their builders'
+    /// `properties`; Java keys kafkit does not implement (`ssl.*`,
+    /// `sasl.*`, `interceptor.classes`, ...) and unknown keys are config
+    /// errors naming the key, as are bad values.
+    pub fn from_properties(props: &Properties) -> Result<ClientBuilder> {
+        let servers = props
+            .get("bootstrap.servers")
+            .ok_or_else(|| Error::Config("bootstrap.servers is required".into()))?;
+        // Checked here so that a bad entry is reported with the file.
+        parse_bootstrap(servers)?;
+        let mut b = ClientBuilder::new(servers);
+        for (key, value) in props.iter() {
+            let v = Value { key, value };
+            b = match key {
+                "bootstrap.servers" => b,
+                "client.id" => b.client_id(value),
+                "request.timeout.ms" => b.request_timeout(v.positive_ms()?),
+                "socket.connection.setup.timeout.ms" => b.connect_timeout(v.positive_ms()?),
+                "metadata.max.age.ms" => b.metadata_max_age(v.ms()?),
+                "reconnect.backoff.ms" => b.reconnect_backoff(v.ms()?),
+                "reconnect.backoff.max.ms" => b.reconnect_backoff_max(v.ms()?),
+                "connections.max.idle.ms" => b.connections_max_idle(v.ms()?),
+                "retry.backoff.ms" => b.retry_backoff(v.ms()?),
+                "allow.auto.create.topics" => b.allow_auto_create_topics(v.bool()?),
+                "security.protocol" => {
+                    v.security_protocol()?;
+                    b
+                }
+                _ => {
+                    not_mine(key, "client")?;
+                    b
+                }
+            };
+        }
+        Ok(b)
+    }
+}
+
+impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
+    /// Applies the producer settings of Java-style properties (see
+    /// [`Properties`]): `acks` (`0`, `1`, `all`/`-1`), `linger.ms`,
+    /// `batch.size`, `max.request.size`, `buffer.memory`, `max.block.ms`,
+    /// `compression.type`, `delivery.timeout.ms`, `request.timeout.ms`,
+    /// `retry.backoff.ms`, `retry.backoff.max.ms`,
+    /// `max.in.flight.requests.per.connection`, `enable.idempotence`,
+    /// `partitioner.class` (Java's `RoundRobinPartitioner`, or the default),
+    /// `partitioner.ignore.keys`, `retries` (only Java's default: kafkit
+    /// retries until `delivery.timeout.ms`).
+    ///
+    /// `transactional.id` is refused: build a `TransactionalProducer`
+    /// ([`ProducerBuilder::transactional_id`]). Client and consumer keys are
+    /// skipped (one file may hold them all); Java keys kafkit does not
+    /// implement and unknown keys are config errors naming the key, as are
+    /// bad values.
+    pub fn properties(mut self, props: &Properties) -> Result<Self> {
+        for (key, value) in props.iter() {
+            let v = Value { key, value };
+            self = match key {
+                "acks" => self.acks(match value.trim() {
+                    "0" => Acks::None,
+                    "1" => Acks::Leader,
+                    "all" | "-1" => Acks::All,
+                    _ => return Err(v.bad("expected 0, 1, all or -1")),
+                }),
+                "linger.ms" => self.linger(v.ms()?),
+                "batch.size" => self.batch_size(v.number()?),
+                "max.request.size" => self.max_request_size(v.number()?),
+                "buffer.memory" => self.buffer_memory(v.number()?),
+                "max.block.ms" => self.max_block(v.ms()?),
+                "compression.type" => self.compression(
+                    value
+                        .trim()
+                        .parse::<Compression>()
+                        .map_err(|_| v.bad("expected none, gzip, snappy, lz4 or zstd"))?,
+                ),
+                "delivery.timeout.ms" => self.delivery_timeout(v.positive_ms()?),
+                "request.timeout.ms" => self.request_timeout(v.positive_ms()?),
+                "retry.backoff.ms" => self.retry_backoff(v.ms()?),
+                "retry.backoff.max.ms" => self.retry_backoff_max(v.ms()?),
+                "max.in.flight.requests.per.connection" => self.max_in_flight(v.number()?),
+                "enable.idempotence" => self.enable_idempotence(v.bool()?),
+                "partitioner.class" => self.partitioner(match value.trim() {
+                    "" | "org.apache.kafka.clients.producer.internals.DefaultPartitioner" => {
+                        PartitionerKind::Default
+                    }
+                    "org.apache.kafka.clients.producer.RoundRobinPartitioner" => {
+                        PartitionerKind::RoundRobin
+                    }
+                    _ => {
+                        return Err(v.bad(
+                            "not supported: only RoundRobinPartitioner or the default; \
+                             give your own with ProducerBuilder::partitioner",
+                        ));
+                    }
+                }),
+                "partitioner.ignore.keys" => self.partitioner_ignore_keys(v.bool()?),
+                "retries" => {
+                    if v.number::<u64>()? != i32::MAX as u64 {
+                        return Err(v.bad(
+                            "not supported: kafkit retries until delivery.timeout.ms \
+                             (Java's default, retries=2147483647)",
+                        ));
+                    }
+                    self
+                }
+                "transactional.id" | "transaction.timeout.ms" => {
+                    return Err(Error::Config(format!(
+                        "{key}: not supported by Producer; build a TransactionalProducer \
+                         with ProducerBuilder::transactional_id"
+                    )));
+                }
+                _ => {
+                    not_mine(key, "producer")?;
+                    self
+                }
+            };
+        }
+        Ok(self)
+    }
+}
+
+impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
+    /// Applies the consumer settings of Java-style properties (see
+    /// [`Properties`]): `group.id`, `group.instance.id`, `group.protocol`
+    /// (only `classic`), `auto.offset.reset`, `enable.auto.commit`,
+    /// `auto.commit.interval.ms`, `isolation.level`, `session.timeout.ms`,
+    /// `heartbeat.interval.ms`, `max.poll.interval.ms`, `max.poll.records`,
+    /// `fetch.min.bytes`, `fetch.max.bytes`, `fetch.max.wait.ms`,
+    /// `max.partition.fetch.bytes`, `check.crcs`, `client.rack` and
+    /// `partition.assignment.strategy` (a comma list of Java class names or
+    /// `range`, `roundrobin`, `sticky`, `cooperative-sticky`).
+    ///
+    /// Client and producer keys are skipped (one file may hold them all);
+    /// Java keys kafkit does not implement and unknown keys are config
+    /// errors naming the key, as are bad values.
+    pub fn properties(mut self, props: &Properties) -> Result<Self> {
+        for (key, value) in props.iter() {
+            let v = Value { key, value };
+            self = match key {
+                "group.id" => self.group_id(value),
+                "group.instance.id" => self.group_instance_id(value),
+                "group.protocol" => {
+                    if !value.trim().eq_ignore_ascii_case("classic") {
+                        return Err(v.bad("not supported yet: only the classic protocol"));
+                    }
+                    self
+                }
+                "auto.offset.reset" => self.auto_offset_reset(match value.trim() {
+                    "earliest" => OffsetReset::Earliest,
+                    "latest" => OffsetReset::Latest,
+                    "none" => OffsetReset::None,
+                    _ => return Err(v.bad("expected earliest, latest or none")),
+                }),
+                "enable.auto.commit" => self.enable_auto_commit(v.bool()?),
+                "auto.commit.interval.ms" => self.auto_commit_interval(v.ms()?),
+                "isolation.level" => self.isolation_level(match value.trim() {
+                    "read_uncommitted" => IsolationLevel::ReadUncommitted,
+                    "read_committed" => IsolationLevel::ReadCommitted,
+                    _ => return Err(v.bad("expected read_uncommitted or read_committed")),
+                }),
+                "session.timeout.ms" => self.session_timeout(v.positive_ms()?),
+                "heartbeat.interval.ms" => self.heartbeat_interval(v.positive_ms()?),
+                "max.poll.interval.ms" => self.max_poll_interval(v.positive_ms()?),
+                "max.poll.records" => self.max_poll_records(v.number()?),
+                "fetch.min.bytes" => self.fetch_min_bytes(v.number()?),
+                "fetch.max.bytes" => self.fetch_max_bytes(v.number()?),
+                "fetch.max.wait.ms" => self.fetch_max_wait(v.ms()?),
+                "max.partition.fetch.bytes" => self.max_partition_fetch_bytes(v.number()?),
+                "check.crcs" => self.check_crcs(v.bool()?),
+                "client.rack" => self.client_rack(value.trim().to_owned()),
+                "partition.assignment.strategy" => {
+                    self.partition_assignment_strategy(assignors(&v)?)
+                }
+                _ => {
+                    not_mine(key, "consumer")?;
+                    self
+                }
+            };
+        }
+        Ok(self)
+    }
+}
+
+/// `partition.assignment.strategy`: Java class names or short names.
+fn assignors(v: &Value<'_>) -> Result<Vec<Arc<dyn Assignor>>> {
+    let mut out: Vec<Arc<dyn Assignor>> = Vec::new();
+    for name in v.value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let short = name
+            .strip_prefix("org.apache.kafka.clients.consumer.")
+            .unwrap_or(name);
+        out.push(match short {
+            "range" | "RangeAssignor" => Arc::new(Range),
+            "roundrobin" | "RoundRobinAssignor" => Arc::new(RoundRobin),
+            "sticky" | "StickyAssignor" => Arc::new(Sticky),
+            "cooperative-sticky" | "CooperativeStickyAssignor" => Arc::new(CooperativeSticky),
+            _ => {
+                return Err(v.bad(&format!(
+                    "unknown assignor {name:?} (range, roundrobin, sticky, cooperative-sticky \
+                     or their Java class names; give your own with \
+                     ConsumerBuilder::partition_assignment_strategy)"
+                )));
+            }
+        });
+    }
+    if out.is_empty() {
+        return Err(v.bad("no assignor named"));
+    }
+    Ok(out)
+}
+
+/// What a layer does with a key that is not its own: skip another layer's,
+/// skip a harmless Java-only one (with a `debug!`), refuse the rest.
+fn not_mine(key: &str, layer: &str) -> Result<()> {
+    if CLIENT_KEYS.contains(&key) || PRODUCER_KEYS.contains(&key) || CONSUMER_KEYS.contains(&key) {
+        return Ok(());
+    }
+    if HARMLESS_KEYS.contains(&key) {
+        tracing::debug!(key, layer, "Java-only configuration key ignored");
+        return Ok(());
+    }
+    let unsupported = UNSUPPORTED.iter().any(|u| match u.strip_suffix('.') {
+        Some(prefix) => key.starts_with(prefix) && key.len() > prefix.len(),
+        None => key == *u,
+    });
+    // The value is never shown: an unknown key may hold a secret.
+    Err(Error::Config(if unsupported {
+        format!("configuration key {key:?} is not supported by kafkit (yet)")
+    } else {
+        format!("unknown configuration key {key:?}")
+    }))
+}
+
+/// One key's value, read with errors that name the key.
+struct Value<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+impl Value<'_> {
+    fn bad(&self, why: &str) -> Error {
+        Error::Config(format!("{}={:?}: {why}", self.key, self.value))
+    }
+
+    fn number<T: std::str::FromStr>(&self) -> Result<T> {
+        self.value
+            .trim()
+            .parse()
+            .map_err(|_| self.bad("not a number in range"))
+    }
+
+    fn ms(&self) -> Result<Duration> {
+        Ok(Duration::from_millis(self.number::<u64>().map_err(
+            |_| self.bad("expected milliseconds (a whole number, 0 or more)"),
+        )?))
+    }
+
+    fn positive_ms(&self) -> Result<Duration> {
+        let d = self.ms()?;
+        if d.is_zero() {
+            return Err(self.bad("must be more than 0"));
+        }
+        Ok(d)
+    }
+
+    fn bool(&self) -> Result<bool> {
+        match self.value.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(self.bad("expected true or false")),
+        }
+    }
+
+    fn security_protocol(&self) -> Result<()> {
+        match self.value.trim().to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => Ok(()),
+            "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
+                Err(self.bad("not supported yet (only PLAINTEXT)"))
+            }
+            _ => Err(self.bad("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> Properties {
+        pairs.iter().copied().collect()
+    }
+
+    /// A value each known key accepts.
+    fn sample(key: &str) -> &'static str {
+        match key {
+            "bootstrap.servers" => "PLAINTEXT://localhost:9092, [::1]:9093",
+            "security.protocol" => "PLAINTEXT",
+            "acks" => "all",
+            "compression.type" => "zstd",
+            "partitioner.class" => "org.apache.kafka.clients.producer.RoundRobinPartitioner",
+            "retries" => "2147483647",
+            "group.protocol" => "classic",
+            "auto.offset.reset" => "earliest",
+            "isolation.level" => "read_committed",
+            "partition.assignment.strategy" => {
+                "org.apache.kafka.clients.consumer.RangeAssignor, cooperative-sticky"
+            }
+            k if k.ends_with(".ms") => "1000",
+            k if k.starts_with("enable.")
+                || k.starts_with("allow.")
+                || k.ends_with(".keys")
+                || k == "check.crcs" =>
+            {
+                "true"
+            }
+            "client.id" | "group.id" | "group.instance.id" | "client.rack" => "name",
+            _ => "100",
+        }
+    }
+
+    #[tokio::test]
+    async fn every_layer_takes_its_keys_and_skips_the_others() {
+        let mut all = Properties::new();
+        for key in CLIENT_KEYS.iter().chain(PRODUCER_KEYS).chain(CONSUMER_KEYS) {
+            if !key.starts_with("transaction") {
+                all.set(*key, sample(key));
+            }
+        }
+        all.set(
+            "key.serializer",
+            "org.apache.kafka.common.serialization.StringSerializer",
+        );
+        ClientBuilder::from_properties(&all).unwrap();
+        // Producer and consumer builders need a client; one that was never
+        // connected is enough for applying settings.
+        let c = unconnected_client();
+        crate::producer::Producer::<String, String>::builder(&c)
+            .properties(&all)
+            .unwrap();
+        crate::consumer::Consumer::<String, String>::builder(&c)
+            .properties(&all)
+            .unwrap();
+    }
+
+    fn unconnected_client() -> crate::Client {
+        crate::client::unconnected_for_tests()
+    }
+
+    #[tokio::test]
+    async fn unknown_unsupported_and_bad_values_are_refused_by_name() {
+        let c = unconnected_client();
+        let base = [("bootstrap.servers", "h:1")];
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "boostrap.servers",
+                "h:1",
+                "unknown configuration key \"boostrap.servers\"",
+            ),
+            (
+                "ssl.truststore.location",
+                "/x",
+                "\"ssl.truststore.location\" is not supported",
+            ),
+            (
+                "sasl.jaas.config",
+                "secret",
+                "\"sasl.jaas.config\" is not supported",
+            ),
+            (
+                "interceptor.classes",
+                "x",
+                "\"interceptor.classes\" is not supported",
+            ),
+            (
+                "security.protocol",
+                "SASL_SSL",
+                "security.protocol=\"SASL_SSL\": not supported yet",
+            ),
+            ("request.timeout.ms", "-5", "request.timeout.ms=\"-5\""),
+            (
+                "allow.auto.create.topics",
+                "yes",
+                "allow.auto.create.topics=\"yes\"",
+            ),
+        ];
+        for (key, value, expected) in cases {
+            let mut p = props(&base);
+            p.set(*key, *value);
+            let err = ClientBuilder::from_properties(&p).unwrap_err().to_string();
+            assert!(err.contains(expected), "{key}: {err}");
+            assert!(
+                !err.contains("secret"),
+                "values of unknown keys are not shown: {err}"
+            );
+        }
+        let err = ClientBuilder::from_properties(&props(&[("client.id", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bootstrap.servers is required"), "{err}");
+        let err = ClientBuilder::from_properties(&props(&[("bootstrap.servers", "h:1,bad")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"bad\""), "{err}");
+
+        let producer_cases: &[(&str, &str, &str)] = &[
+            ("acks", "2", "acks=\"2\""),
+            ("linger.ms", "soon", "linger.ms=\"soon\""),
+            ("compression.type", "brotli", "compression.type=\"brotli\""),
+            ("transactional.id", "t", "TransactionalProducer"),
+            ("retries", "3", "retries=\"3\": not supported"),
+            ("group.idd", "g", "unknown configuration key \"group.idd\""),
+        ];
+        for (key, value, expected) in producer_cases {
+            let err = crate::producer::Producer::<String, String>::builder(&c)
+                .properties(&props(&[(key, value)]))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(expected), "{key}: {err}");
+        }
+        let consumer_cases: &[(&str, &str, &str)] = &[
+            (
+                "auto.offset.reset",
+                "smallest",
+                "auto.offset.reset=\"smallest\"",
+            ),
+            ("isolation.level", "serializable", "isolation.level"),
+            (
+                "partition.assignment.strategy",
+                "range,balanced",
+                "unknown assignor \"balanced\"",
+            ),
+            ("group.protocol", "consumer", "only the classic protocol"),
+            ("max.poll.records", "many", "max.poll.records"),
+            ("lingerms", "1", "unknown configuration key \"lingerms\""),
+        ];
+        for (key, value, expected) in consumer_cases {
+            let err = crate::consumer::Consumer::<String, String>::builder(&c)
+                .properties(&props(&[(key, value)]))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(expected), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn key_lists_do_not_overlap_the_ignored_and_unsupported_ones() {
+        for key in CLIENT_KEYS.iter().chain(PRODUCER_KEYS).chain(CONSUMER_KEYS) {
+            assert!(!HARMLESS_KEYS.contains(key), "{key}");
+            assert!(
+                !UNSUPPORTED.iter().any(|u| key.starts_with(u)),
+                "{key} is both known and unsupported"
+            );
+        }
+    }
+}
