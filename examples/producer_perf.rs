@@ -21,6 +21,8 @@
 mod cli;
 #[path = "common/perf_summary.rs"]
 mod perf_summary;
+#[path = "common/topics.rs"]
+mod topics;
 
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -29,7 +31,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use cli::{Args, Command, Opt};
 use kafkit::Client;
-use kafkit::admin::NewTopic;
 use kafkit::producer::{Acks, DeliveryFuture, Producer, ProducerRecord};
 use kafkit::protocol::records::Compression;
 
@@ -127,7 +128,7 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
         .client_id("kafkit-producer-perf")
         .build()
         .await?;
-    ensure_topic(&client, &topic, partitions).await?;
+    topics::create_if_missing(&client, &[(&topic, partitions)]).await?;
     let producer: Producer<(), Bytes> = Producer::builder(&client)
         .acks(acks)
         .compression(compression)
@@ -216,19 +217,4 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
     perf_summary::print(outcome.latencies_us, outcome.failed, elapsed, record_size);
     client.close(Duration::from_secs(5)).await;
     Ok(closed?)
-}
-
-/// Creates `topic` with `partitions` partitions unless it exists.
-async fn ensure_topic(client: &Client, topic: &str, partitions: i32) -> kafkit::Result<()> {
-    let admin = client.admin();
-    if admin.list_topics().await?.iter().any(|t| t.name == topic) {
-        return Ok(());
-    }
-    for (_, created) in admin
-        .create_topics([NewTopic::new(topic, partitions, 1)])
-        .await?
-    {
-        created?;
-    }
-    Ok(())
 }

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Display;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -285,7 +286,15 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+/// Prints one line on stdout; `false` once stdout is closed (e.g. piped
+/// into `head`), so the example can stop cleanly instead of panicking as
+/// `println!` does.
+pub fn print_line(line: std::fmt::Arguments<'_>) -> bool {
+    writeln!(std::io::stdout(), "{line}").is_ok()
 }
 
 /// Any error an example can end with.
