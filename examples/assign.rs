@@ -1,53 +1,95 @@
-//! Manual assignment and seeking: reads partition 0 of a topic from a given
-//! offset (or from the beginning), printing each record, until no record
-//! came for five seconds.
+//! Manual assignment and seeking: reads one partition of a topic from a
+//! given offset (or from the beginning), printing each record, until no
+//! record came for five seconds, or Ctrl-C or SIGTERM. No consumer group is
+//! involved.
 //!
 //! ```text
-//! KAFKA_BOOTSTRAP=localhost:9092 cargo run --example assign -- TOPIC [OFFSET]
+//! cargo run --example assign -- --bootstrap-server localhost:9092 --topic T \
+//!     [--partition 0] [--offset 42]
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::process::ExitCode;
 use std::time::Duration;
 
+use cli::{Args, Command, Opt};
 use kafkit::consumer::Consumer;
 use kafkit::{Client, TopicPartition};
 
-#[tokio::main]
-async fn main() -> kafkit::Result<()> {
-    let bootstrap = std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| "localhost:9092".into());
-    let mut args = std::env::args().skip(1);
-    let Some(topic) = args.next() else {
-        eprintln!("usage: assign TOPIC [OFFSET]");
-        std::process::exit(2);
-    };
-    let offset: Option<i64> = args.next().and_then(|o| o.parse().ok());
+static COMMAND: Command = Command {
+    name: "assign",
+    about: "Reads one partition from an offset (manual assignment, no group) until \
+            it is idle for 5 s.",
+    options: &[
+        Opt::required("--topic", "T", "topic to read"),
+        Opt::optional("--partition", "P", "partition to read (default 0)"),
+        Opt::optional(
+            "--offset",
+            "OFFSET",
+            "offset to start at (default: the beginning)",
+        ),
+    ],
+};
 
-    let client = Client::builder(&bootstrap).build().await?;
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse(&COMMAND);
+    cli::init_tracing();
+    cli::exit_code(COMMAND.name, run(args).await)
+}
+
+async fn run(args: Args) -> Result<(), cli::BoxError> {
+    let topic: String = args.required("--topic");
+    let partition: i32 = args.value_or("--partition", 0);
+    let offset: Option<i64> = args.value("--offset");
+    let mut shutdown = cli::Shutdown::install()?;
+
+    let client = Client::builder(args.bootstrap()).build().await?;
     let consumer: Consumer<String, String> = Consumer::builder(&client).build()?;
-    let tp = TopicPartition::new(topic.as_str(), 0);
+    let tp = TopicPartition::new(topic.as_str(), partition);
     consumer.assign([tp.clone()])?;
     match offset {
         Some(o) => consumer.seek(&tp, o)?,
         None => consumer.seek_to_beginning(std::slice::from_ref(&tp))?,
     }
-    println!("{tp}: starting at offset {}", consumer.position(&tp).await?);
+    let start = consumer.position(&tp).await?;
+    cli::print_line(format_args!("{tp}: starting at offset {start}"));
 
     loop {
-        let records = consumer.poll(Duration::from_secs(5)).await?;
+        let records = tokio::select! {
+            signal = shutdown.recv() => {
+                eprintln!("{signal}: stopping");
+                break;
+            }
+            records = consumer.poll(Duration::from_secs(5)) => records?,
+        };
         if records.is_empty() {
             break;
         }
-        for r in &records {
-            println!(
-                "{}-{} @{} ts={} key={:?} value={:?}",
-                r.topic, r.partition, r.offset, r.timestamp, r.key, r.value
-            );
+        let printed = records.iter().all(|r| {
+            cli::print_line(format_args!(
+                "{}-{}@{} ts={} key={} value={}",
+                r.topic,
+                r.partition,
+                r.offset,
+                r.timestamp,
+                r.key.as_deref().unwrap_or("-"),
+                r.value.as_deref().unwrap_or("-")
+            ))
+        });
+        if !printed {
+            // stdout closed: nobody is reading any more.
+            break;
         }
     }
-    println!(
-        "{tp}: position {}, lag {:?}",
-        consumer.position(&tp).await?,
-        consumer.lag(&tp)
-    );
+    let lag = match consumer.lag(&tp) {
+        Some(lag) => lag.to_string(),
+        None => "unknown".into(),
+    };
+    let position = consumer.position(&tp).await?;
+    cli::print_line(format_args!("{tp}: position {position}, lag {lag}"));
     consumer.close(Duration::from_secs(5)).await;
     client.close(Duration::from_secs(5)).await;
     Ok(())

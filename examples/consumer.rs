@@ -2,7 +2,7 @@
 //! prints every record it consumes, commits after each poll, and commits
 //! in its rebalance listener before it gives partitions up, so another
 //! member (or the next run) starts right after what it printed. It stops
-//! after `--messages N` records, or on Ctrl-C, and closes (the revoke
+//! after `--messages N` records, or on Ctrl-C or SIGTERM, and closes (the revoke
 //! callback commits once more and the member leaves the group).
 //!
 //! ```text
@@ -17,59 +17,31 @@
 //! 20 to 40 s: Tansu completes a group's JoinGroup only after about half
 //! the session timeout (45 s by default).
 
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::process::ExitCode;
 use std::time::Duration;
 
+use cli::{Args, Command, Opt};
 use kafkit::consumer::{Consumer, ListenerFuture, OffsetReset, RebalanceListener};
 use kafkit::{Client, TopicPartition};
 
-struct Args {
-    bootstrap: String,
-    topic: String,
-    group: String,
-    messages: Option<u64>,
-}
-
-fn usage(problem: &str) -> ! {
-    eprintln!("{problem}");
-    eprintln!(
-        "usage: consumer --bootstrap-server HOST:PORT --topic TOPIC --group GROUP [--messages N]"
-    );
-    std::process::exit(2);
-}
-
-fn parse_args() -> Args {
-    let mut bootstrap = None;
-    let mut topic = None;
-    let mut group = None;
-    let mut messages = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
-        };
-        match flag.as_str() {
-            "--bootstrap-server" => bootstrap = Some(value()),
-            "--topic" => topic = Some(value()),
-            "--group" => group = Some(value()),
-            "--messages" => {
-                let n = value();
-                messages = Some(
-                    n.parse()
-                        .unwrap_or_else(|_| usage(&format!("--messages {n}: not a count"))),
-                );
-            }
-            "-h" | "--help" => usage("a kafkit consumer-group member"),
-            other => usage(&format!("unknown argument {other}")),
-        }
-    }
-    Args {
-        bootstrap: bootstrap.unwrap_or_else(|| "localhost:9092".into()),
-        topic: topic.unwrap_or_else(|| usage("--topic is required")),
-        group: group.unwrap_or_else(|| usage("--group is required")),
-        messages,
-    }
-}
+static COMMAND: Command = Command {
+    name: "consumer",
+    about: "A consumer-group member: prints each record, commits after each poll and \
+            before giving partitions up. Stops after --messages records, or on Ctrl-C \
+            or SIGTERM (then it leaves the group at once).",
+    options: &[
+        Opt::required("--topic", "T", "topic to read"),
+        Opt::required("--group", "G", "consumer group to join"),
+        Opt::optional(
+            "--messages",
+            "N",
+            "stop after N records (default: run until stopped)",
+        ),
+    ],
+};
 
 /// Commits the consumed positions before partitions are given up, so that
 /// their next owner starts right after the last record printed here.
@@ -119,33 +91,41 @@ fn names(partitions: &[TopicPartition]) -> String {
 }
 
 #[tokio::main]
-async fn main() -> kafkit::Result<()> {
-    let args = parse_args();
-    let client = Client::builder(&args.bootstrap).build().await?;
+async fn main() -> ExitCode {
+    let args = Args::parse(&COMMAND);
+    cli::init_tracing();
+    cli::exit_code(COMMAND.name, run(args).await)
+}
+
+async fn run(args: Args) -> Result<(), cli::BoxError> {
+    let topic: String = args.required("--topic");
+    let group: String = args.required("--group");
+    let messages: Option<u64> = args.value("--messages");
+    let mut shutdown = cli::Shutdown::install()?;
+    let client = Client::builder(args.bootstrap()).build().await?;
     let consumer: Consumer<String, String> = Consumer::builder(&client)
-        .group_id(args.group.clone())
+        .group_id(group.clone())
         .enable_auto_commit(false)
         .auto_offset_reset(OffsetReset::Earliest)
         .rebalance_listener(CommitOnRevoke)
         .build()?;
-    consumer.subscribe([args.topic.clone()])?;
-    eprintln!(
-        "member of group {} reading {} (Ctrl-C to stop)",
-        args.group, args.topic
-    );
+    consumer.subscribe([topic.clone()])?;
+    eprintln!("member of group {group} reading {topic} (Ctrl-C or SIGTERM to stop)");
 
     let mut consumed: u64 = 0;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    while args.messages.is_none_or(|n| consumed < n) {
+    let mut stdout_closed = false;
+    while !stdout_closed && messages.is_none_or(|n| consumed < n) {
         let records = tokio::select! {
-            _ = &mut ctrl_c => break,
+            signal = shutdown.recv() => {
+                eprintln!("{signal}: leaving the group");
+                break;
+            }
             polled = consumer.poll(Duration::from_secs(1)) => match polled {
                 Ok(records) => records,
                 // A fatal error (e.g. fenced, unauthorized) ends the member;
                 // anything else is reported and the loop goes on, as with
                 // Java's poll.
-                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) if e.is_fatal() => return Err(e.into()),
                 Err(e) => {
                     eprintln!("poll: {e}");
                     continue;
@@ -156,7 +136,7 @@ async fn main() -> kafkit::Result<()> {
         // what was printed, so rewind the rest of this poll.
         let mut rewound = std::collections::HashSet::new();
         for r in &records {
-            if args.messages.is_some_and(|n| consumed >= n) {
+            if stdout_closed || messages.is_some_and(|n| consumed >= n) {
                 // The first record not printed of each partition is where
                 // it goes on.
                 let tp = TopicPartition::new(&*r.topic, r.partition);
@@ -165,14 +145,23 @@ async fn main() -> kafkit::Result<()> {
                 }
                 continue;
             }
-            println!(
+            if !cli::print_line(format_args!(
                 "{}-{}@{} key={} value={}",
                 r.topic,
                 r.partition,
                 r.offset,
                 r.key.as_deref().unwrap_or("-"),
                 r.value.as_deref().unwrap_or("-")
-            );
+            )) {
+                // stdout closed (e.g. piped into head): stop here, and
+                // resume from this record next time.
+                let tp = TopicPartition::new(&*r.topic, r.partition);
+                if rewound.insert(tp.clone()) {
+                    consumer.seek(&tp, r.offset)?;
+                }
+                stdout_closed = true;
+                continue;
+            }
             consumed += 1;
         }
         if !records.is_empty()

@@ -9,17 +9,51 @@
 //! rebalance time is the time until the group first assigned partitions
 //! (`session.timeout.ms` is 6 s, as Tansu completes a first join after half
 //! of it). Prints Kafka's header line and one data line
-//! (`examples/common/consumer_summary.rs`).
+//! (`examples/common/consumer_summary.rs`). Ctrl-C or SIGTERM stops it
+//! early: the summary covers what was read, and a group member leaves its
+//! group.
 
+#[path = "common/cli.rs"]
+mod cli;
+#[path = "common/consumer_summary.rs"]
+mod consumer_summary;
+
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use cli::{Args, Command, Opt};
 use kafkit::consumer::{Consumer, ListenerFuture, OffsetReset, RebalanceListener};
 use kafkit::{Client, TopicPartition};
 
-#[path = "common/consumer_summary.rs"]
-mod consumer_summary;
+static COMMAND: Command = Command {
+    name: "consumer_perf",
+    about: "Consumer throughput, printed as kafka-consumer-perf-test prints it.",
+    options: &[
+        Opt::required("--topic", "T", "topic to read"),
+        Opt::required("--messages", "N", "records to read"),
+        Opt::optional(
+            "--group",
+            "G",
+            "subscribe in this group (default: assign every partition)",
+        ),
+        Opt::switch(
+            "--from-latest",
+            "start at the end (default: from the beginning)",
+        ),
+        Opt::optional(
+            "--timeout-ms",
+            "MS",
+            "stop when no record came for this long (default 10000)",
+        ),
+        Opt::optional(
+            "--fetch-connections",
+            "N",
+            "fetch connections per broker (default: the consumer's)",
+        ),
+    ],
+};
 
 /// Notes when the group first assigned partitions (the rebalance time).
 struct Assigned(Arc<Mutex<Option<Instant>>>);
@@ -39,94 +73,48 @@ impl RebalanceListener<Bytes, Bytes> for Assigned {
     }
 }
 
-struct Args {
-    bootstrap: String,
-    topic: String,
-    messages: u64,
-    group: Option<String>,
-    from_latest: bool,
-    timeout: Duration,
-    fetch_connections: Option<usize>,
-}
-
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        bootstrap: String::new(),
-        topic: String::new(),
-        messages: 0,
-        group: None,
-        from_latest: false,
-        timeout: Duration::from_secs(10),
-        fetch_connections: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--bootstrap-server" | "--broker-list" => a.bootstrap = value()?,
-            "--topic" => a.topic = value()?,
-            "--messages" => {
-                a.messages = value()?.parse().map_err(|e| format!("--messages: {e}"))?
-            }
-            "--group" => a.group = Some(value()?),
-            "--from-latest" => a.from_latest = true,
-            "--fetch-connections" => {
-                a.fetch_connections = Some(
-                    value()?
-                        .parse()
-                        .map_err(|e| format!("--fetch-connections: {e}"))?,
-                )
-            }
-            "--timeout" | "--timeout-ms" => {
-                a.timeout =
-                    Duration::from_millis(value()?.parse().map_err(|e| format!("--timeout: {e}"))?)
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if a.bootstrap.is_empty() || a.topic.is_empty() || a.messages == 0 {
-        return Err("--bootstrap-server, --topic and --messages are required".into());
-    }
-    Ok(a)
-}
-
 #[tokio::main]
-async fn main() -> kafkit::Result<()> {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("consumer_perf: {e}");
-            std::process::exit(2);
-        }
-    };
-    let client = Client::builder(&args.bootstrap)
+async fn main() -> ExitCode {
+    let args = Args::parse(&COMMAND);
+    cli::init_tracing();
+    cli::exit_code(COMMAND.name, run(args).await)
+}
+
+async fn run(args: Args) -> Result<(), cli::BoxError> {
+    let topic_name: String = args.required("--topic");
+    let wanted: u64 = args.required("--messages");
+    let group: Option<String> = args.value("--group");
+    let from_latest = args.switch("--from-latest");
+    let timeout = Duration::from_millis(args.value_or("--timeout-ms", 10_000));
+    let fetch_connections: Option<usize> = args.value("--fetch-connections");
+    let mut shutdown = cli::Shutdown::install()?;
+    let client = Client::builder(args.bootstrap())
         .client_id("kafkit-consumer-perf")
         .build()
         .await?;
-    let meta = client.metadata_for(&[&args.topic]).await?;
-    let Some(topic) = meta.topic(&args.topic) else {
-        eprintln!("consumer_perf: topic {} not found", args.topic);
-        std::process::exit(1);
+    let meta = client.metadata_for(&[&topic_name]).await?;
+    let Some(topic) = meta.topic(&topic_name) else {
+        return Err(format!("topic {topic_name} not found").into());
     };
     let partitions: Vec<TopicPartition> = topic
         .partitions
         .iter()
-        .map(|p| TopicPartition::new(args.topic.as_str(), p.partition))
+        .map(|p| TopicPartition::new(topic_name.as_str(), p.partition))
         .collect();
 
     let start_wall = SystemTime::now();
     let start = Instant::now();
     let assigned_at = Arc::new(Mutex::new(None));
     let mut builder: kafkit::consumer::ConsumerBuilder<Bytes, Bytes> = Consumer::builder(&client)
-        .auto_offset_reset(if args.from_latest {
+        .auto_offset_reset(if from_latest {
             OffsetReset::Latest
         } else {
             OffsetReset::Earliest
         });
-    if let Some(n) = args.fetch_connections {
+    if let Some(n) = fetch_connections {
         builder = builder.fetch_connections_per_broker(n);
     }
-    if let Some(group) = &args.group {
+    if let Some(group) = &group {
         builder = builder
             .group_id(group.clone())
             .session_timeout(Duration::from_secs(6))
@@ -134,16 +122,24 @@ async fn main() -> kafkit::Result<()> {
             .rebalance_listener(Assigned(assigned_at.clone()));
     }
     let consumer = builder.build()?;
-    if args.group.is_some() {
-        consumer.subscribe([args.topic.as_str()])?;
+    if group.is_some() {
+        consumer.subscribe([topic_name.as_str()])?;
     } else {
         consumer.assign(partitions)?;
     }
 
     let (mut messages, mut bytes) = (0u64, 0u64);
     let mut last_record = Instant::now();
-    while messages < args.messages && last_record.elapsed() < args.timeout {
-        let records = consumer.poll(Duration::from_millis(100)).await?;
+    let mut stopped = false;
+    while messages < wanted && last_record.elapsed() < timeout {
+        let records = tokio::select! {
+            signal = shutdown.recv() => {
+                eprintln!("consumer_perf: {signal}: stopping");
+                stopped = true;
+                break;
+            }
+            records = consumer.poll(Duration::from_millis(100)) => records?,
+        };
         if !records.is_empty() {
             last_record = Instant::now();
         }
@@ -154,10 +150,10 @@ async fn main() -> kafkit::Result<()> {
         }
     }
     let elapsed = start.elapsed();
-    if messages < args.messages {
+    if messages < wanted && !stopped {
         eprintln!(
             "WARNING: Exiting before consuming the expected number of messages: timeout ({} ms) exceeded.",
-            args.timeout.as_millis()
+            timeout.as_millis()
         );
     }
     // With manual assignment there is no rebalance: 0.
@@ -179,5 +175,6 @@ async fn main() -> kafkit::Result<()> {
         m.fetch_requests, m.fetch_latency_avg, m.records_fetched
     );
     consumer.close(Duration::from_secs(5)).await;
+    client.close(Duration::from_secs(5)).await;
     Ok(())
 }

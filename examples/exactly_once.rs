@@ -5,11 +5,13 @@
 //!
 //! ```text
 //! cargo run --example exactly_once -- --bootstrap-server HOST:PORT \
-//!     --input IN --output OUT --group G [--messages N] [--seed N] \
+//!     --topic IN --output-topic OUT --group G [--messages N] [--seed N] \
 //!     [--transactional-id ID]
 //! ```
 //!
-//! `--messages N` stops after N records (default: run until Ctrl-C);
+//! `--messages N` stops after N records (default: run until Ctrl-C or
+//! SIGTERM, which let the transaction in progress finish, then leave the
+//! group);
 //! `--seed N` first writes N records to the input topic, for a demo on an
 //! empty broker. The consumer reads with `isolation.level=read_committed`
 //! and auto commit off: the transaction is what commits its offsets. When a
@@ -17,86 +19,80 @@
 //! committed offsets, so the aborted batch is processed again. A commit
 //! that timed out is resumed, never aborted: it may already be committed.
 
+#[path = "common/cli.rs"]
+mod cli;
+#[path = "common/topics.rs"]
+mod topics;
+
 use std::collections::BTreeMap;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use kafkit::admin::NewTopic;
+use cli::{Args, Command, Opt};
 use kafkit::consumer::{
     Consumer, ConsumerConfig, ConsumerRecords, IsolationLevel, OffsetAndMetadata, OffsetReset,
 };
 use kafkit::producer::{Producer, ProducerRecord, TransactionState, TransactionalProducer};
 use kafkit::{Client, TopicPartition};
 
-struct Args {
-    bootstrap: String,
-    input: String,
-    output: String,
-    group: String,
-    messages: Option<u64>,
-    seed: u64,
-    transactional_id: Option<String>,
-}
-
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        bootstrap: String::new(),
-        input: String::new(),
-        output: String::new(),
-        group: String::new(),
-        messages: None,
-        seed: 0,
-        transactional_id: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--bootstrap-server" | "--broker-list" => a.bootstrap = value()?,
-            "--input" => a.input = value()?,
-            "--output" => a.output = value()?,
-            "--group" => a.group = value()?,
-            "--messages" => {
-                a.messages = Some(value()?.parse().map_err(|e| format!("--messages: {e}"))?)
-            }
-            "--seed" => a.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--transactional-id" => a.transactional_id = Some(value()?),
-            other => return Err(format!("unknown flag {other}")),
-        }
-    }
-    if a.bootstrap.is_empty() || a.input.is_empty() || a.output.is_empty() || a.group.is_empty() {
-        return Err("--bootstrap-server, --input, --output and --group are required".into());
-    }
-    Ok(a)
-}
+static COMMAND: Command = Command {
+    name: "exactly_once",
+    about: "Consume-transform-produce in transactions: uppercases each record of the \
+            input topic into the output topic, committing the input positions in the \
+            same transaction.",
+    options: &[
+        Opt::required("--topic", "IN", "input topic (created if missing)"),
+        Opt::required("--output-topic", "OUT", "output topic (created if missing)"),
+        Opt::required("--group", "G", "consumer group reading the input"),
+        Opt::optional(
+            "--messages",
+            "N",
+            "stop after N records (default: run until stopped)",
+        ),
+        Opt::optional(
+            "--seed",
+            "N",
+            "first write N records to the input topic (default 0)",
+        ),
+        Opt::optional(
+            "--transactional-id",
+            "ID",
+            "transactional.id (default exactly-once-GROUP)",
+        ),
+    ],
+};
 
 #[tokio::main]
-async fn main() -> kafkit::Result<()> {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    let client = Client::builder(&args.bootstrap)
+async fn main() -> ExitCode {
+    let args = Args::parse(&COMMAND);
+    cli::init_tracing();
+    cli::exit_code(COMMAND.name, run(args).await)
+}
+
+async fn run(args: Args) -> Result<(), cli::BoxError> {
+    let input: String = args.required("--topic");
+    let output: String = args.required("--output-topic");
+    let group: String = args.required("--group");
+    let messages: Option<u64> = args.value("--messages");
+    let seed_count: u64 = args.value_or("--seed", 0);
+    // One transactional id per input-consuming instance; a restarted
+    // instance with the same id fences the old one.
+    let transactional_id: String =
+        args.value_or("--transactional-id", format!("exactly-once-{group}"));
+    let mut shutdown = cli::Shutdown::install()?;
+    let client = Client::builder(args.bootstrap())
         .client_id("kafkit-exactly-once")
         .build()
         .await?;
 
-    // Ignore "already exists"; any other failure shows up below.
-    let _ = kafkit::Admin::new(&client)
-        .create_topics([
-            NewTopic::new(&args.input, 3, 1),
-            NewTopic::new(&args.output, 3, 1),
-        ])
-        .await;
+    topics::create_if_missing(&client, &[(&input, 3), (&output, 3)]).await?;
 
-    if args.seed > 0 {
-        seed(&client, &args.input, args.seed).await?;
+    if seed_count > 0 {
+        seed(&client, &input, seed_count).await?;
     }
 
     let config = ConsumerConfig {
-        group_id: Some(args.group.clone()),
+        group_id: Some(group.clone()),
         enable_auto_commit: false,
         isolation_level: IsolationLevel::ReadCommitted,
         auto_offset_reset: OffsetReset::Earliest,
@@ -106,35 +102,31 @@ async fn main() -> kafkit::Result<()> {
         ..ConsumerConfig::default()
     };
     let consumer: Consumer<String, String> = Consumer::builder(&client).config(config).build()?;
-    consumer.subscribe([args.input.as_str()])?;
+    consumer.subscribe([input.as_str()])?;
 
-    // One transactional id per input-consuming instance; a restarted
-    // instance with the same id fences the old one.
-    let transactional_id = args
-        .transactional_id
-        .clone()
-        .unwrap_or_else(|| format!("exactly-once-{}", args.group));
     let producer: TransactionalProducer<String, String> =
         TransactionalProducer::builder(&client, transactional_id).build()?;
     producer.init_transactions().await?;
 
     let mut processed: u64 = 0;
     let mut aborted: u64 = 0;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
-        if args.messages.is_some_and(|n| processed >= n) {
+        if messages.is_some_and(|n| processed >= n) {
             break;
         }
+        // Only between transactions: one in progress is finished first.
         let records = tokio::select! {
-            _ = &mut ctrl_c => break,
+            signal = shutdown.recv() => {
+                eprintln!("{signal}: stopping");
+                break;
+            }
             r = consumer.poll(Duration::from_millis(500)) => r?,
         };
         if records.is_empty() {
             continue;
         }
         let n = records.len() as u64;
-        let outcome = match transform(&producer, &consumer, &records, &args.output).await {
+        let outcome = match transform(&producer, &consumer, &records, &output).await {
             // The commit timed out: the coordinator may be committing it
             // already, so it can only be finished, never aborted (an abort
             // is refused in this state). Aborting here and rewinding would
@@ -151,8 +143,7 @@ async fn main() -> kafkit::Result<()> {
         match outcome {
             Ok(()) => processed += n,
             Err(e) if e.is_fatal() => {
-                eprintln!("fatal: {e}");
-                return Err(e);
+                return Err(e.into());
             }
             Err(e) => {
                 eprintln!("transaction failed ({e}); aborting and rewinding");
@@ -162,10 +153,7 @@ async fn main() -> kafkit::Result<()> {
             }
         }
     }
-    println!(
-        "processed {processed} records exactly once ({aborted} aborted and retried); {:?}",
-        producer.metrics()
-    );
+    println!("processed {processed} records exactly once ({aborted} aborted and retried)");
     producer.close(Duration::from_secs(10)).await?;
     consumer.close(Duration::from_secs(10)).await;
     client.close(Duration::from_secs(1)).await;

@@ -1,141 +1,220 @@
-//! Producer throughput, shaped like Kafka's `kafka-producer-perf-test`:
+//! Producer throughput and latency, shaped like Kafka's
+//! `kafka-producer-perf-test`:
 //!
 //! ```text
 //! cargo run --release --example producer_perf -- --bootstrap-server HOST:PORT --topic T \
-//!     --num-records N --record-size S [--acks all|1|0] [--compression none|gzip|snappy|lz4|zstd] \
-//!     [--linger-ms 5] [--batch-size 16384] [--partitions 6]
+//!     --num-records N [--record-size S] [--acks all|1|0] \
+//!     [--compression none|gzip|snappy|lz4|zstd] [--linger-ms 5] [--batch-size 16384] \
+//!     [--partitions 6] [--sequential]
 //! ```
-//! Creates the topic with `--partitions` partitions if it is missing, and prints Kafka's summary line last.
+//!
+//! By default every record is enqueued at once (many in flight: a
+//! throughput test); with `--sequential` each `send` is awaited before the
+//! next (a latency test). Either way each record's latency runs from the
+//! call that hands it to the producer to its acknowledgement. Creates the
+//! topic with `--partitions` partitions if it is missing, and prints Kafka's
+//! summary line last (`examples/common/perf_summary.rs`). Ctrl-C or SIGTERM
+//! stops sending; what is buffered gets up to 10 s to be delivered, and the
+//! summary covers what was.
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/perf_summary.rs"]
 mod perf_summary;
+#[path = "common/topics.rs"]
+mod topics;
 
+use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use cli::{Args, Command, Opt};
 use kafkit::Client;
-use kafkit::admin::NewTopic;
-use kafkit::producer::{Acks, Producer, ProducerRecord};
-use kafkit::protocol::records::Compression;
+use kafkit::producer::{Acks, DeliveryFuture, Producer, ProducerRecord};
+use kafkit::Compression;
 
-struct Args {
-    bootstrap: String,
-    topic: String,
-    num_records: usize,
-    record_size: usize,
-    acks: Acks,
-    compression: Compression,
-    linger_ms: u64,
-    batch_size: usize,
-    partitions: i32,
-}
+/// How long buffered records get to be delivered once sending stops.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        bootstrap: String::new(),
-        topic: String::new(),
-        num_records: 0,
-        record_size: 100,
-        acks: Acks::All,
-        compression: Compression::None,
-        linger_ms: 5,
-        batch_size: 16384,
-        partitions: 6,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let num = |v: String| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
-        match flag.as_str() {
-            "--bootstrap-server" => a.bootstrap = value()?,
-            "--topic" => a.topic = value()?,
-            "--num-records" => a.num_records = num(value()?)?,
-            "--record-size" => a.record_size = num(value()?)?,
-            "--linger-ms" => a.linger_ms = num(value()?)? as u64,
-            "--batch-size" => a.batch_size = num(value()?)?,
-            "--partitions" => a.partitions = num(value()?)? as i32,
-            "--compression" => a.compression = value()?.parse().map_err(|e| format!("{e}"))?,
-            "--acks" => {
-                a.acks = match value()?.as_str() {
-                    "all" | "-1" => Acks::All,
-                    "1" => Acks::Leader,
-                    "0" => Acks::None,
-                    other => return Err(format!("--acks {other}: expected all, 1 or 0")),
-                }
-            }
-            other => return Err(format!("unknown argument {other}")),
+static COMMAND: Command = Command {
+    name: "producer_perf",
+    about: "Producer throughput (default) or latency (--sequential), printed as \
+            kafka-producer-perf-test prints it.",
+    options: &[
+        Opt::required(
+            "--topic",
+            "T",
+            "topic to write (created with --partitions if missing)",
+        ),
+        Opt::required("--num-records", "N", "records to send"),
+        Opt::optional("--record-size", "BYTES", "value size (default 100)"),
+        Opt::optional("--acks", "all|1|0", "acks (default all)"),
+        Opt::optional(
+            "--compression",
+            "CODEC",
+            "none|gzip|snappy|lz4|zstd (default none)",
+        ),
+        Opt::optional("--linger-ms", "MS", "linger.ms (default 5)"),
+        Opt::optional("--batch-size", "BYTES", "batch.size (default 16384)"),
+        Opt::optional(
+            "--partitions",
+            "N",
+            "partitions of a topic created here (default 6)",
+        ),
+        Opt::switch(
+            "--sequential",
+            "await each send before the next (default: all in flight)",
+        ),
+    ],
+};
+
+/// `--acks` as Kafka's tools spell it.
+struct AcksArg(Acks);
+
+impl FromStr for AcksArg {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "all" | "-1" => Ok(AcksArg(Acks::All)),
+            "1" => Ok(AcksArg(Acks::Leader)),
+            "0" => Ok(AcksArg(Acks::None)),
+            _ => Err("expected all, 1 or 0"),
         }
     }
-    if a.bootstrap.is_empty() || a.topic.is_empty() || a.num_records == 0 {
-        return Err("--bootstrap-server, --topic and --num-records are required".into());
-    }
-    Ok(a)
 }
 
 #[tokio::main]
-async fn main() -> kafkit::Result<()> {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("producer_perf: {e}");
-            std::process::exit(2);
+async fn main() -> ExitCode {
+    let args = Args::parse(&COMMAND);
+    cli::init_tracing();
+    cli::exit_code(COMMAND.name, run(args).await)
+}
+
+/// Delivered records' latencies (µs), failures, and the first failure.
+#[derive(Default)]
+struct Outcome {
+    latencies_us: Vec<u64>,
+    failed: usize,
+    first_error: Option<kafkit::Error>,
+}
+
+impl Outcome {
+    fn record(&mut self, sent_at: Instant, result: kafkit::Result<impl Sized>) {
+        match result {
+            Ok(_) => self.latencies_us.push(sent_at.elapsed().as_micros() as u64),
+            Err(e) => {
+                self.failed += 1;
+                self.first_error.get_or_insert(e);
+            }
         }
-    };
-    let client = Client::builder(&args.bootstrap)
+    }
+}
+
+async fn run(args: Args) -> Result<(), cli::BoxError> {
+    let topic: String = args.required("--topic");
+    let num_records: usize = args.required("--num-records");
+    let record_size: usize = args.value_or("--record-size", 100);
+    let AcksArg(acks) = args.value_or("--acks", AcksArg(Acks::All));
+    let compression: Compression = args.value_or("--compression", Compression::None);
+    let linger_ms: u64 = args.value_or("--linger-ms", 5);
+    let batch_size: usize = args.value_or("--batch-size", 16384);
+    let partitions: i32 = args.value_or("--partitions", 6);
+    let sequential = args.switch("--sequential");
+
+    let mut shutdown = cli::Shutdown::install()?;
+    let client = Client::builder(args.bootstrap())
         .client_id("kafkit-producer-perf")
         .build()
         .await?;
-    let admin = kafkit::Admin::new(&client);
-    if !admin
-        .list_topics()
-        .await?
-        .iter()
-        .any(|t| t.name == args.topic)
-    {
-        admin
-            .create_topics([NewTopic::new(&args.topic, args.partitions, 1)])
-            .await?[0]
-            .1
-            .clone()?;
-    }
+    topics::create_if_missing(&client, &[(&topic, partitions)]).await?;
     let producer: Producer<(), Bytes> = Producer::builder(&client)
-        .acks(args.acks)
-        .compression(args.compression)
-        .linger(Duration::from_millis(args.linger_ms))
-        .batch_size(args.batch_size)
+        .acks(acks)
+        .compression(compression)
+        .linger(Duration::from_millis(linger_ms))
+        .batch_size(batch_size)
         .build()?;
     let payload = Bytes::from(
-        (0..args.record_size)
+        (0..record_size)
             .map(|i| b'a' + (i % 26) as u8)
             .collect::<Vec<u8>>(),
     );
+    let record = || ProducerRecord::new(topic.as_str(), payload.clone());
 
     let start = Instant::now();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let collector = tokio::spawn(async move {
-        let mut latencies = Vec::new();
-        let mut failed = 0usize;
-        while let Some((sent_at, delivery)) = rx.recv().await {
-            let delivery: kafkit::producer::DeliveryFuture = delivery;
-            match delivery.await {
-                Ok(_) => latencies.push(Instant::now().duration_since(sent_at).as_millis() as u32),
-                Err(_) => failed += 1,
+    // Some(result) once the producer is closed.
+    let mut closed = None;
+    let outcome = if sequential {
+        let mut outcome = Outcome::default();
+        for _ in 0..num_records {
+            let sent_at = Instant::now();
+            tokio::select! {
+                signal = shutdown.recv() => {
+                    eprintln!("{}: {signal}: stopping", COMMAND.name);
+                    break;
+                }
+                sent = producer.send(record()) => {
+                    if let Err(e) = &sent && e.is_fatal() {
+                        return Err(e.clone().into());
+                    }
+                    outcome.record(sent_at, sent);
+                }
             }
         }
-        (latencies, failed)
-    });
-    for _ in 0..args.num_records {
-        let sent_at = Instant::now();
-        let delivery = producer
-            .enqueue(ProducerRecord::new(args.topic.as_str(), payload.clone()))
-            .await?;
-        let _ = tx.send((sent_at, delivery));
-    }
-    drop(tx);
-    producer.flush().await;
-    let (latencies, failed) = collector.await.unwrap_or_default();
+        outcome
+    } else {
+        // Deliveries are awaited in the order sent: with one broker,
+        // responses come in request order, so this is when each was acked.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, DeliveryFuture)>();
+        let collector = tokio::spawn(async move {
+            let mut outcome = Outcome::default();
+            while let Some((sent_at, delivery)) = rx.recv().await {
+                outcome.record(sent_at, delivery.await);
+            }
+            outcome
+        });
+        let mut stopped = false;
+        for _ in 0..num_records {
+            let sent_at = Instant::now();
+            // enqueue waits while the buffer is full.
+            tokio::select! {
+                signal = shutdown.recv() => {
+                    eprintln!("{}: {signal}: stopping", COMMAND.name);
+                    stopped = true;
+                    break;
+                }
+                delivery = producer.enqueue(record()) => {
+                    let _ = tx.send((sent_at, delivery?));
+                }
+            }
+        }
+        drop(tx);
+        if !stopped {
+            tokio::select! {
+                signal = shutdown.recv() => {
+                    eprintln!("{}: {signal}: stopping", COMMAND.name);
+                    stopped = true;
+                }
+                () = producer.flush() => {}
+            }
+        }
+        if stopped {
+            // Bounded: close fails what it could not deliver in time,
+            // which ends the collector.
+            closed = Some(producer.close(CLOSE_TIMEOUT).await);
+        }
+        collector.await?
+    };
     let elapsed = start.elapsed().as_secs_f64();
-    producer.close(Duration::from_secs(30)).await?;
-    perf_summary::print(latencies, failed, elapsed, args.record_size);
-    Ok(())
+    let closed = match closed {
+        Some(result) => result,
+        None => producer.close(CLOSE_TIMEOUT).await,
+    };
+    if let Some(e) = &outcome.first_error {
+        eprintln!("{}: first failure: {e}", COMMAND.name);
+    }
+    perf_summary::print(outcome.latencies_us, outcome.failed, elapsed, record_size);
+    client.close(Duration::from_secs(5)).await;
+    Ok(closed?)
 }

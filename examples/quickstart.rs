@@ -3,21 +3,50 @@
 //! topic's offsets, list topics, delete the topic.
 //!
 //! ```text
-//! KAFKA_BOOTSTRAP=localhost:9092 cargo run --example quickstart
+//! cargo run --example quickstart -- --bootstrap-server localhost:9092
 //! ```
-//! (`scripts/quickstart.sh` starts a local Tansu broker when none is reachable.)
+//! (`scripts/quickstart.sh` starts a local Tansu broker when none is
+//! reachable.) Ctrl-C or SIGTERM skips to the end: the group member leaves
+//! its group and the topic is deleted.
 
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::process::ExitCode;
 use std::time::Duration;
 
+use cli::{Args, Command, Opt};
 use kafkit::Client;
 use kafkit::admin::{NewTopic, OffsetSpec};
 use kafkit::consumer::{Consumer, OffsetReset};
 use kafkit::producer::{Producer, ProducerRecord};
 
+static COMMAND: Command = Command {
+    name: "quickstart",
+    about: "A tour: cluster, topic, producer, consumer group, offsets; deletes its \
+            topic at the end.",
+    options: &[Opt::optional(
+        "--topic",
+        "T",
+        "topic to create, use and delete (default kafkit-quickstart-PID)",
+    )],
+};
+
 #[tokio::main]
-async fn main() -> kafkit::Result<()> {
-    let bootstrap = std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| "localhost:9092".into());
-    let client = Client::builder(&bootstrap)
+async fn main() -> ExitCode {
+    let args = Args::parse(&COMMAND);
+    cli::init_tracing();
+    cli::exit_code(COMMAND.name, run(args).await)
+}
+
+async fn run(args: Args) -> Result<(), cli::BoxError> {
+    let topic: String = args.value_or(
+        "--topic",
+        format!("kafkit-quickstart-{}", std::process::id()),
+    );
+    let mut shutdown = cli::Shutdown::install()?;
+    let bootstrap = args.bootstrap();
+    let client = Client::builder(bootstrap)
         .client_id("kafkit-quickstart")
         .build()
         .await?;
@@ -25,14 +54,13 @@ async fn main() -> kafkit::Result<()> {
 
     let cluster = admin.describe_cluster().await?;
     println!(
-        "connected to cluster {:?} via {bootstrap}",
-        cluster.cluster_id
+        "connected to cluster {} via {bootstrap}",
+        cluster.cluster_id.as_deref().unwrap_or("(no id)")
     );
     for broker in &cluster.brokers {
         println!("  broker {} at {}", broker.id, broker.address());
     }
 
-    let topic = format!("kafkit-quickstart-{}", std::process::id());
     for (name, result) in admin.create_topics([NewTopic::new(&topic, 3, 1)]).await? {
         match result {
             Ok(()) => println!("created topic {name}"),
@@ -42,62 +70,92 @@ async fn main() -> kafkit::Result<()> {
 
     // acks=all, idempotent, linger.ms=5: the Java producer's defaults.
     let producer: Producer<String, String> = Producer::builder(&client).build()?;
+    let stopped = tokio::select! {
+        signal = shutdown.recv() => Some(signal),
+        sent = produce(&producer, &topic) => { sent?; None }
+    };
+    producer.close(Duration::from_secs(5)).await?;
+
+    let stopped = match stopped {
+        Some(signal) => Some(signal),
+        None => {
+            // A group member reading from the beginning; it commits what
+            // it read.
+            let group = format!("{topic}-group");
+            let consumer: Consumer<String, String> = Consumer::builder(&client)
+                .group_id(group.clone())
+                .auto_offset_reset(OffsetReset::Earliest)
+                .enable_auto_commit(false)
+                .build()?;
+            consumer.subscribe([topic.clone()])?;
+            let stopped = tokio::select! {
+                signal = shutdown.recv() => Some(signal),
+                read = consume(&consumer, &group) => { read?; None }
+            };
+            // Leaves the group at once.
+            consumer.close(Duration::from_secs(5)).await;
+            stopped
+        }
+    };
+
+    if let Some(signal) = stopped {
+        eprintln!("{signal}: skipping to the end");
+    } else {
+        // A new topic takes a moment to get leaders; the admin call retries
+        // meanwhile.
+        let partitions: Vec<(&str, i32)> = (0..3).map(|p| (topic.as_str(), p)).collect();
+        for ((t, p), offset) in admin.list_offsets(&partitions, OffsetSpec::Latest).await? {
+            match offset {
+                Ok(o) => println!("  {t}-{p}: end offset {}", o.offset),
+                Err(e) => println!("  {t}-{p}: {e}"),
+            }
+        }
+        let topics = admin.list_topics().await?;
+        let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+        println!("{} topic(s): {}", names.len(), names.join(", "));
+    }
+
+    for (name, result) in admin.delete_topics(&[&topic]).await? {
+        match result {
+            Ok(()) => println!("deleted {name}"),
+            Err(e) => println!("could not delete {name}: {e}"),
+        }
+    }
+    client.close(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+/// Sends ten records, each awaited.
+async fn produce(producer: &Producer<String, String>, topic: &str) -> kafkit::Result<()> {
     for i in 0..10 {
-        let record =
-            ProducerRecord::new(topic.as_str(), format!("hello {i}")).key(format!("key-{i}"));
+        let record = ProducerRecord::new(topic, format!("hello {i}")).key(format!("key-{i}"));
         let meta = producer.send(record).await?;
         println!("  sent hello {i} to {meta}");
     }
-    producer.close(Duration::from_secs(5)).await?;
+    Ok(())
+}
 
-    // A group member reading from the beginning; it commits what it read.
-    let consumer: Consumer<String, String> = Consumer::builder(&client)
-        .group_id(format!("{topic}-group"))
-        .auto_offset_reset(OffsetReset::Earliest)
-        .enable_auto_commit(false)
-        .build()?;
-    consumer.subscribe([topic.clone()])?;
+/// Reads the ten records (for at most a minute) and commits.
+async fn consume(consumer: &Consumer<String, String>, group: &str) -> kafkit::Result<()> {
     // Tansu completes a group's first join only after about half the
     // session timeout (45 s by default); Apache Kafka after its 3 s
     // group.initial.rebalance.delay.ms.
-    println!("joining group {topic}-group ...");
+    println!("joining group {group} ...");
     let mut read = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while read < 10 && tokio::time::Instant::now() < deadline {
         for r in &consumer.poll(Duration::from_secs(1)).await? {
             println!(
-                "  read {}-{}@{}: {:?}",
-                r.topic, r.partition, r.offset, r.value
+                "  read {}-{}@{}: {}",
+                r.topic,
+                r.partition,
+                r.offset,
+                r.value.as_deref().unwrap_or("-")
             );
             read += 1;
         }
     }
     consumer.commit_sync().await?;
-    consumer.close(Duration::from_secs(5)).await;
-    println!("read {read} of 10 records in group {topic}-group");
-
-    // A new topic takes a moment to get leaders; the admin call retries meanwhile.
-    let partitions: Vec<(&str, i32)> = (0..3).map(|p| (topic.as_str(), p)).collect();
-    for ((t, p), offset) in admin.list_offsets(&partitions, OffsetSpec::Latest).await? {
-        match offset {
-            Ok(o) => println!("  {t}-{p}: end offset {}", o.offset),
-            Err(e) => println!("  {t}-{p}: {e}"),
-        }
-    }
-
-    let topics = admin.list_topics().await?;
-    println!(
-        "{} topic(s): {:?}",
-        topics.len(),
-        topics.iter().map(|t| &t.name).collect::<Vec<_>>()
-    );
-
-    for (name, result) in admin.delete_topics(&[&topic]).await? {
-        println!(
-            "deleted {name}: {}",
-            if result.is_ok() { "ok" } else { "failed" }
-        );
-    }
-    client.close(Duration::from_secs(5)).await;
+    println!("read {read} of 10 records in group {group}");
     Ok(())
 }

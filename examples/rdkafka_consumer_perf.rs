@@ -9,69 +9,65 @@
 //! ```
 //!
 //! Assigns partitions `0..P` (default 6) from the beginning, reads until N
-//! records arrived, and prints the same Kafka-style summary as
-//! `consumer_perf` (rebalance time 0: manual assignment).
+//! records arrived (or none came for 10 s, or Ctrl-C or SIGTERM), and prints
+//! the same Kafka-style summary as `consumer_perf` (rebalance time 0:
+//! manual assignment).
 
-use std::time::{Duration, Instant, SystemTime};
-
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/consumer_summary.rs"]
 mod consumer_summary;
 
-fn main() {
-    let mut bootstrap = String::new();
-    let mut topic = String::new();
-    let mut messages: u64 = 0;
-    let mut partitions: i32 = 6;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_default();
-        match flag.as_str() {
-            "--bootstrap-server" => bootstrap = value,
-            "--topic" => topic = value,
-            "--messages" => messages = value.parse().unwrap_or(0),
-            "--partitions" => partitions = value.parse().unwrap_or(6),
-            other => {
-                eprintln!("rdkafka_consumer_perf: unknown argument {other}");
-                std::process::exit(2);
-            }
-        }
-    }
-    if bootstrap.is_empty() || topic.is_empty() || messages == 0 {
-        eprintln!("rdkafka_consumer_perf: --bootstrap-server, --topic and --messages are required");
-        std::process::exit(2);
-    }
-    let consumer: BaseConsumer = match ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use cli::{Args, Command, Opt};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+static COMMAND: Command = Command {
+    name: "rdkafka_consumer_perf",
+    about: "librdkafka's consumer measured as consumer_perf measures kafkit's.",
+    options: &[
+        Opt::required("--topic", "T", "topic to read"),
+        Opt::required("--messages", "N", "records to read"),
+        Opt::optional(
+            "--partitions",
+            "P",
+            "read partitions 0..P, assigned (default 6)",
+        ),
+    ],
+};
+
+fn main() -> ExitCode {
+    let args = Args::parse(&COMMAND);
+    cli::init_tracing();
+    cli::exit_code(COMMAND.name, run(args))
+}
+
+fn run(args: Args) -> Result<(), cli::BoxError> {
+    let topic: String = args.required("--topic");
+    let messages: u64 = args.required("--messages");
+    let partitions: i32 = args.value_or("--partitions", 6);
+    // The poll below returns at least every 100 ms to look at the flag.
+    let stop = cli::stop_flag(COMMAND.name, || {})?;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", args.bootstrap())
         .set("group.id", "rdkafka-consumer-perf")
         .set("enable.auto.commit", "false")
         .set("fetch.queue.backoff.ms", "0")
-        .create()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("rdkafka_consumer_perf: {e}");
-            std::process::exit(1);
-        }
-    };
+        .create()?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        if let Err(e) = tpl.add_partition_offset(&topic, p, Offset::Beginning) {
-            eprintln!("rdkafka_consumer_perf: {e}");
-            std::process::exit(1);
-        }
+        tpl.add_partition_offset(&topic, p, Offset::Beginning)?;
     }
-    if let Err(e) = consumer.assign(&tpl) {
-        eprintln!("rdkafka_consumer_perf: {e}");
-        std::process::exit(1);
-    }
+    consumer.assign(&tpl)?;
     let start_wall = SystemTime::now();
     let start = Instant::now();
     let (mut n, mut bytes) = (0u64, 0u64);
     let mut idle_since = Instant::now();
-    while n < messages {
+    while n < messages && !stop.load(Ordering::Acquire) {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 n += 1;
@@ -79,7 +75,7 @@ fn main() {
                     + m.payload().map_or(0, |p| p.len() as u64);
                 idle_since = Instant::now();
             }
-            Some(Err(e)) => eprintln!("rdkafka_consumer_perf: {e}"),
+            Some(Err(e)) => eprintln!("{}: {e}", COMMAND.name),
             None if idle_since.elapsed() > Duration::from_secs(10) => break,
             None => {}
         }
@@ -91,4 +87,5 @@ fn main() {
         messages: n,
         bytes,
     });
+    Ok(())
 }

@@ -8,7 +8,9 @@
 # Uses KAFKA_BOOTSTRAP when set, else starts a Tansu broker (scripts/tansu.sh).
 # Each run writes to a fresh 6-partition topic. Reports, per client, the
 # median records/s, client CPU seconds (user+sys, from /usr/bin/time) and
-# peak RSS, then the ratios kafkit/rdkafka.
+# peak RSS, then the ratios kafkit/rdkafka. PERF_ARGS adds arguments to both
+# tools (e.g. "--linger-ms 0", "--compression lz4"); for sequential latency
+# see scripts/compare_latency.sh.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -50,7 +50,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-# Signals end the script through exit, so the EXIT trap runs for them too.
+# Until the example runs, signals end the script through exit, so the EXIT
+# trap runs for them too.
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -70,7 +71,18 @@ else
     echo "quickstart.sh: started Tansu (pid $tansu_pid) at $KAFKA_BOOTSTRAP" >&2
 fi
 
-# Not exec: the EXIT trap must still run to stop Tansu.
+# Not exec: the EXIT trap must still run to stop Tansu. In the background,
+# so that a SIGTERM or SIGINT sent to this script is passed on to the
+# example (cargo run execs it), which then stops cleanly: its group member
+# leaves and its topic is deleted.
+cargo run --example quickstart -- "$@" &
+example=$!
+trap 'kill -TERM "$example" 2>/dev/null || true' INT TERM
 status=0
-cargo run --example quickstart -- "$@" || status=$?
+# A trapped signal interrupts wait (status > 128): wait again until the
+# example has really exited.
+while :; do
+    wait "$example" && status=0 || status=$?
+    kill -0 "$example" 2>/dev/null || break
+done
 exit "$status"
