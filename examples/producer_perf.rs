@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use cli::{Args, Command, Opt};
 use kafkit::Client;
-use kafkit::producer::{Acks, DeliveryFuture, Producer, ProducerRecord};
 use kafkit::Compression;
+use kafkit::producer::{Acks, DeliveryFuture, Producer, ProducerRecord};
 
 /// How long buffered records get to be delivered once sending stops.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -356,3 +356,38 @@ async fn ipv6_bootstrap_reaches_tansu_on_the_ipv6_loopback() {
         client.close(Duration::from_secs(5)).await;
     }
 }
+
+/// A refresh in flight when the client closes ends the refresher quietly:
+/// before, the refresher warned "metadata refresh failed: client is closed"
+/// and tried again every `retry.backoff.ms` for as long as a handle lived.
+#[tokio::test]
+async fn closing_the_client_ends_metadata_refreshes_without_warnings() {
+    let logs = Captured::default();
+    let _guard = logs.install();
+    let mock = support::mock_cluster(1);
+    let client = Client::builder(mock.bootstrap_servers())
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .await
+        .unwrap();
+    // Every answer takes 2 s, so the refresh below is still on the wire
+    // (or connecting) when the client closes.
+    mock.broker_round_trip_time(1, Duration::from_secs(2))
+        .unwrap();
+    let refresh = tokio::spawn({
+        let client = client.clone();
+        async move { client.metadata_for(&["not-yet-known"]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.close(Duration::from_secs(1)).await;
+    let outcome = tokio::time::timeout(Duration::from_secs(10), refresh)
+        .await
+        .expect("the refresh ends with the close")
+        .unwrap();
+    assert!(outcome.is_err(), "a closed client refreshes nothing");
+    // Several retry.backoff.ms (100 ms) periods, with the handle alive.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let warns = logs.lines("WARN", "metadata refresh failed");
+    assert!(warns.is_empty(), "{warns:#?}");
+    drop(client);
+}

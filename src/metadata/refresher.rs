@@ -206,10 +206,18 @@ impl Refresher {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "metadata refresh failed");
+                    // A closed client closed the pool for good: answer the
+                    // waiters and end, with nothing to warn an operator about.
+                    let closed = matches!(e, Error::Closed);
+                    if !closed {
+                        tracing::warn!(error = %e, "metadata refresh failed");
+                    }
                     due = Instant::now() + self.config.retry_backoff;
                     for (_, reply) in self.waiters.drain(..) {
                         let _ = reply.send(Err(e.clone()));
+                    }
+                    if closed {
+                        return;
                     }
                 }
             }
