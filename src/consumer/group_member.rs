@@ -21,8 +21,11 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::Consumer;
-use super::membership::{MembershipHandle, OffsetAndMetadata, RebalanceEvent, RebalanceKind};
+use super::membership::{
+    CommitHandle, MembershipHandle, OffsetAndMetadata, RebalanceEvent, RebalanceKind,
+};
 use super::pattern::{self, PatternWatch};
+use super::record::ConsumerRecord;
 use crate::TopicPartition;
 use crate::error::{Error, Result};
 
@@ -130,19 +133,40 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         self.member()?.handle.commit(offsets).await
     }
 
-    /// Commits the delivered positions in the background (Java's
-    /// `commitAsync()`); a failure is logged, and the next commit supersedes
-    /// it.
-    pub fn commit_async(&self) -> Result<()> {
+    /// Commits the delivered positions of every assigned partition in the
+    /// background (Java's `commitAsync()`): the commit is queued at once,
+    /// behind every commit called before it, and this returns without
+    /// waiting. Commits of one consumer reach the coordinator in call
+    /// order, sync and async alike, so a later commit is never overtaken by
+    /// an earlier one.
+    ///
+    /// The [`CommitHandle`] resolves to the commit's result (Java's
+    /// `OffsetCommitCallback`); await it or drop it: dropping does not
+    /// cancel the commit, and a failure nobody awaits is logged.
+    ///
+    /// ```no_run
+    /// # async fn demo(consumer: kafkit::consumer::Consumer<String, String>) -> kafkit::Result<()> {
+    /// consumer.commit_async()?; // fire and forget
+    /// let last = consumer.commit_async()?;
+    /// last.await?; // this one and every commit before it went out
+    /// # Ok(()) }
+    /// ```
+    pub fn commit_async(&self) -> Result<CommitHandle> {
         self.check_open()?;
-        let handle = self.member()?.handle.clone();
+        let member = self.member()?;
         let offsets = self.positions_of(None);
-        tokio::spawn(async move {
-            if let Err(e) = handle.commit(offsets).await {
-                tracing::warn!(error = %e, "asynchronous commit failed");
-            }
-        });
-        Ok(())
+        member.handle.start_commit(offsets)
+    }
+
+    /// Commits the given offsets in the background (Java's
+    /// `commitAsync(Map, callback)`), queued in call order as
+    /// [`commit_async`](Self::commit_async) is.
+    pub fn commit_offsets_async(
+        &self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<CommitHandle> {
+        self.check_open()?;
+        self.member()?.handle.start_commit(offsets)
     }
 
     /// Commits the given offsets (Java's `commitSync(Map)`): each is the
@@ -153,6 +177,19 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     ) -> Result<()> {
         self.check_open()?;
         self.member()?.handle.commit(offsets).await
+    }
+
+    /// Commits `record`'s partition up to and including `record` (offset
+    /// `record.offset + 1`, with its leader epoch), waiting for the
+    /// coordinator: Java users' `commitSync(Map.of(tp, new
+    /// OffsetAndMetadata(record.offset() + 1)))` idiom.
+    pub async fn commit_record(&self, record: &ConsumerRecord<K, V>) -> Result<()> {
+        self.check_open()?;
+        let member = self.member()?;
+        let mut offset = OffsetAndMetadata::new(record.offset + 1);
+        offset.leader_epoch = record.leader_epoch;
+        let tp = record.topic_partition();
+        member.handle.commit(BTreeMap::from([(tp, offset)])).await
     }
 
     /// The group's committed offsets of `partitions` (Java's `committed`);
@@ -239,7 +276,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                 due
             };
             if due && !self.assignment().is_empty() {
-                self.commit_async()?;
+                // Fire and forget: a failure is logged, the next commit
+                // supersedes it.
+                drop(self.commit_async()?);
             }
         }
         match member.handle.take_error() {

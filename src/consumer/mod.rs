@@ -20,7 +20,7 @@ pub(crate) mod subscriptions;
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
 pub use handle::{Consumer, ConsumerBuilder, OffsetAndTimestamp};
 pub use listener::{ListenerFuture, RebalanceListener};
-pub use membership::{GroupMetadata, OffsetAndMetadata};
+pub use membership::{CommitHandle, GroupMetadata, OffsetAndMetadata};
 pub use metrics::ConsumerMetrics;
 pub use record::{ConsumerRecord, ConsumerRecords};
 pub use stream::RecordStream;

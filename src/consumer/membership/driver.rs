@@ -48,7 +48,13 @@ pub(super) struct Driver {
     /// The callback handed out and not yet finished: (seq, kind).
     callback: Option<(u64, RebalanceKind)>,
     callback_seq: u64,
+    /// Offset calls waiting to go out, commits in call order.
     waiting_ops: VecDeque<OffsetOp>,
+    /// The one commit on the wire. Commits go out one at a time, in the
+    /// order they were called (a retried commit goes before every later
+    /// one), so an older commit can never land after a newer one and move
+    /// the group's position back (Java's guarantee).
+    commit_task: Option<TaskId>,
     standalone: Standalone,
     close_waiters: Vec<oneshot::Sender<()>>,
     closed: bool,
@@ -97,6 +103,7 @@ impl Driver {
             callback: None,
             callback_seq: 0,
             waiting_ops: VecDeque::new(),
+            commit_task: None,
             standalone: Standalone::Unknown,
             close_waiters: Vec::new(),
             closed: false,

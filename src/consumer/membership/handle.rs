@@ -119,6 +119,54 @@ pub struct MembershipMetrics {
     pub left_group: bool,
 }
 
+/// An offset commit queued by [`Consumer::commit_async`](crate::consumer::Consumer::commit_async)
+/// (and its siblings): a future resolving to the commit's result.
+///
+/// Commits of one consumer reach the coordinator in the order they were
+/// called, sync and async alike, and their handles resolve in that order.
+/// Awaiting the handle is optional: dropping it does not cancel the commit
+/// (a failure nobody awaits is logged).
+#[derive(Debug)]
+pub struct CommitHandle {
+    state: CommitState,
+}
+
+#[derive(Debug)]
+enum CommitState {
+    Waiting {
+        rx: oneshot::Receiver<Result<()>>,
+        shared: Arc<Shared>,
+    },
+    Done(Option<Result<()>>),
+}
+
+impl std::future::Future for CommitHandle {
+    type Output = Result<()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<()>> {
+        match &mut self.state {
+            CommitState::Done(result) => {
+                std::task::Poll::Ready(result.take().unwrap_or(Err(Error::Closed)))
+            }
+            CommitState::Waiting { rx, shared } => {
+                let result = match std::pin::Pin::new(rx).poll(cx) {
+                    std::task::Poll::Pending => return std::task::Poll::Pending,
+                    std::task::Poll::Ready(Ok(result)) => result,
+                    // The membership ended before answering.
+                    std::task::Poll::Ready(Err(_)) => {
+                        Err(shared.fatal.get().cloned().unwrap_or(Error::Closed))
+                    }
+                };
+                self.state = CommitState::Done(None);
+                std::task::Poll::Ready(result)
+            }
+        }
+    }
+}
+
 /// The commands the handle sends the membership task.
 pub(super) enum Command {
     Subscribe(Vec<Arc<str>>),
@@ -280,12 +328,30 @@ impl MembershipHandle {
     /// `UNKNOWN_MEMBER_ID`) mean the partitions may already be another
     /// member's: the commit fails and the member rejoins.
     pub async fn commit(&self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
+        self.start_commit(offsets)?.await
+    }
+
+    /// Queues a commit of `offsets` behind every commit called before it
+    /// and returns at once; the handle resolves to its result. Dropping the
+    /// handle does not cancel the commit.
+    pub(crate) fn start_commit(
+        &self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<CommitHandle> {
         if offsets.is_empty() {
-            return self.check();
+            self.check()?;
+            return Ok(CommitHandle {
+                state: CommitState::Done(Some(Ok(()))),
+            });
         }
         let (reply, rx) = oneshot::channel();
         self.send(Command::Commit { offsets, reply })?;
-        rx.await.map_err(|_| self.ended_error())?
+        Ok(CommitHandle {
+            state: CommitState::Waiting {
+                rx,
+                shared: self.shared.clone(),
+            },
+        })
     }
 
     /// The committed offsets of `partitions` (`None` where nothing is

@@ -44,7 +44,7 @@ use tokio::sync::mpsc;
 
 pub use config::MembershipConfig;
 pub use handle::{
-    GroupMetadata, MembershipHandle, MembershipMetrics, RebalanceEvent, RebalanceKind,
+    CommitHandle, GroupMetadata, MembershipHandle, MembershipMetrics, RebalanceEvent, RebalanceKind,
 };
 pub use offsets::OffsetAndMetadata;
 

@@ -221,7 +221,7 @@ impl Driver {
             .collect()
     }
 
-    pub(super) fn spawn<F>(&mut self, fallback: Option<Event>, task: F)
+    pub(super) fn spawn<F>(&mut self, fallback: Option<Event>, task: F) -> TaskId
     where
         F: std::future::Future<Output = Completion> + Send + 'static,
     {
@@ -229,12 +229,22 @@ impl Driver {
         if let Some(event) = fallback {
             self.fallbacks.insert(handle.id(), event);
         }
+        handle.id()
     }
 
     pub(super) fn on_task_done(
         &mut self,
         done: std::result::Result<(TaskId, Completion), tokio::task::JoinError>,
     ) {
+        let id = match &done {
+            Ok((id, _)) => *id,
+            Err(e) => e.id(),
+        };
+        if self.commit_task == Some(id) {
+            // The commit in flight ended (answered, or its task died): the
+            // next queued commit may go.
+            self.commit_task = None;
+        }
         let completion = match done {
             Ok((id, completion)) => {
                 self.fallbacks.remove(&id);

@@ -1,7 +1,10 @@
 //! The user's offset calls (commit, committed): queued until a coordinator
 //! is known and any back-off is over, sent with the generation the machine
 //! allows, retried on coordinator moves within `default.api.timeout.ms`,
-//! and failed past it. Kept apart from the machine's own requests because
+//! and failed past it. Commits form one FIFO queue with one commit on the
+//! wire at a time: a commit waiting (for a coordinator, a back-off or the
+//! commit before it) holds back every later one, and a retried commit goes
+//! back to the head, so commits reach the coordinator in call order. Kept apart from the machine's own requests because
 //! they follow their own deadlines and may use a coordinator the driver
 //! looked up itself.
 
@@ -55,16 +58,18 @@ impl OffsetOp {
             OffsetOp::Fetch(f) => f.not_before,
         }
     }
+    /// A fetch nobody waits for is dropped. A commit is not: dropping its
+    /// handle (`commit_async` ignored) must not cancel it.
     fn caller_gone(&self) -> bool {
         match self {
-            OffsetOp::Commit(c) => c.reply.is_closed(),
+            OffsetOp::Commit(_) => false,
             OffsetOp::Fetch(f) => f.reply.is_closed(),
         }
     }
     pub(super) fn fail(self, error: Error) -> bool {
         match self {
             OffsetOp::Commit(c) => {
-                let _ = c.reply.send(Err(error));
+                reply_commit(c, Err(error));
                 true
             }
             OffsetOp::Fetch(f) => {
@@ -72,6 +77,18 @@ impl OffsetOp {
                 false
             }
         }
+    }
+}
+
+/// Answers a commit; a failure nobody waits for (an ignored
+/// `commit_async` handle) is logged instead, as Java's default callback
+/// does.
+fn reply_commit(op: CommitOp, result: Result<()>) {
+    if let Err(e) = &result {
+        tracing::debug!(error = %e, "commit failed");
+    }
+    if let Err(Err(e)) = op.reply.send(result) {
+        tracing::warn!(error = %e, "asynchronous commit failed");
     }
 }
 
@@ -99,13 +116,12 @@ impl Driver {
         identity: CommitIdentity,
         outcome: Outcome<()>,
     ) {
+        // A retry goes back to the head of the queue: it is older than
+        // every commit still waiting.
         match outcome {
             Outcome::Done(result) => {
-                if let Err(e) = &result {
-                    tracing::debug!(error = %e, "commit failed");
-                }
                 self.count_commit(true, result.is_ok());
-                let _ = op.reply.send(result);
+                reply_commit(op, result);
             }
             Outcome::Group(code) => {
                 self.feed(Event::CommitFailed {
@@ -113,16 +129,16 @@ impl Driver {
                     generation_id: identity.generation_id,
                 });
                 self.count_commit(true, false);
-                let _ = op.reply.send(Err(group_commit_error(code)));
+                reply_commit(op, Err(group_commit_error(code)));
             }
             Outcome::Rediscover(code) => {
                 self.coordinator_lost(code, identity.generation_id);
-                self.waiting_ops.push_back(OffsetOp::Commit(op));
+                self.waiting_ops.push_front(OffsetOp::Commit(op));
             }
             Outcome::Backoff(error) => {
                 let op = self.backoff(OffsetOp::Commit(op), error);
                 if let Some(op) = op {
-                    self.waiting_ops.push_back(op);
+                    self.waiting_ops.push_front(op);
                 }
             }
         }
@@ -211,6 +227,9 @@ impl Driver {
         let ops = std::mem::take(&mut self.waiting_ops);
         let mut coordinator = None;
         let mut looked = false;
+        // Later commits wait while one is on the wire or an earlier one
+        // waits in the queue.
+        let mut commits_held = self.commit_task.is_some();
         for op in ops {
             if op.caller_gone() {
                 continue;
@@ -227,7 +246,13 @@ impl Driver {
                 self.count_commit(commit, false);
                 continue;
             }
+            let is_commit = matches!(op, OffsetOp::Commit(_));
+            if is_commit && commits_held {
+                keep.push_back(op);
+                continue;
+            }
             if op.not_before().is_some_and(|t| now < t) {
+                commits_held |= is_commit;
                 keep.push_back(op);
                 continue;
             }
@@ -236,11 +261,15 @@ impl Driver {
                 looked = true;
             }
             let Some(coordinator) = coordinator else {
+                commits_held |= is_commit;
                 keep.push_back(op);
                 continue;
             };
             match op {
-                OffsetOp::Commit(op) => self.start_commit(coordinator, op),
+                OffsetOp::Commit(op) => {
+                    self.start_commit(coordinator, op);
+                    commits_held = self.commit_task.is_some();
+                }
                 OffsetOp::Fetch(op) => self.start_fetch(coordinator, op),
             }
         }
@@ -254,7 +283,7 @@ impl Driver {
             Ok(identity) => identity,
             Err(e) => {
                 self.count_commit(true, false);
-                let _ = op.reply.send(Err(e));
+                reply_commit(op, Err(e));
                 return;
             }
         };
@@ -265,7 +294,7 @@ impl Driver {
             partitions = op.offsets.len()
         );
         let io = self.io.clone();
-        self.spawn(
+        let task = self.spawn(
             None,
             async move {
                 let outcome = io.commit(coordinator, &identity, &op.offsets).await;
@@ -277,6 +306,7 @@ impl Driver {
             }
             .instrument(span),
         );
+        self.commit_task = Some(task);
     }
 
     /// The generation to commit with: the stable one; none (-1) for a
