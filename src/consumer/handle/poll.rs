@@ -103,7 +103,11 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         loop {
             self.check_open()?;
             if subs.has_pending_resets() {
-                let reset = offsets::reset_positions(&self.ctx.client, subs);
+                let reset = offsets::reset_positions(
+                    &self.ctx.client,
+                    subs,
+                    self.ctx.config.isolation_level,
+                );
                 match deadline {
                     Some(d) => {
                         if tokio::time::timeout_at(d, reset).await.is_err() {
