@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafkit::consumer::{Consumer, ConsumerBuilder, ConsumerRecord, OffsetReset};
+use kafkit::consumer::{Consumer, ConsumerBuilder, ConsumerRecord, OffsetAndMetadata, OffsetReset};
 use kafkit::producer::{Producer, ProducerRecord};
 use kafkit::protocol::records::TimestampType;
 use kafkit::{Client, ErrorCode, TopicPartition};
@@ -859,4 +859,77 @@ async fn read_committed_end_offsets_lag_and_reset_latest_stop_at_the_last_stable
     for broker in &brokers {
         read_committed_ends_at_the_lso(broker).await;
     }
+}
+
+/// Group calls on a consumer built without `group.id` are usage errors:
+/// `Error::InvalidArgument`, neither fatal nor retriable (before, a fatal
+/// `Error::Config`). And `commit_record` commits the record's offset + 1
+/// with its leader epoch (librdkafka's mock cluster).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_calls_without_group_id_are_usage_errors_and_commit_record_commits_offset_plus_one() {
+    support::init_tracing();
+    let broker = TestBroker::mock(1);
+    let topic = support::unique_topic("no-group");
+    broker.create_topic(&topic, 1).await;
+    let client = client(&broker.bootstrap()).await;
+    produce_singly(&client, &topic, 0, 0, 3).await;
+    let tp = TopicPartition::new(&*topic, 0);
+    let read_one = async |c: &Consumer<Bytes, Bytes>| -> Rec {
+        c.assign([tp.clone()]).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(tokio::time::Instant::now() < deadline, "no record");
+            if let Some(r) = c
+                .poll(Duration::from_millis(200))
+                .await
+                .unwrap()
+                .into_iter()
+                .next()
+            {
+                return r;
+            }
+        }
+    };
+
+    let plain = consumer(&client).max_poll_records(1).build().unwrap();
+    let record = read_one(&plain).await;
+    let usage = |what: &str, r: kafkit::Result<()>| match r {
+        Err(e @ kafkit::Error::InvalidArgument { .. }) => {
+            assert!(!e.is_fatal() && !e.is_retriable(), "{what}: {e:?}");
+        }
+        other => panic!("{what}: expected a usage error, got {other:?}"),
+    };
+    usage("subscribe", plain.subscribe([topic.as_str()]));
+    usage("subscribe_pattern", plain.subscribe_pattern("no-group.*"));
+    usage("commit_sync", plain.commit_sync().await);
+    usage("commit_async", plain.commit_async().map(drop));
+    usage(
+        "commit_offsets",
+        plain
+            .commit_offsets(BTreeMap::from([(tp.clone(), OffsetAndMetadata::new(1))]))
+            .await,
+    );
+    usage("commit_record", plain.commit_record(&record).await);
+    usage(
+        "committed",
+        plain.committed(std::slice::from_ref(&tp)).await.map(drop),
+    );
+    usage("group_metadata", plain.group_metadata().map(drop));
+    // The consumer still works: the error was not fatal.
+    assert_eq!(plain.position(&tp).await.unwrap(), record.offset + 1);
+    plain.close(Duration::from_secs(5)).await;
+
+    let grouped = consumer(&client)
+        .group_id(support::unique_topic("g"))
+        .enable_auto_commit(false)
+        .max_poll_records(1)
+        .build()
+        .unwrap();
+    let record = read_one(&grouped).await;
+    grouped.commit_record(&record).await.unwrap();
+    let committed = grouped.committed(std::slice::from_ref(&tp)).await.unwrap();
+    let committed = committed[&tp].clone().expect("an offset was committed");
+    assert_eq!(committed.offset, record.offset + 1);
+    assert_eq!(committed.leader_epoch, record.leader_epoch);
+    grouped.close(Duration::from_secs(5)).await;
 }

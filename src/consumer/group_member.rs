@@ -65,8 +65,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A group call on a consumer built without `group.id`: a usage error,
+/// neither fatal to the client nor retriable (Java's
+/// `InvalidGroupIdException`).
 fn no_group() -> Error {
-    Error::Config("this needs a consumer group: set group.id on the builder".into())
+    Error::InvalidArgument {
+        reason: "this needs a consumer group: set group.id on the builder".into(),
+        context: Default::default(),
+    }
 }
 
 impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
@@ -326,13 +332,13 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                     }
                 }
                 if let Some(l) = &self.listener {
-                    l.on_partitions_revoked(self, &partitions).await;
+                    l.revoked(self, &partitions).await;
                 }
                 self.drop_partitions(&set);
             }
             RebalanceKind::Lost => {
                 if let Some(l) = &self.listener {
-                    l.on_partitions_lost(self, &partitions).await;
+                    l.lost(self, &partitions).await;
                 }
                 self.drop_partitions(&partitions.iter().cloned().collect());
             }
@@ -357,7 +363,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                     }
                 }
                 if let Some(l) = &self.listener {
-                    l.on_partitions_assigned(self, &partitions).await;
+                    l.assigned(self, &partitions).await;
                 }
             }
         }

@@ -20,7 +20,7 @@ pub use positions::OffsetAndTimestamp;
 use super::config::{ConsumerConfig, IsolationLevel};
 use super::fetcher::{FetchContext, Fetcher};
 use super::group_member::GroupMember;
-use super::listener::RebalanceListener;
+use super::listener::ErasedListener;
 use super::metrics::ConsumerMetrics;
 use crate::TopicPartition;
 use crate::client::Client;
@@ -67,7 +67,7 @@ pub struct Consumer<K, V> {
     default_serde: (bool, bool),
     /// Group membership, when `group.id` is set.
     pub(super) group: Option<GroupMember>,
-    pub(super) listener: Option<Arc<dyn RebalanceListener<K, V>>>,
+    pub(super) listener: Option<Arc<dyn ErasedListener<K, V>>>,
 }
 
 impl<K, V> std::fmt::Debug for Consumer<K, V> {

@@ -7,11 +7,6 @@ use std::pin::Pin;
 use super::Consumer;
 use crate::TopicPartition;
 
-/// What a [`RebalanceListener`] method returns: a boxed future, so that a
-/// callback can await the consumer (commit in `on_partitions_revoked`, seek
-/// in `on_partitions_assigned`). Write `Box::pin(async move { ... })`.
-pub type ListenerFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
-
 /// Called from inside [`Consumer::poll`] (and `close`) when the group moves
 /// partitions, never concurrently and never under the consumer's locks, so
 /// the callbacks may use the consumer: commit, seek, read positions.
@@ -22,57 +17,80 @@ pub type ListenerFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 /// committed offsets are set (seek here to start elsewhere);
 /// `on_partitions_lost` runs when partitions were already taken away
 /// (session lost, fenced): do not commit them. Its default calls
-/// `on_partitions_revoked`, as Java's does.
+/// `on_partitions_revoked`, as Java's does. Every method has an empty
+/// default; implement the ones you need, as `async fn`s.
 ///
 /// ```
 /// use kafkit::TopicPartition;
-/// use kafkit::consumer::{Consumer, ListenerFuture, RebalanceListener};
+/// use kafkit::consumer::{Consumer, RebalanceListener};
 ///
 /// struct CommitOnRevoke;
 ///
 /// impl RebalanceListener<String, String> for CommitOnRevoke {
-///     fn on_partitions_revoked<'a>(
-///         &'a self,
-///         consumer: &'a Consumer<String, String>,
-///         partitions: &'a [TopicPartition],
-///     ) -> ListenerFuture<'a> {
-///         Box::pin(async move {
-///             if let Err(e) = consumer.commit_sync().await {
-///                 eprintln!("commit before giving up {partitions:?} failed: {e}");
-///             }
-///         })
+///     async fn on_partitions_revoked(
+///         &self,
+///         consumer: &Consumer<String, String>,
+///         partitions: &[TopicPartition],
+///     ) {
+///         if let Err(e) = consumer.commit_sync().await {
+///             eprintln!("commit before giving up {partitions:?} failed: {e}");
+///         }
 ///     }
 /// }
 /// ```
 pub trait RebalanceListener<K, V>: Send + Sync + 'static {
     /// Partitions about to be given up (Java's `onPartitionsRevoked`).
-    fn on_partitions_revoked<'a>(
-        &'a self,
-        consumer: &'a Consumer<K, V>,
-        partitions: &'a [TopicPartition],
-    ) -> ListenerFuture<'a> {
+    fn on_partitions_revoked(
+        &self,
+        consumer: &Consumer<K, V>,
+        partitions: &[TopicPartition],
+    ) -> impl Future<Output = ()> + Send {
         let _ = (consumer, partitions);
-        Box::pin(async {})
+        async {}
     }
 
     /// Partitions newly assigned (Java's `onPartitionsAssigned`); may be
     /// empty, as Java calls it after every rebalance.
-    fn on_partitions_assigned<'a>(
-        &'a self,
-        consumer: &'a Consumer<K, V>,
-        partitions: &'a [TopicPartition],
-    ) -> ListenerFuture<'a> {
+    fn on_partitions_assigned(
+        &self,
+        consumer: &Consumer<K, V>,
+        partitions: &[TopicPartition],
+    ) -> impl Future<Output = ()> + Send {
         let _ = (consumer, partitions);
-        Box::pin(async {})
+        async {}
     }
 
     /// Partitions lost without a chance to commit (Java's
     /// `onPartitionsLost`). Defaults to `on_partitions_revoked`.
-    fn on_partitions_lost<'a>(
-        &'a self,
-        consumer: &'a Consumer<K, V>,
-        partitions: &'a [TopicPartition],
-    ) -> ListenerFuture<'a> {
+    fn on_partitions_lost(
+        &self,
+        consumer: &Consumer<K, V>,
+        partitions: &[TopicPartition],
+    ) -> impl Future<Output = ()> + Send {
         self.on_partitions_revoked(consumer, partitions)
+    }
+}
+
+/// A listener call's future, boxed so the consumer can hold any listener
+/// behind one pointer.
+pub(crate) type BoxedCall<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// The dyn-compatible form of [`RebalanceListener`] the consumer stores;
+/// every listener has it through the blanket impl, which boxes.
+pub(crate) trait ErasedListener<K, V>: Send + Sync + 'static {
+    fn revoked<'a>(&'a self, c: &'a Consumer<K, V>, p: &'a [TopicPartition]) -> BoxedCall<'a>;
+    fn assigned<'a>(&'a self, c: &'a Consumer<K, V>, p: &'a [TopicPartition]) -> BoxedCall<'a>;
+    fn lost<'a>(&'a self, c: &'a Consumer<K, V>, p: &'a [TopicPartition]) -> BoxedCall<'a>;
+}
+
+impl<K, V, L: RebalanceListener<K, V>> ErasedListener<K, V> for L {
+    fn revoked<'a>(&'a self, c: &'a Consumer<K, V>, p: &'a [TopicPartition]) -> BoxedCall<'a> {
+        Box::pin(self.on_partitions_revoked(c, p))
+    }
+    fn assigned<'a>(&'a self, c: &'a Consumer<K, V>, p: &'a [TopicPartition]) -> BoxedCall<'a> {
+        Box::pin(self.on_partitions_assigned(c, p))
+    }
+    fn lost<'a>(&'a self, c: &'a Consumer<K, V>, p: &'a [TopicPartition]) -> BoxedCall<'a> {
+        Box::pin(self.on_partitions_lost(c, p))
     }
 }

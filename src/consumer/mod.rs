@@ -19,7 +19,7 @@ pub(crate) mod subscriptions;
 
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
 pub use handle::{Consumer, ConsumerBuilder, OffsetAndTimestamp};
-pub use listener::{ListenerFuture, RebalanceListener};
+pub use listener::RebalanceListener;
 pub use membership::{CommitHandle, GroupMetadata, OffsetAndMetadata};
 pub use metrics::ConsumerMetrics;
 pub use record::{ConsumerRecord, ConsumerRecords};

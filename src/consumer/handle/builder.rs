@@ -12,7 +12,7 @@ use crate::consumer::assignor::Assignor;
 use crate::consumer::config::{ConsumerConfig, IsolationLevel, OffsetReset};
 use crate::consumer::fetcher::{FetchContext, Fetcher};
 use crate::consumer::group_member::GroupMember;
-use crate::consumer::listener::RebalanceListener;
+use crate::consumer::listener::{ErasedListener, RebalanceListener};
 use crate::consumer::membership::{Membership, MembershipConfig};
 use crate::consumer::metrics::Counters;
 use crate::consumer::subscriptions::Subscriptions;
@@ -30,7 +30,7 @@ pub struct ConsumerBuilder<K, V> {
     /// [`Consumer::convert`]).
     default_serde: (bool, bool),
     assignors: Option<Vec<Arc<dyn Assignor>>>,
-    listener: Option<Arc<dyn RebalanceListener<K, V>>>,
+    listener: Option<Arc<dyn ErasedListener<K, V>>>,
 }
 
 impl<K, V> ConsumerBuilder<K, V>

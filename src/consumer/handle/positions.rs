@@ -16,6 +16,7 @@ use crate::error::{Context, Error, Result};
 /// An offset found by [`Consumer::offsets_for_times`] (Java's
 /// `OffsetAndTimestamp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OffsetAndTimestamp {
     /// The first offset whose timestamp is at or after the one asked for.
     pub offset: i64,

@@ -83,6 +83,7 @@ impl Drop for RebalanceEvent {
 /// (Java's `ConsumerGroupMetadata`, KIP-447): the transaction coordinator
 /// fences commits from a member of an older generation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct GroupMetadata {
     /// `group.id`.
     pub group_id: String,
@@ -94,8 +95,24 @@ pub struct GroupMetadata {
     pub group_instance_id: Option<String>,
 }
 
+impl GroupMetadata {
+    /// The identity of a consumer outside any generation of `group_id`
+    /// (Java's `new ConsumerGroupMetadata(groupId)`): generation -1, no
+    /// member id, no instance id. A group member's comes from
+    /// `Consumer::group_metadata`.
+    pub fn new(group_id: impl Into<String>) -> Self {
+        GroupMetadata {
+            group_id: group_id.into(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+        }
+    }
+}
+
 /// Counters of one member's group activity.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MembershipMetrics {
     /// Rebalances completed (each successful SyncGroup; a cooperative
     /// rebalance that moves partitions counts twice, as it takes two).

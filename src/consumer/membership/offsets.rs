@@ -22,6 +22,7 @@ use crate::{Error, ErrorCode, TopicPartition};
 /// leader epoch of the last record consumed (KIP-320, lets the next owner
 /// detect log truncation), and free-form metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OffsetAndMetadata {
     /// The next offset to consume.
     pub offset: i64,
@@ -39,6 +40,18 @@ impl OffsetAndMetadata {
             leader_epoch: None,
             metadata: Some(String::new()),
         }
+    }
+
+    /// The same offset with the leader epoch of the last consumed record.
+    pub fn with_leader_epoch(mut self, leader_epoch: Option<i32>) -> Self {
+        self.leader_epoch = leader_epoch;
+        self
+    }
+
+    /// The same offset with `metadata` stored beside it.
+    pub fn with_metadata(mut self, metadata: impl Into<String>) -> Self {
+        self.metadata = Some(metadata.into());
+        self
     }
 }
 
