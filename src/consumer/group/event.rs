@@ -50,6 +50,7 @@ pub struct JoinGroupResponse {
 
 impl JoinGroupResponse {
     /// A response carrying only an error code (and no member id).
+    #[cfg(test)]
     pub fn error(error: ErrorCode) -> Self {
         JoinGroupResponse {
             error,

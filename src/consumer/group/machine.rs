@@ -216,6 +216,7 @@ impl GroupMachine {
     }
 
     /// The subscribed topics.
+    #[cfg(test)]
     pub fn subscription(&self) -> &BTreeSet<Arc<str>> {
         &self.topics
     }

@@ -57,4 +57,4 @@ pub use action::{Action, Heartbeat, JoinGroup, LeaveGroup, Request, RequestKind,
 pub use config::{GroupConfig, RebalanceProtocol};
 pub use event::{Event, JoinGroupResponse, JoinedMember, MemberAssignment, SyncGroupResponse};
 pub use machine::GroupMachine;
-pub use state::{CoordinatorState, Generation, GroupState, NO_GENERATION_ID};
+pub use state::{CoordinatorState, GroupState, NO_GENERATION_ID};

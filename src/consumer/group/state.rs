@@ -103,11 +103,6 @@ impl GroupState {
                 | GroupState::Failed
         )
     }
-
-    /// Whether the machine is done for good.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, GroupState::Closed)
-    }
 }
 
 /// What the member knows about its group coordinator.

@@ -68,6 +68,7 @@ impl RebalanceEvent {
 
     /// The callback ran: let the membership go on. Same as dropping the
     /// event.
+    #[cfg(test)]
     pub fn done(self) {}
 }
 
@@ -425,17 +426,5 @@ impl MembershipHandle {
                 })
             }
         }
-    }
-
-    /// [`close`](Self::close) for a consumer with no rebalance listener:
-    /// finishes every event itself without running anything.
-    pub async fn close_without_listener(&self, timeout: Duration) -> Result<()> {
-        let drain = async {
-            while let Some(event) = self.next_event().await {
-                event.done();
-            }
-        };
-        let (closed, ()) = tokio::join!(self.close(timeout), drain);
-        closed
     }
 }

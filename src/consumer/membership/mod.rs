@@ -38,6 +38,11 @@ mod io;
 mod offsets;
 mod requests;
 
+/// The driver against real brokers (Tansu, librdkafka's mock cluster),
+/// as a member the way a consumer's poll loop drives it.
+#[cfg(test)]
+mod broker_tests;
+
 use std::sync::Arc;
 
 use tokio::sync::mpsc;

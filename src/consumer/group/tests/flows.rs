@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::Error;
+use crate::consumer::group::state::Generation;
 use crate::error::Context;
 
 #[test]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kafkit::consumer::membership::RebalanceKind;
 
-use crate::member::{Member, all, config, eventually, group, split_exactly};
-use crate::support::{self, BrokerKind, TestBroker};
+use super::member::{Member, all, config, eventually, group, split_exactly};
+use super::support::{self, BrokerKind, TestBroker};
 
 const PARTITIONS: i32 = 6;
 

@@ -10,8 +10,8 @@ use kafkit::TopicPartition;
 use kafkit::consumer::assignor::{Assignor, CooperativeSticky, Range};
 use kafkit::consumer::membership::RebalanceKind;
 
-use crate::member::{Member, View, all, config, eventually, group, split_exactly};
-use crate::support::{self, TestBroker};
+use super::member::{Member, View, all, config, eventually, group, split_exactly};
+use super::support::{self, TestBroker};
 
 const PARTITIONS: i32 = 6;
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kafkit::consumer::membership::{OffsetAndMetadata, RebalanceKind};
 
-use crate::member::{Member, all, config, eventually, group};
-use crate::support::{self, BrokerKind, TestBroker};
+use super::member::{Member, all, config, eventually, group};
+use super::support::{self, BrokerKind, TestBroker};
 
 async fn single_member(broker: &TestBroker) {
     let topic = support::unique_topic("single");
@@ -114,7 +114,7 @@ async fn single_member_tansu() {
     support::init_tracing();
     let broker = match TestBroker::tansu() {
         Ok(b) => b,
-        Err(reason) => crate::skip_or_fail!("{reason}"),
+        Err(reason) => return support::skip_or_fail(&reason),
     };
     single_member(&broker).await;
 }

@@ -9,8 +9,8 @@ use kafkit::consumer::membership::{OffsetAndMetadata, RebalanceKind};
 use rdkafka::mocking::MockCoordinator;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
-use crate::member::{Member, all, config, eventually, group};
-use crate::support::{self, TestBroker};
+use super::member::{Member, all, config, eventually, group};
+use super::support::{self, TestBroker};
 
 use RDKafkaRespErr::{
     RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS as LOAD_IN_PROGRESS,

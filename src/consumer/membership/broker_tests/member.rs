@@ -162,7 +162,7 @@ pub async fn eventually<T: std::fmt::Debug>(
 
 /// A group id no other test uses.
 pub fn group(prefix: &str) -> String {
-    crate::support::unique_topic(prefix)
+    super::support::unique_topic(prefix)
 }
 
 /// The members' owned partitions are disjoint and cover exactly `expected`.

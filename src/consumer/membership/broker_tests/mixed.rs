@@ -20,8 +20,8 @@ use kafkit::consumer::assignor::{
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use crate::member::{Member, all, config, eventually, group, split_exactly};
-use crate::support::{self, TestBroker};
+use super::member::{Member, all, config, eventually, group, split_exactly};
+use super::support::{self, TestBroker};
 
 const PARTITIONS: i32 = 6;
 

@@ -6,12 +6,13 @@
 //! first JoinGroup after about `session.timeout.ms / 2`, so members here
 //! use `session.timeout.ms=6000` and `heartbeat.interval.ms=500`.
 
-#[path = "../support/mod.rs"]
+#[path = "../../../../tests/support/mod.rs"]
 mod support;
 
 mod member;
 
 mod faults;
+#[allow(unsafe_code)] // librdkafka member ids through its C API
 mod mixed;
 mod multi;
 mod single;
