@@ -2,25 +2,21 @@
 //! groups (subscribe, commits, [`RebalanceListener`]) and partition
 //! assignment ([`assignor`], public for custom assignors).
 
-pub mod assignor;
 pub mod config;
-mod fetcher;
+mod fetch;
 pub(crate) mod group;
-mod group_member;
 mod handle;
-mod listener;
-pub(crate) mod membership;
 pub mod metrics;
 mod offsets;
-mod pattern;
+pub(crate) mod partitions;
 pub mod record;
 mod stream;
-pub(crate) mod subscriptions;
 
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
+pub use group::assignor;
+pub use group::driver::{CommitHandle, GroupMetadata, MembershipMetrics, OffsetAndMetadata};
+pub use group::listener::RebalanceListener;
 pub use handle::{Consumer, ConsumerBuilder, OffsetAndTimestamp};
-pub use listener::RebalanceListener;
-pub use membership::{CommitHandle, GroupMetadata, MembershipMetrics, OffsetAndMetadata};
 pub use metrics::ConsumerMetrics;
 pub use record::{ConsumerRecord, ConsumerRecords};
 pub use stream::RecordStream;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::config::{IsolationLevel, OffsetReset};
-use super::subscriptions::{PendingReset, Subscriptions};
+use super::partitions::{PendingReset, Subscriptions};
 use crate::TopicPartition;
 use crate::admin::{ListedOffset, OffsetSpec};
 use crate::client::Client;

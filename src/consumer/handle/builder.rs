@@ -10,12 +10,12 @@ use super::Consumer;
 use crate::client::Client;
 use crate::consumer::assignor::Assignor;
 use crate::consumer::config::{ConsumerConfig, IsolationLevel, OffsetReset};
-use crate::consumer::fetcher::{FetchContext, Fetcher};
-use crate::consumer::group_member::GroupMember;
-use crate::consumer::listener::{ErasedListener, RebalanceListener};
-use crate::consumer::membership::{Membership, MembershipConfig};
+use crate::consumer::fetch::{FetchContext, Fetcher};
+use crate::consumer::group::driver::{Membership, MembershipConfig};
+use crate::consumer::group::listener::{ErasedListener, RebalanceListener};
+use crate::consumer::group::member::GroupMember;
 use crate::consumer::metrics::Counters;
-use crate::consumer::subscriptions::Subscriptions;
+use crate::consumer::partitions::Subscriptions;
 use crate::error::Result;
 use crate::serialization::{DefaultSerde, Deserializer};
 

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::Consumer;
 use crate::TopicPartition;
-use crate::consumer::fetcher::completed::RawRecord;
+use crate::consumer::fetch::completed::RawRecord;
 use crate::consumer::offsets;
 use crate::consumer::record::{ConsumerRecord, ConsumerRecords};
 use crate::error::{Error, Result};
