@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::config::{IsolationLevel, OffsetReset};
-use super::partitions::{PendingReset, Subscriptions};
+use super::partitions::{PartitionTable, PendingReset};
 use crate::TopicPartition;
 use crate::admin::{ListedOffset, OffsetSpec};
 use crate::client::Client;
@@ -37,7 +37,7 @@ pub(crate) async fn list(
 /// meanwhile, so this is safe to abandon half way (cancel-safe).
 pub(crate) async fn reset_positions(
     client: &Client,
-    subs: &Subscriptions,
+    subs: &PartitionTable,
     isolation: IsolationLevel,
 ) {
     let pending = subs.pending_resets();

@@ -13,8 +13,8 @@
 //! data and bumps its *generation*; a fetch planned under an older
 //! generation is dropped when its response arrives, so stale data can never
 //! be delivered. Group membership (`consumer::group::member`) changes the
-//! assignment through [`Subscriptions::assign`] and sets committed positions
-//! with [`Subscriptions::seek`].
+//! assignment through [`PartitionTable::assign`] and sets committed positions
+//! with [`PartitionTable::seek`].
 //!
 //! This file holds the table and the assignment. The calls on it are
 //! grouped by who makes them: `positions.rs` (seeks, resets, pauses,
@@ -124,7 +124,7 @@ impl Table {
 
 /// The partition table, shared by the consumer handle and its fetch loops.
 #[derive(Debug)]
-pub(crate) struct Subscriptions {
+pub(crate) struct PartitionTable {
     table: Mutex<Table>,
     /// Woken when fetched data (or an error) arrives, for `poll`.
     pub data_ready: Notify,
@@ -134,9 +134,9 @@ pub(crate) struct Subscriptions {
     default_reset: OffsetReset,
 }
 
-impl Subscriptions {
+impl PartitionTable {
     pub(crate) fn new(default_reset: OffsetReset) -> Self {
-        Subscriptions {
+        PartitionTable {
             table: Mutex::new(Table::default()),
             data_ready: Notify::new(),
             fetch_wake: Notify::new(),

@@ -32,7 +32,7 @@ use tokio::sync::watch;
 
 use super::config::ConsumerConfig;
 use super::metrics::Counters;
-use super::partitions::Subscriptions;
+use super::partitions::PartitionTable;
 use crate::client::Client;
 
 /// What the fetch tasks share with the consumer handle.
@@ -40,7 +40,7 @@ use crate::client::Client;
 pub(crate) struct FetchContext {
     pub client: Client,
     pub config: ConsumerConfig,
-    pub subs: Arc<Subscriptions>,
+    pub subs: Arc<PartitionTable>,
     pub counters: Counters,
 }
 

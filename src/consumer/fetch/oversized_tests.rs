@@ -23,7 +23,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::completed;
 use crate::TopicPartition;
 use crate::consumer::config::OffsetReset;
-use crate::consumer::partitions::{FetchTarget, Subscriptions};
+use crate::consumer::partitions::{FetchTarget, PartitionTable};
 use crate::metadata::ClusterMetadata;
 use crate::protocol::records::{BatchWriter, Compression};
 
@@ -68,7 +68,12 @@ fn record_set(records: usize, value_len: usize) -> Bytes {
 }
 
 /// What `broker_loop` does with one partition of a response.
-fn hand_over(subs: &Subscriptions, target: &FetchTarget, data: Bytes, high_watermark: i64) -> bool {
+fn hand_over(
+    subs: &PartitionTable,
+    target: &FetchTarget,
+    data: Bytes,
+    high_watermark: i64,
+) -> bool {
     let topic: Arc<str> = target.tp.topic.clone();
     let decoded = completed::decode(
         &topic,
@@ -93,7 +98,7 @@ fn partitions(targets: &[FetchTarget]) -> Vec<i32> {
 
 #[test]
 fn an_oversized_partition_answer_is_buffered_once_and_then_held_back() {
-    let subs = Subscriptions::new(OffsetReset::Earliest);
+    let subs = PartitionTable::new(OffsetReset::Earliest);
     subs.assign((0..3).map(|p| TopicPartition::new("t", p)));
     for reset in subs.pending_resets() {
         subs.complete_reset(&reset, Ok(0), Duration::ZERO);

@@ -15,7 +15,7 @@ use crate::consumer::group::driver::{Membership, MembershipConfig};
 use crate::consumer::group::listener::{ErasedListener, RebalanceListener};
 use crate::consumer::group::member::GroupMember;
 use crate::consumer::metrics::Counters;
-use crate::consumer::partitions::Subscriptions;
+use crate::consumer::partitions::PartitionTable;
 use crate::error::Result;
 use crate::serialization::{DefaultSerde, Deserializer};
 
@@ -144,7 +144,7 @@ impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
     pub fn build(self) -> Result<Consumer<K, V>> {
         self.config.validate()?;
         self.client.ensure_open()?;
-        let subs = Arc::new(Subscriptions::new(self.config.auto_offset_reset));
+        let subs = Arc::new(PartitionTable::new(self.config.auto_offset_reset));
         let ctx = Arc::new(FetchContext {
             client: self.client,
             config: self.config,

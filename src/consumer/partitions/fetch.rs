@@ -5,7 +5,7 @@
 
 use tokio::time::Instant;
 
-use super::Subscriptions;
+use super::PartitionTable;
 use crate::TopicPartition;
 use crate::consumer::config::OffsetReset;
 use crate::consumer::fetch::completed::CompletedFetch;
@@ -22,7 +22,7 @@ pub(crate) struct FetchTarget {
     pub leader_epoch: i32,
 }
 
-impl Subscriptions {
+impl PartitionTable {
     /// What the fetch loop of `broker` should fetch now: assigned, not
     /// paused, positioned, error-free partitions it leads, whose buffers
     /// have room. Nothing while the whole buffer is at its bound.

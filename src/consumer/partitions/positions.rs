@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
-use super::Subscriptions;
+use super::PartitionTable;
 use crate::TopicPartition;
 use crate::consumer::config::OffsetReset;
 use crate::error::{Context, Error, Result};
@@ -20,7 +20,7 @@ pub(crate) struct PendingReset {
     pub strategy: OffsetReset,
 }
 
-impl Subscriptions {
+impl PartitionTable {
     /// Sets the delivered (and fetch) position; discards prefetched data
     /// and clears a sticky error.
     pub(crate) fn seek(&self, tp: &TopicPartition, offset: i64) -> Result<()> {

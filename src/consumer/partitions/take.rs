@@ -2,12 +2,12 @@
 //! each partition's error in its place; and undoing a delivery that
 //! deserialization stopped. Apart because this is the consumer's hot path.
 
-use super::Subscriptions;
+use super::PartitionTable;
 use crate::TopicPartition;
 use crate::consumer::fetch::completed::{Drained, RawRecord};
 use crate::error::Result;
 
-impl Subscriptions {
+impl PartitionTable {
     /// Bytes fetched but not yet handed out.
     pub(crate) fn buffered_bytes(&self) -> usize {
         self.lock().buffered_bytes
