@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use cli::{Args, Command, Opt};
-use kafkit::consumer::{Consumer, ListenerFuture, OffsetReset, RebalanceListener};
+use kafkit::consumer::{Consumer, OffsetReset, RebalanceListener};
 use kafkit::{Client, TopicPartition};
 
 static COMMAND: Command = Command {
@@ -48,37 +48,33 @@ static COMMAND: Command = Command {
 struct CommitOnRevoke;
 
 impl RebalanceListener<String, String> for CommitOnRevoke {
-    fn on_partitions_revoked<'a>(
-        &'a self,
-        consumer: &'a Consumer<String, String>,
-        partitions: &'a [TopicPartition],
-    ) -> ListenerFuture<'a> {
-        Box::pin(async move {
-            match consumer.commit_sync().await {
-                Ok(()) => eprintln!("revoked {}; offsets committed", names(partitions)),
-                Err(e) => eprintln!("revoked {}; commit failed: {e}", names(partitions)),
-            }
-        })
+    async fn on_partitions_revoked(
+        &self,
+        consumer: &Consumer<String, String>,
+        partitions: &[TopicPartition],
+    ) {
+        match consumer.commit_sync().await {
+            Ok(()) => eprintln!("revoked {}; offsets committed", names(partitions)),
+            Err(e) => eprintln!("revoked {}; commit failed: {e}", names(partitions)),
+        }
     }
 
-    fn on_partitions_assigned<'a>(
-        &'a self,
-        _consumer: &'a Consumer<String, String>,
-        partitions: &'a [TopicPartition],
-    ) -> ListenerFuture<'a> {
+    async fn on_partitions_assigned(
+        &self,
+        _consumer: &Consumer<String, String>,
+        partitions: &[TopicPartition],
+    ) {
         eprintln!("assigned {}", names(partitions));
-        Box::pin(async {})
     }
 
-    fn on_partitions_lost<'a>(
-        &'a self,
-        _consumer: &'a Consumer<String, String>,
-        partitions: &'a [TopicPartition],
-    ) -> ListenerFuture<'a> {
+    async fn on_partitions_lost(
+        &self,
+        _consumer: &Consumer<String, String>,
+        partitions: &[TopicPartition],
+    ) {
         // Someone else may own them already: committing now could move
         // their offsets back.
         eprintln!("lost {} (not committed)", names(partitions));
-        Box::pin(async {})
     }
 }
 

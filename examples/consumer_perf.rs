@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use cli::{Args, Command, Opt};
-use kafkit::consumer::{Consumer, ListenerFuture, OffsetReset, RebalanceListener};
+use kafkit::consumer::{Consumer, OffsetReset, RebalanceListener};
 use kafkit::{Client, TopicPartition};
 
 static COMMAND: Command = Command {
@@ -59,17 +59,16 @@ static COMMAND: Command = Command {
 struct Assigned(Arc<Mutex<Option<Instant>>>);
 
 impl RebalanceListener<Bytes, Bytes> for Assigned {
-    fn on_partitions_assigned<'a>(
-        &'a self,
-        _consumer: &'a Consumer<Bytes, Bytes>,
-        partitions: &'a [TopicPartition],
-    ) -> ListenerFuture<'a> {
+    async fn on_partitions_assigned(
+        &self,
+        _consumer: &Consumer<Bytes, Bytes>,
+        partitions: &[TopicPartition],
+    ) {
         if !partitions.is_empty()
             && let Ok(mut at) = self.0.lock()
         {
             at.get_or_insert_with(Instant::now);
         }
-        Box::pin(async {})
     }
 }
 

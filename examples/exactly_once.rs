@@ -91,16 +91,14 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
         seed(&client, &input, seed_count).await?;
     }
 
-    let config = ConsumerConfig {
-        group_id: Some(group.clone()),
-        enable_auto_commit: false,
-        isolation_level: IsolationLevel::ReadCommitted,
-        auto_offset_reset: OffsetReset::Earliest,
-        // Tansu completes a group's first join after session.timeout / 2.
-        session_timeout: Duration::from_secs(6),
-        heartbeat_interval: Duration::from_millis(500),
-        ..ConsumerConfig::default()
-    };
+    let mut config = ConsumerConfig::default();
+    config.group_id = Some(group.clone());
+    config.enable_auto_commit = false;
+    config.isolation_level = IsolationLevel::ReadCommitted;
+    config.auto_offset_reset = OffsetReset::Earliest;
+    // Tansu completes a group's first join after session.timeout / 2.
+    config.session_timeout = Duration::from_secs(6);
+    config.heartbeat_interval = Duration::from_millis(500);
     let consumer: Consumer<String, String> = Consumer::builder(&client).config(config).build()?;
     consumer.subscribe([input.as_str()])?;
 

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafkit::consumer::{Consumer, ConsumerBuilder, ConsumerRecord, OffsetReset};
+use kafkit::consumer::{Consumer, ConsumerBuilder, ConsumerRecord, OffsetAndMetadata, OffsetReset};
 use kafkit::producer::{Producer, ProducerRecord};
 use kafkit::protocol::records::TimestampType;
 use kafkit::{Client, ErrorCode, TopicPartition};
@@ -741,4 +741,195 @@ async fn close_drops_every_fetch_connection_at_once() {
         drop(consumer);
         client.close(Duration::from_secs(1)).await;
     }
+}
+
+/// A read_committed consumer's end offsets, `auto.offset.reset=latest`,
+/// `seek_to_end` and lag stop at the last stable offset (ListOffsets at
+/// isolation level 1, as Java's consumer asks); a read_uncommitted
+/// consumer's go to the high watermark.
+///
+/// Tansu and `KAFKA_BOOTSTRAP` (the mock keeps no LSO). Each record of the
+/// open transaction is awaited alone, so it is a batch of its own and
+/// Tansu's ListOffsets(LATEST) quirk (last batch's base offset + 1) gives
+/// the high watermark here too. Tansu deviation, measured: while a
+/// transaction is open it answers ListOffsets(LATEST, read_committed) with
+/// 0, below the LSO (its Fetch responses carry the right LSO, 5 here), so
+/// on Tansu the read_committed lookups are checked to stay at or below the
+/// LSO and to differ from the high watermark; on Apache Kafka they must be
+/// the LSO.
+async fn read_committed_ends_at_the_lso(broker: &TestBroker) {
+    use kafkit::consumer::IsolationLevel;
+    use kafkit::producer::TransactionalProducer;
+    let topic = support::unique_topic("lso");
+    broker.create_topic(&topic, 1).await;
+    let client = client(&broker.bootstrap()).await;
+    let tp = TopicPartition::new(&*topic, 0);
+    // Offsets 0..=4 plain records; 5..=7 an open transaction.
+    produce_singly(&client, &topic, 0, 0, 5).await;
+    let txn: TransactionalProducer<Bytes, Bytes> =
+        TransactionalProducer::builder(&client, format!("{topic}-txn"))
+            .build()
+            .unwrap();
+    txn.init_transactions().await.unwrap();
+    txn.begin_transaction().unwrap();
+    for i in 0..3 {
+        let r = ProducerRecord::new(&*topic, Bytes::from(format!("open-{i}"))).partition(0);
+        txn.send(r).await.unwrap();
+    }
+    let (lso, hwm) = (5, 8);
+    let exact_lso = broker.kind() != BrokerKind::Tansu;
+
+    let build = |isolation: IsolationLevel, reset: OffsetReset| -> Consumer<Bytes, Bytes> {
+        consumer(&client)
+            .isolation_level(isolation)
+            .auto_offset_reset(reset)
+            .max_poll_records(1)
+            .build()
+            .unwrap()
+    };
+    for isolation in [
+        IsolationLevel::ReadCommitted,
+        IsolationLevel::ReadUncommitted,
+    ] {
+        let what = format!("{broker}, {isolation:?}");
+        let check_end = |end: i64, lookup: &str| {
+            if isolation == IsolationLevel::ReadUncommitted {
+                assert_eq!(end, hwm, "{what}: {lookup}");
+            } else if exact_lso {
+                assert_eq!(end, lso, "{what}: {lookup}");
+            } else {
+                assert!(end <= lso, "{what}: {lookup} {end} is past the LSO {lso}");
+            }
+        };
+        let c = build(isolation, OffsetReset::Latest);
+        let ends = c.end_offsets(std::slice::from_ref(&tp)).await.unwrap();
+        check_end(ends[&tp], "end_offsets");
+        // auto.offset.reset=latest
+        c.assign([tp.clone()]).unwrap();
+        check_end(c.position(&tp).await.unwrap(), "reset=latest");
+        // seek_to_end
+        c.seek(&tp, 3).unwrap();
+        c.seek_to_end(&[]).unwrap();
+        check_end(c.position(&tp).await.unwrap(), "seek_to_end");
+        c.close(Duration::from_secs(5)).await;
+        // Lag once one record is delivered (position 1), from the Fetch
+        // response's LSO or high watermark.
+        let c = build(isolation, OffsetReset::Earliest);
+        c.assign([tp.clone()]).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while c.position(&tp).await.unwrap() < 1 || c.lag(&tp).is_none() {
+            assert!(tokio::time::Instant::now() < deadline, "{what}: no record");
+            if c.position(&tp).await.unwrap() < 1 {
+                assert!(c.poll(Duration::from_millis(200)).await.unwrap().len() <= 1);
+            } else {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        let end = match isolation {
+            IsolationLevel::ReadCommitted => lso,
+            _ => hwm,
+        };
+        assert_eq!(c.lag(&tp), Some(end - 1), "{what}: lag");
+        c.close(Duration::from_secs(5)).await;
+    }
+
+    // Once the transaction commits (marker at 8), both ends are 9.
+    txn.commit_transaction().await.unwrap();
+    for isolation in [
+        IsolationLevel::ReadCommitted,
+        IsolationLevel::ReadUncommitted,
+    ] {
+        let c = build(isolation, OffsetReset::Latest);
+        let ends = c.end_offsets(std::slice::from_ref(&tp)).await.unwrap();
+        assert_eq!(ends[&tp], hwm + 1, "{broker}, {isolation:?} after commit");
+        c.close(Duration::from_secs(5)).await;
+    }
+    txn.close(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_end_offsets_lag_and_reset_latest_stop_at_the_last_stable_offset() {
+    support::init_tracing();
+    let mut brokers: Vec<TestBroker> = Vec::new();
+    match TestBroker::tansu() {
+        Ok(b) => brokers.push(b),
+        Err(reason) => support::skip_or_fail(&format!("Tansu part skipped: {reason}")),
+    }
+    brokers.extend(TestBroker::external());
+    for broker in &brokers {
+        read_committed_ends_at_the_lso(broker).await;
+    }
+}
+
+/// Group calls on a consumer built without `group.id` are usage errors:
+/// `Error::InvalidArgument`, neither fatal nor retriable (before, a fatal
+/// `Error::Config`). And `commit_record` commits the record's offset + 1
+/// with its leader epoch (librdkafka's mock cluster).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_calls_without_group_id_are_usage_errors_and_commit_record_commits_offset_plus_one() {
+    support::init_tracing();
+    let broker = TestBroker::mock(1);
+    let topic = support::unique_topic("no-group");
+    broker.create_topic(&topic, 1).await;
+    let client = client(&broker.bootstrap()).await;
+    produce_singly(&client, &topic, 0, 0, 3).await;
+    let tp = TopicPartition::new(&*topic, 0);
+    let read_one = async |c: &Consumer<Bytes, Bytes>| -> Rec {
+        c.assign([tp.clone()]).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(tokio::time::Instant::now() < deadline, "no record");
+            if let Some(r) = c
+                .poll(Duration::from_millis(200))
+                .await
+                .unwrap()
+                .into_iter()
+                .next()
+            {
+                return r;
+            }
+        }
+    };
+
+    let plain = consumer(&client).max_poll_records(1).build().unwrap();
+    let record = read_one(&plain).await;
+    let usage = |what: &str, r: kafkit::Result<()>| match r {
+        Err(e @ kafkit::Error::InvalidArgument { .. }) => {
+            assert!(!e.is_fatal() && !e.is_retriable(), "{what}: {e:?}");
+        }
+        other => panic!("{what}: expected a usage error, got {other:?}"),
+    };
+    usage("subscribe", plain.subscribe([topic.as_str()]));
+    usage("subscribe_pattern", plain.subscribe_pattern("no-group.*"));
+    usage("commit_sync", plain.commit_sync().await);
+    usage("commit_async", plain.commit_async().map(drop));
+    usage(
+        "commit_offsets",
+        plain
+            .commit_offsets(BTreeMap::from([(tp.clone(), OffsetAndMetadata::new(1))]))
+            .await,
+    );
+    usage("commit_record", plain.commit_record(&record).await);
+    usage(
+        "committed",
+        plain.committed(std::slice::from_ref(&tp)).await.map(drop),
+    );
+    usage("group_metadata", plain.group_metadata().map(drop));
+    // The consumer still works: the error was not fatal.
+    assert_eq!(plain.position(&tp).await.unwrap(), record.offset + 1);
+    plain.close(Duration::from_secs(5)).await;
+
+    let grouped = consumer(&client)
+        .group_id(support::unique_topic("g"))
+        .enable_auto_commit(false)
+        .max_poll_records(1)
+        .build()
+        .unwrap();
+    let record = read_one(&grouped).await;
+    grouped.commit_record(&record).await.unwrap();
+    let committed = grouped.committed(std::slice::from_ref(&tp)).await.unwrap();
+    let committed = committed[&tp].clone().expect("an offset was committed");
+    assert_eq!(committed.offset, record.offset + 1);
+    assert_eq!(committed.leader_epoch, record.leader_epoch);
+    grouped.close(Duration::from_secs(5)).await;
 }

@@ -154,7 +154,9 @@ async fn an_invalid_pattern_or_a_missing_group_is_refused() {
 
     let loner: Consumer<String, String> = Consumer::builder(&client).build().unwrap();
     let e = loner.subscribe_pattern("orders.*").unwrap_err();
-    assert!(matches!(e, Error::Config(_)), "{e:?}");
+    // A usage error, not fatal to the client.
+    assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
+    assert!(!e.is_fatal(), "{e:?}");
 
     // After close the stream ends instead of waiting forever.
     member.close(Duration::from_secs(5)).await;

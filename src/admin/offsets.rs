@@ -60,6 +60,19 @@ impl Admin {
         partitions: &[(&str, i32)],
         spec: OffsetSpec,
     ) -> Result<Vec<(Tp, Result<ListedOffset>)>> {
+        self.list_offsets_isolated(partitions, spec, 0).await
+    }
+
+    /// [`list_offsets`](Self::list_offsets) at an isolation level (the
+    /// wire value: 0 read_uncommitted, 1 read_committed). With
+    /// read_committed, `Latest` is the last stable offset, as a
+    /// read_committed consumer needs it (Java's `ListOffsetsOptions`).
+    pub(crate) async fn list_offsets_isolated(
+        &self,
+        partitions: &[(&str, i32)],
+        spec: OffsetSpec,
+        isolation_level: i8,
+    ) -> Result<Vec<(Tp, Result<ListedOffset>)>> {
         let deadline = tokio::time::Instant::now() + self.client.request_timeout();
         let topics: Vec<&str> = {
             let mut t: Vec<&str> = partitions.iter().map(|(t, _)| *t).collect();
@@ -100,7 +113,10 @@ impl Admin {
                 }
             }
             for (leader, tps) in by_leader {
-                match self.list_offsets_at(leader, &tps, spec).await {
+                match self
+                    .list_offsets_at(leader, &tps, spec, isolation_level)
+                    .await
+                {
                     Ok(results) => {
                         for (tp, result) in results {
                             match result {
@@ -155,6 +171,7 @@ impl Admin {
         leader: i32,
         tps: &[(Tp, i32)],
         spec: OffsetSpec,
+        isolation_level: i8,
     ) -> Result<Vec<(Tp, Result<ListedOffset>)>> {
         let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
         for ((topic, partition), epoch) in tps {
@@ -169,6 +186,7 @@ impl Admin {
         }
         let req = ListOffsetsRequest::default()
             .with_replica_id(BrokerId(-1))
+            .with_isolation_level(isolation_level)
             .with_topics(
                 topics
                     .into_iter()

@@ -61,6 +61,7 @@ impl IsolationLevel {
 /// Group settings (`group.id` and below) are stored for the group
 /// membership driver; a consumer without a group uses manual assignment.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ConsumerConfig {
     /// `fetch.min.bytes` (1): the broker answers a Fetch once it has this much.
     pub fetch_min_bytes: i32,

@@ -4,7 +4,7 @@
 //! The rest of its surface lives beside it, one concern a file:
 //! `builder.rs` (settings and start-up), `poll.rs` (waiting for, taking and
 //! deserializing records) and `positions.rs` (seeks, pauses, positions,
-//! lag and offset lookups). Group calls are in `group_member.rs`.
+//! lag and offset lookups). Group calls are in `group/member.rs`.
 
 mod builder;
 mod poll;
@@ -18,9 +18,9 @@ pub use builder::ConsumerBuilder;
 pub use positions::OffsetAndTimestamp;
 
 use super::config::{ConsumerConfig, IsolationLevel};
-use super::fetcher::{FetchContext, Fetcher};
-use super::group_member::GroupMember;
-use super::listener::RebalanceListener;
+use super::fetch::{FetchContext, Fetcher};
+use super::group::listener::ErasedListener;
+use super::group::member::GroupMember;
 use super::metrics::ConsumerMetrics;
 use crate::TopicPartition;
 use crate::client::Client;
@@ -67,7 +67,7 @@ pub struct Consumer<K, V> {
     default_serde: (bool, bool),
     /// Group membership, when `group.id` is set.
     pub(super) group: Option<GroupMember>,
-    pub(super) listener: Option<Arc<dyn RebalanceListener<K, V>>>,
+    pub(super) listener: Option<Arc<dyn ErasedListener<K, V>>>,
 }
 
 impl<K, V> std::fmt::Debug for Consumer<K, V> {

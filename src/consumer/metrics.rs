@@ -45,6 +45,7 @@ impl Counters {
 /// A snapshot of a consumer's counters (Java's `records-consumed-total`,
 /// `fetch-latency-avg`, `records-lag`, ... in one struct).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConsumerMetrics {
     /// Records received in Fetch responses: every record of each batch
     /// that was decoded for a partition the fetch was planned for

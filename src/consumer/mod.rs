@@ -1,26 +1,22 @@
 //! The consumer: the fetch pipeline behind the typed [`Consumer`], consumer
-//! groups ([`group`], the membership state machine) and partition
-//! assignment ([`assignor`]).
+//! groups (subscribe, commits, [`RebalanceListener`]) and partition
+//! assignment ([`assignor`], public for custom assignors).
 
-pub mod assignor;
 pub mod config;
-mod fetcher;
-pub mod group;
-mod group_member;
+mod fetch;
+pub(crate) mod group;
 mod handle;
-mod listener;
-pub mod membership;
 pub mod metrics;
 mod offsets;
-mod pattern;
+pub(crate) mod partitions;
 pub mod record;
 mod stream;
-pub(crate) mod subscriptions;
 
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
+pub use group::assignor;
+pub use group::driver::{CommitHandle, GroupMetadata, MembershipMetrics, OffsetAndMetadata};
+pub use group::listener::RebalanceListener;
 pub use handle::{Consumer, ConsumerBuilder, OffsetAndTimestamp};
-pub use listener::{ListenerFuture, RebalanceListener};
-pub use membership::{GroupMetadata, OffsetAndMetadata};
 pub use metrics::ConsumerMetrics;
 pub use record::{ConsumerRecord, ConsumerRecords};
 pub use stream::RecordStream;

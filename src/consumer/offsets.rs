@@ -5,22 +5,25 @@
 
 use std::collections::BTreeMap;
 
-use super::config::OffsetReset;
-use super::subscriptions::{PendingReset, Subscriptions};
+use super::config::{IsolationLevel, OffsetReset};
+use super::partitions::{PartitionTable, PendingReset};
 use crate::TopicPartition;
 use crate::admin::{ListedOffset, OffsetSpec};
 use crate::client::Client;
 use crate::error::Result;
 
-/// Looks up `spec` for each partition; one result per partition.
+/// Looks up `spec` for each partition at the consumer's isolation level
+/// (`Latest` is the last stable offset for read_committed, as in Java);
+/// one result per partition.
 pub(crate) async fn list(
     client: &Client,
     tps: &[TopicPartition],
     spec: OffsetSpec,
+    isolation: IsolationLevel,
 ) -> Result<BTreeMap<TopicPartition, Result<ListedOffset>>> {
     let query: Vec<(&str, i32)> = tps.iter().map(|tp| (&*tp.topic, tp.partition)).collect();
     let results = crate::admin::Admin::new(client)
-        .list_offsets(&query, spec)
+        .list_offsets_isolated(&query, spec, isolation.wire())
         .await?;
     Ok(results
         .into_iter()
@@ -31,7 +34,11 @@ pub(crate) async fn list(
 /// Finds a position for every partition that needs one, per its reset
 /// strategy. Results are applied only if the partition was not sought
 /// meanwhile, so this is safe to abandon half way (cancel-safe).
-pub(crate) async fn reset_positions(client: &Client, subs: &Subscriptions) {
+pub(crate) async fn reset_positions(
+    client: &Client,
+    subs: &PartitionTable,
+    isolation: IsolationLevel,
+) {
     let pending = subs.pending_resets();
     if pending.is_empty() {
         return;
@@ -47,7 +54,7 @@ pub(crate) async fn reset_positions(client: &Client, subs: &Subscriptions) {
             _ => OffsetSpec::Latest,
         };
         let tps: Vec<TopicPartition> = group.iter().map(|r| r.tp.clone()).collect();
-        match list(client, &tps, spec).await {
+        match list(client, &tps, spec, isolation).await {
             Ok(mut results) => {
                 for reset in group {
                     let result = match results.remove(&reset.tp) {

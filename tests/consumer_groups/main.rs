@@ -17,6 +17,7 @@
 mod support;
 
 mod close_commit;
+mod commit_order;
 mod faults;
 mod mixed;
 mod poll_interval;

@@ -20,9 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafkit::consumer::assignor::Assignor;
-use kafkit::consumer::{
-    Consumer, ListenerFuture, OffsetAndMetadata, OffsetReset, RebalanceListener,
-};
+use kafkit::consumer::{Consumer, OffsetAndMetadata, OffsetReset, RebalanceListener};
 use kafkit::producer::{Producer, ProducerRecord};
 use kafkit::{Client, TopicPartition};
 
@@ -134,39 +132,35 @@ impl CommitOnRevoke {
 }
 
 impl RebalanceListener<String, String> for CommitOnRevoke {
-    fn on_partitions_revoked<'a>(
-        &'a self,
-        consumer: &'a Consumer<String, String>,
-        partitions: &'a [TopicPartition],
-    ) -> ListenerFuture<'a> {
-        Box::pin(async move {
-            self.note(Callback::Revoked, partitions);
-            match consumer.commit_sync().await {
-                Ok(()) => self.commits_ok.fetch_add(1, Ordering::Relaxed),
-                Err(e) => {
-                    eprintln!("commit on revoke of {partitions:?} failed: {e}");
-                    self.commits_failed.fetch_add(1, Ordering::Relaxed)
-                }
-            };
-        })
+    async fn on_partitions_revoked(
+        &self,
+        consumer: &Consumer<String, String>,
+        partitions: &[TopicPartition],
+    ) {
+        self.note(Callback::Revoked, partitions);
+        match consumer.commit_sync().await {
+            Ok(()) => self.commits_ok.fetch_add(1, Ordering::Relaxed),
+            Err(e) => {
+                eprintln!("commit on revoke of {partitions:?} failed: {e}");
+                self.commits_failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
     }
 
-    fn on_partitions_assigned<'a>(
-        &'a self,
-        _consumer: &'a Consumer<String, String>,
-        partitions: &'a [TopicPartition],
-    ) -> ListenerFuture<'a> {
+    async fn on_partitions_assigned(
+        &self,
+        _consumer: &Consumer<String, String>,
+        partitions: &[TopicPartition],
+    ) {
         self.note(Callback::Assigned, partitions);
-        Box::pin(async {})
     }
 
-    fn on_partitions_lost<'a>(
-        &'a self,
-        _consumer: &'a Consumer<String, String>,
-        partitions: &'a [TopicPartition],
-    ) -> ListenerFuture<'a> {
+    async fn on_partitions_lost(
+        &self,
+        _consumer: &Consumer<String, String>,
+        partitions: &[TopicPartition],
+    ) {
         self.note(Callback::Lost, partitions);
-        Box::pin(async {})
     }
 }
 

@@ -34,12 +34,7 @@ async fn committed_transaction(
         }
         deliveries.push((i, p.enqueue(r).await.unwrap()));
     }
-    let group = GroupMetadata {
-        group_id: "txn-mock-group".into(),
-        generation_id: -1,
-        member_id: String::new(),
-        group_instance_id: None,
-    };
+    let group = GroupMetadata::new("txn-mock-group");
     let offsets = BTreeMap::from([(
         TopicPartition::new("txn-mock-input", 0),
         OffsetAndMetadata::new(range.end as i64),

@@ -27,13 +27,11 @@ async fn offsets_are_stored_on_commit_and_not_on_abort() {
     // A real group member, so the offsets go with its generation and
     // member id (KIP-447).
     let consumer_client = client(&broker.bootstrap()).await;
-    let config = ConsumerConfig {
-        group_id: Some(group.clone()),
-        enable_auto_commit: false,
-        session_timeout: Duration::from_millis(6000),
-        heartbeat_interval: Duration::from_millis(500),
-        ..ConsumerConfig::default()
-    };
+    let mut config = ConsumerConfig::default();
+    config.group_id = Some(group.clone());
+    config.enable_auto_commit = false;
+    config.session_timeout = Duration::from_millis(6000);
+    config.heartbeat_interval = Duration::from_millis(500);
     let consumer: Consumer<String, String> = Consumer::builder(&consumer_client)
         .config(config)
         .build()

@@ -185,12 +185,9 @@ async fn a_commit_waiting_for_offsets_that_fail_is_refused_before_end_txn() {
     let offsets = tokio::spawn({
         let p = p.clone();
         async move {
-            let group = kafkit::consumer::GroupMetadata {
-                group_id: "race-offsets-group".into(),
-                generation_id: 3,
-                member_id: "m-1".into(),
-                group_instance_id: None,
-            };
+            let mut group = kafkit::consumer::GroupMetadata::new("race-offsets-group");
+            group.generation_id = 3;
+            group.member_id = "m-1".into();
             let offsets = std::collections::BTreeMap::from([(
                 kafkit::TopicPartition::new(topic, 0),
                 kafkit::consumer::OffsetAndMetadata::new(1),

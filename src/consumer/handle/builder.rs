@@ -10,12 +10,12 @@ use super::Consumer;
 use crate::client::Client;
 use crate::consumer::assignor::Assignor;
 use crate::consumer::config::{ConsumerConfig, IsolationLevel, OffsetReset};
-use crate::consumer::fetcher::{FetchContext, Fetcher};
-use crate::consumer::group_member::GroupMember;
-use crate::consumer::listener::RebalanceListener;
-use crate::consumer::membership::{Membership, MembershipConfig};
+use crate::consumer::fetch::{FetchContext, Fetcher};
+use crate::consumer::group::driver::{Membership, MembershipConfig};
+use crate::consumer::group::listener::{ErasedListener, RebalanceListener};
+use crate::consumer::group::member::GroupMember;
 use crate::consumer::metrics::Counters;
-use crate::consumer::subscriptions::Subscriptions;
+use crate::consumer::partitions::PartitionTable;
 use crate::error::Result;
 use crate::serialization::{DefaultSerde, Deserializer};
 
@@ -30,7 +30,7 @@ pub struct ConsumerBuilder<K, V> {
     /// [`Consumer::convert`]).
     default_serde: (bool, bool),
     assignors: Option<Vec<Arc<dyn Assignor>>>,
-    listener: Option<Arc<dyn RebalanceListener<K, V>>>,
+    listener: Option<Arc<dyn ErasedListener<K, V>>>,
 }
 
 impl<K, V> ConsumerBuilder<K, V>
@@ -144,7 +144,7 @@ impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
     pub fn build(self) -> Result<Consumer<K, V>> {
         self.config.validate()?;
         self.client.ensure_open()?;
-        let subs = Arc::new(Subscriptions::new(self.config.auto_offset_reset));
+        let subs = Arc::new(PartitionTable::new(self.config.auto_offset_reset));
         let ctx = Arc::new(FetchContext {
             client: self.client,
             config: self.config,

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::Consumer;
 use crate::TopicPartition;
-use crate::consumer::fetcher::completed::RawRecord;
+use crate::consumer::fetch::completed::RawRecord;
 use crate::consumer::offsets;
 use crate::consumer::record::{ConsumerRecord, ConsumerRecords};
 use crate::error::{Error, Result};
@@ -103,7 +103,11 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         loop {
             self.check_open()?;
             if subs.has_pending_resets() {
-                let reset = offsets::reset_positions(&self.ctx.client, subs);
+                let reset = offsets::reset_positions(
+                    &self.ctx.client,
+                    subs,
+                    self.ctx.config.isolation_level,
+                );
                 match deadline {
                     Some(d) => {
                         if tokio::time::timeout_at(d, reset).await.is_err() {

@@ -16,6 +16,7 @@ use crate::error::{Context, Error, Result};
 /// An offset found by [`Consumer::offsets_for_times`] (Java's
 /// `OffsetAndTimestamp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OffsetAndTimestamp {
     /// The first offset whose timestamp is at or after the one asked for.
     pub offset: i64,
@@ -57,9 +58,10 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     /// Moves to the end of each partition (all assigned ones when `tps` is
     /// empty), looked up lazily by the next `poll` or `position`.
     ///
-    /// The end is what the broker answers to ListOffsets(LATEST): the high
-    /// watermark on Apache Kafka (Tansu answers its last batch's base
-    /// offset + 1 instead).
+    /// The end is what the broker answers to ListOffsets(LATEST) at the
+    /// consumer's isolation level: the high watermark on Apache Kafka, the
+    /// last stable offset for a `read_committed` consumer (Tansu answers
+    /// its last batch's base offset + 1 instead of the high watermark).
     pub fn seek_to_end(&self, tps: &[TopicPartition]) -> Result<()> {
         self.check_open()?;
         for tp in self.assigned_or_all(tps) {
@@ -87,7 +89,12 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                         .with_partition(tp.partition),
                 });
             }
-            offsets::reset_positions(&self.ctx.client, &self.ctx.subs).await;
+            offsets::reset_positions(
+                &self.ctx.client,
+                &self.ctx.subs,
+                self.ctx.config.isolation_level,
+            )
+            .await;
             if self.ctx.subs.position(tp)?.is_none() {
                 tokio::time::sleep(self.ctx.client.retry_backoff()).await;
             }
@@ -126,7 +133,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     ) -> Result<BTreeMap<TopicPartition, i64>> {
         self.check_open()?;
         let mut out = BTreeMap::new();
-        for (tp, r) in offsets::list(&self.ctx.client, tps, spec).await? {
+        for (tp, r) in
+            offsets::list(&self.ctx.client, tps, spec, self.ctx.config.isolation_level).await?
+        {
             out.insert(tp, r?.offset);
         }
         Ok(out)
@@ -141,8 +150,10 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     }
 
     /// The end offset of each partition, as ListOffsets(LATEST) answers it
-    /// (the high watermark on Apache Kafka; see [`Consumer::seek_to_end`]
-    /// for Tansu).
+    /// at the consumer's isolation level (Java's `endOffsets`): the high
+    /// watermark, or for `read_committed` the last stable offset (records
+    /// of open transactions are not counted); see [`Consumer::seek_to_end`]
+    /// for Tansu.
     pub async fn end_offsets(
         &self,
         tps: &[TopicPartition],
@@ -171,8 +182,13 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         }
         let mut out = BTreeMap::new();
         for (ts, tps) in by_time {
-            for (tp, r) in
-                offsets::list(&self.ctx.client, &tps, OffsetSpec::ForTimestamp(ts)).await?
+            for (tp, r) in offsets::list(
+                &self.ctx.client,
+                &tps,
+                OffsetSpec::ForTimestamp(ts),
+                self.ctx.config.isolation_level,
+            )
+            .await?
             {
                 let listed = r?;
                 let found = (listed.offset >= 0).then_some(OffsetAndTimestamp {
