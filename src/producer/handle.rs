@@ -1,8 +1,8 @@
 //! The typed `Producer` handle, its builder and delivery futures.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore, TryAcquireError};
@@ -18,23 +18,12 @@ use super::partitioner::{
 use super::record::{ProducerRecord, RecordMetadata};
 use super::routing::Routes;
 use super::sender;
+use super::shared::{Metrics, Shared};
 use super::transaction::{TransactionManager, TransactionalProducerBuilder};
 use crate::client::Client;
 use crate::error::{Context, Error, ErrorCode, Result};
 use crate::protocol::records::Compression;
 use crate::serialization::{DefaultSerde, Serializer};
-
-/// Counters of a producer, readable as a snapshot.
-#[derive(Debug, Default)]
-pub(crate) struct Metrics {
-    pub sent: AtomicU64,
-    pub failed: AtomicU64,
-    pub retried: AtomicU64,
-    pub batches_sent: AtomicU64,
-    pub bytes_sent: AtomicU64,
-    pub identity_resets: AtomicU64,
-    pub txn_retries: AtomicU64,
-}
 
 /// A snapshot of a producer's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,89 +58,6 @@ impl ProducerMetrics {
     /// first).
     pub fn average_batch_bytes(&self) -> u64 {
         self.bytes_sent.checked_div(self.batches_sent).unwrap_or(0)
-    }
-}
-
-/// State shared by the producer handles and the sender task.
-pub(crate) struct Shared {
-    pub client: Client,
-    pub config: ProducerConfig,
-    accumulator: Mutex<Accumulator>,
-    sticky: Mutex<HashMap<Arc<str>, StickyPartitioner>>,
-    routes: Routes,
-    selector: PartitionSelector,
-    memory: Semaphore,
-    pub producer_id: Mutex<Option<(i64, i16)>>,
-    /// Set when the producer must take a new id before sending new batches.
-    pub renew_identity: AtomicBool,
-    pub wake: Notify,
-    pub idle: Notify,
-    flushes: AtomicUsize,
-    closed: AtomicBool,
-    closed_hard: AtomicBool,
-    fatal: Mutex<Option<Error>>,
-    pub metrics: Metrics,
-    /// Set for a `TransactionalProducer`: its transaction state, which the
-    /// sender consults per batch (never per record) and tells of failures.
-    pub txn: Option<Arc<TransactionManager>>,
-}
-
-impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, Accumulator> {
-        // Nothing panics while holding it, so a poisoned lock still holds
-        // consistent data.
-        self.accumulator.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn flushing(&self) -> bool {
-        self.flushes.load(Ordering::Acquire) > 0 || self.is_closed()
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
-    pub fn is_closed_hard(&self) -> bool {
-        self.closed_hard.load(Ordering::Acquire)
-    }
-
-    /// Marks the producer closed without waiting (no I/O): new sends fail
-    /// with [`Error::Closed`]; the sender settles what is queued or in
-    /// flight, then ends. For handles dropped without `close`.
-    pub fn close_without_waiting(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.wake.notify_one();
-    }
-
-    /// Records an error after which the producer cannot continue.
-    pub fn set_fatal(&self, e: Error) {
-        *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-        self.closed.store(true, Ordering::Release);
-    }
-
-    fn check_usable(&self) -> Result<()> {
-        // The common case reads one atomic; a fatal error always closes.
-        if !self.is_closed() {
-            return Ok(());
-        }
-        if let Some(e) = self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Err(e);
-        }
-        if self.is_closed() {
-            Err(Error::Closed)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub fn release_memory(&self, bytes: usize) {
-        self.memory.add_permits(bytes);
-    }
-
-    pub fn idle_check(&self) {
-        if self.lock().outstanding() == 0 {
-            self.idle.notify_waiters();
-        }
     }
 }
 

@@ -16,7 +16,7 @@ use tracing::Instrument;
 use super::accumulator::{DrainMode, ProducerBatch};
 use super::config::Acks;
 use super::delivery::BatchAck;
-use super::handle::Shared;
+use super::shared::Shared;
 use crate::error::{Context, Error, ErrorCode, Result};
 use crate::net::PendingResponse;
 use crate::net::pool::{BrokerRef, Lane};
