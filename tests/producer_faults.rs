@@ -239,10 +239,17 @@ async fn timed_out_records_say_whether_they_may_have_been_written() {
 
 #[tokio::test]
 async fn records_that_never_left_are_reported_as_not_written() {
+    support::init_tracing();
     let mock = support::mock_cluster(1);
     let producer = one_broker_producer(&mock, Duration::from_millis(1000)).await;
     // The only broker refuses connections: nothing can be written.
     mock.broker_down(1).unwrap();
+    // The mock closes the producer's connection; give the client a moment to
+    // read the end of stream. A record written into the closed socket before
+    // the client noticed would rightly count as maybe written: the client
+    // cannot tell whether the broker read it (the sender sends a lone record
+    // at once, so without this pause the record can beat the notice).
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let down = producer
         .send(ProducerRecord::new("t", "down".to_string()))
         .await

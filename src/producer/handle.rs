@@ -372,7 +372,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                 }
             }
         }
-        let (delivery, full) = {
+        let (delivery, appended) = {
             let mut sticky = shared.sticky.lock().unwrap_or_else(|p| p.into_inner());
             let mut acc = shared.lock();
             let partition = match choice {
@@ -383,7 +383,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                     .partition(&partitions),
             };
             let tp = (topic.clone(), partition);
-            let (delivery, full) = acc.append(
+            let (delivery, appended) = acc.append(
                 &tp,
                 timestamp,
                 key.as_deref(),
@@ -394,11 +394,13 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             if choice == PartitionChoice::Sticky
                 && let Some(s) = sticky.get_mut(&topic)
             {
-                s.on_append(size, full);
+                s.on_append(size, appended.full);
             }
-            (delivery, full)
+            (delivery, appended)
         };
-        if full {
+        if appended.wake {
+            // A new batch (the sender learns its linger deadline, or sends
+            // it at once with linger.ms=0) or a full one.
             shared.wake.notify_one();
         }
         Ok(delivery)
@@ -476,10 +478,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                 break;
             }
             shared.wake.notify_one();
-            tokio::select! {
-                _ = idle => {}
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            }
+            // Every path that settles a record checks for idle (see
+            // `Shared::idle_check`): no fallback tick.
+            idle.await;
         }
     }
 

@@ -30,6 +30,9 @@ pub(super) struct PartitionQueue {
     /// connection could overtake one still pending on the old (a broker that
     /// checks sequences would refuse it, one that does not would reorder).
     in_flight_conn: Option<u64>,
+    /// The leader whose sink the in-flight batches were handed to (drained
+    /// and maybe not written yet). A partition has one at a time.
+    pub(super) in_flight_leader: Option<i32>,
     /// A batch was held back because its predecessors are in flight on
     /// another connection; nothing more is drained until they settle.
     pub(super) blocked: bool,
@@ -46,6 +49,7 @@ impl PartitionQueue {
         self.in_flight = self.in_flight.saturating_sub(1);
         if self.in_flight == 0 {
             self.in_flight_conn = None;
+            self.in_flight_leader = None;
             self.blocked = false;
             self.retry_in_flight = false;
         }
@@ -74,7 +78,7 @@ impl Accumulator {
         // A predecessor back in the queue must be written first.
         if q.batches
             .front()
-            .is_some_and(|b| b.encoded.is_some() && b.closed_order < batch.closed_order)
+            .is_some_and(|b| !b.is_open() && b.closed_order < batch.closed_order)
         {
             return false;
         }
@@ -144,11 +148,16 @@ impl Accumulator {
         for q in self.queues.values_mut() {
             let mut seq = 0;
             for b in q.batches.iter_mut() {
-                let Some(encoded) = &b.encoded else {
+                if b.is_open() {
                     // Open batches are numbered when they are drained.
                     break;
-                };
-                b.encoded = Some(restamp_producer(encoded, producer_id, epoch, seq)?);
+                }
+                if let Some(encoded) = &b.encoded {
+                    b.encoded = Some(restamp_producer(encoded, producer_id, epoch, seq)?);
+                } else if let Some(w) = b.writer.as_mut() {
+                    // Drained, not encoded yet: stamp the writer instead.
+                    w.producer(producer_id, epoch, seq);
+                }
                 b.base_sequence = Some(seq);
                 seq = advance(seq, b.records as i32);
             }
@@ -176,7 +185,7 @@ fn insert_in_sequence_order(queue: &mut PartitionQueue, batch: ProducerBatch) {
     let pos = queue
         .batches
         .iter()
-        .position(|b| b.encoded.is_none() || b.closed_order > batch.closed_order)
+        .position(|b| b.is_open() || b.closed_order > batch.closed_order)
         .unwrap_or(queue.batches.len());
     queue.batches.insert(pos, batch);
 }
