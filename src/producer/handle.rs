@@ -92,7 +92,8 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
         acks: Acks => acks);
     setter!(/// `linger.ms`: how long a batch waits for more records. Default 5 ms.
         linger: Duration => linger);
-    setter!(/// `batch.size`: target bytes per partition batch. Default 16384.
+    setter!(/// `batch.size`: target bytes per partition batch. Default 16384. 0 means no
+        /// batching, as in Java: each record is its own batch, ready at once.
         batch_size: usize => batch_size);
     setter!(/// `max.request.size`: largest Produce request. Default 1 MiB.
         max_request_size: usize => max_request_size);

@@ -267,3 +267,44 @@ fn sequence_wraps_like_the_broker() {
     });
     assert_eq!(a.queues[&tp].next_sequence, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn batch_size_zero_makes_every_record_its_own_batch_ready_at_once() {
+    let mut a = acc(1000);
+    a.config.batch_size = 0;
+    let tp: Tp = ("t".into(), 0);
+    let wakes: Vec<bool> = (0..4)
+        .map(|_| a.append(&tp, 0, None, Some(b"v"), &[], 1).1.wake)
+        .collect();
+    assert_eq!(
+        wakes, [true; 4],
+        "every record opens a batch the sender must see"
+    );
+    // No lingering (1 s here): each batch is full with its one record.
+    let mut sent = Vec::new();
+    for _ in 0..4 {
+        let d = a
+            .drain(Instant::now(), false, DrainMode::All, Some((1, 0)), |_| {
+                Some(1)
+            })
+            .unwrap();
+        sent.extend(d.requests.into_iter().flat_map(|(_, b)| b));
+    }
+    let counts: Vec<usize> = sent.iter().map(ProducerBatch::record_count).collect();
+    assert_eq!(counts, [1, 1, 1, 1]);
+    let seqs: Vec<Option<i32>> = sent.iter().map(|b| b.base_sequence).collect();
+    assert_eq!(seqs, [Some(0), Some(1), Some(2), Some(3)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_opening_a_batch_wakes_the_sender_and_one_joining_it_does_not() {
+    let mut a = acc(5);
+    let tp: Tp = ("t".into(), 0);
+    let first = a.append(&tp, 0, None, Some(b"v"), &[], 1).1;
+    let second = a.append(&tp, 0, None, Some(b"v"), &[], 1).1;
+    assert!(
+        first.wake && !first.full,
+        "the sender must learn the new linger deadline"
+    );
+    assert!(!second.wake);
+}
