@@ -79,6 +79,10 @@ async fn run(
 ) {
     // Whether the current outage was reported: one warning per outage.
     let mut unreachable = false;
+    // The broker's address as last seen in metadata: a broker that is down
+    // may drop out of the metadata while its partitions wait for it.
+    let mut address = Address::default();
+    address.get(&shared, broker);
     while let Some(batches) = rx.recv().await {
         let batches = seal(&shared, batches);
         if batches.is_empty() {
@@ -92,15 +96,19 @@ async fn run(
         {
             Ok(conn) => {
                 if unreachable {
-                    tracing::info!(broker, address = %address(&shared, broker), "produce: broker reachable again");
+                    tracing::info!(
+                        broker,
+                        address = address.get(&shared, broker),
+                        "produce: broker reachable again"
+                    );
                     unreachable = false;
                 }
                 conn
             }
             Err(e) => {
-                let e = with_broker(&shared, broker, e);
+                let e = address.with_broker(&shared, broker, e);
                 if !unreachable {
-                    tracing::warn!(broker, address = %address(&shared, broker), error = %e, "produce: broker unreachable; records for the partitions it leads wait for it (delivery.timeout.ms)");
+                    tracing::warn!(broker, address = address.get(&shared, broker), error = %e, "produce: broker unreachable; records for the partitions it leads wait for it (delivery.timeout.ms)");
                     unreachable = true;
                 }
                 not_sent(&shared, batches, e);
@@ -118,7 +126,7 @@ async fn run(
         let shared = shared.clone();
         match started {
             // Never queued on a connection: not written.
-            Err(e) => not_sent(&shared, batches, with_broker(&shared, broker, e)),
+            Err(e) => not_sent(&shared, batches, address.with_broker(&shared, broker, e)),
             // acks=0: the write is all there is.
             Ok(None) => finish(&shared, broker, batches, Ok(None)),
             Ok(Some(pending)) => {
@@ -181,24 +189,27 @@ fn bind(shared: &Shared, conn: &Connection, batches: Vec<ProducerBatch>) -> Vec<
     kept
 }
 
-/// The broker's node id and address, for logs and errors.
-fn address(shared: &Shared, broker: i32) -> String {
-    shared
-        .client
-        .metadata()
-        .brokers
-        .get(&broker)
-        .map(|b| b.address())
-        .unwrap_or_else(|| "unknown address".to_owned())
-}
+/// A sink's broker address, for logs and errors.
+#[derive(Default)]
+struct Address(Option<String>);
 
-/// `e` naming the broker by node id and address (a connect error names
-/// only the address it tried).
-fn with_broker(shared: &Shared, broker: i32, e: Error) -> Error {
-    let label = format!("{broker} ({})", address(shared, broker));
-    match e {
-        Error::NoBrokerAvailable(m) => Error::NoBrokerAvailable(format!("broker {label}: {m}")),
-        e => e.map_context(|c| c.with_broker(&label)),
+impl Address {
+    /// The address in the current metadata, else the last one seen.
+    fn get(&mut self, shared: &Shared, broker: i32) -> &str {
+        if let Some(b) = shared.client.metadata().brokers.get(&broker) {
+            self.0 = Some(b.address());
+        }
+        self.0.as_deref().unwrap_or("address unknown")
+    }
+
+    /// `e` naming the broker by node id and address (a connect error names
+    /// only the address it tried).
+    fn with_broker(&mut self, shared: &Shared, broker: i32, e: Error) -> Error {
+        let label = format!("{broker} ({})", self.get(shared, broker));
+        match e {
+            Error::NoBrokerAvailable(m) => Error::NoBrokerAvailable(format!("broker {label}: {m}")),
+            e => e.map_context(|c| c.with_broker(&label)),
+        }
     }
 }
 
