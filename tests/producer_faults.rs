@@ -273,10 +273,10 @@ async fn records_that_never_left_are_reported_as_not_written() {
 const DEAD: i32 = 2;
 /// Records per partition while broker 2 is down.
 const PER_PARTITION: usize = 100;
-/// How long the healthy partitions' records may take while broker 2 is
-/// down: far below the dead broker's reconnect backoff (8 s), which the
-/// whole send path waited out before it had a sink per broker.
-const HEALTHY_LIVENESS: Duration = Duration::from_secs(4);
+/// How long a wave of the healthy partitions' records may take while
+/// broker 2 is down: far below the dead broker's reconnect backoff (8 s),
+/// which the whole send path waited out before it had a sink per broker.
+const HEALTHY_LIVENESS: Duration = Duration::from_secs(3);
 
 fn leader_of(p: i32) -> i32 {
     p % 3 + 1
@@ -330,57 +330,59 @@ async fn dead_broker_setup(
     (mock, producer, acked)
 }
 
-/// Enqueues PER_PARTITION numbered records to every partition (numbers
-/// from 6 on), returns the deliveries of the healthy and of the dead
-/// broker's partitions, each with its record number and partition.
-async fn enqueue_everywhere(
+/// Records per partition in each wave.
+const PER_WAVE: usize = 20;
+
+/// Produces PER_PARTITION numbered records to every partition (numbers from
+/// 6 on) in waves, a few hundred ms apart so that the dead broker's sink is
+/// well into its reconnect backoff. Each wave's records for the healthy
+/// brokers' partitions must be acknowledged within HEALTHY_LIVENESS; the
+/// dead broker's deliveries are returned, each with its record number and
+/// partition.
+async fn produce_in_waves(
     producer: &Producer<String, String>,
-) -> (
-    Vec<(usize, i32, kafkit::producer::DeliveryFuture)>,
-    Vec<(usize, i32, kafkit::producer::DeliveryFuture)>,
-) {
-    let (mut healthy, mut dead) = (Vec::new(), Vec::new());
-    for k in 0..PER_PARTITION {
-        for p in 0..PARTITIONS {
-            let i = PARTITIONS as usize * (k + 1) + p as usize;
-            let record = ProducerRecord::new("dead", format!("value-{i}")).partition(p);
-            let d = producer.enqueue(record).await.unwrap();
-            if leader_of(p) == DEAD {
-                dead.push((i, p, d));
-            } else {
-                healthy.push((i, p, d));
+    acked: &mut support::Acked,
+) -> Vec<(usize, i32, kafkit::producer::DeliveryFuture)> {
+    let mut dead = Vec::new();
+    for wave in 0..PER_PARTITION / PER_WAVE {
+        let mut healthy = Vec::new();
+        for k in wave * PER_WAVE..(wave + 1) * PER_WAVE {
+            for p in 0..PARTITIONS {
+                let i = PARTITIONS as usize * (k + 1) + p as usize;
+                let record = ProducerRecord::new("dead", format!("value-{i}")).partition(p);
+                let d = producer.enqueue(record).await.unwrap();
+                if leader_of(p) == DEAD {
+                    dead.push((i, p, d));
+                } else {
+                    healthy.push((i, p, d));
+                }
             }
         }
+        let n = healthy.len();
+        let count = tokio::time::timeout(HEALTHY_LIVENESS, async {
+            let mut count = 0;
+            for (i, p, d) in healthy {
+                let meta = d.await.unwrap_or_else(|e| panic!("record {i}: {e}"));
+                assert_eq!(meta.partition, p);
+                acked.entry(p).or_default().push((meta.offset.unwrap(), i));
+                count += 1;
+            }
+            count
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!("wave {wave}: records of healthy brokers' partitions wait for the dead broker")
+        });
+        assert_eq!(count, n);
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    (healthy, dead)
-}
-
-/// Awaits the healthy partitions' records within HEALTHY_LIVENESS.
-async fn healthy_all_acknowledged(
-    healthy: Vec<(usize, i32, kafkit::producer::DeliveryFuture)>,
-    acked: &mut support::Acked,
-) {
-    let n = healthy.len();
-    let count = tokio::time::timeout(HEALTHY_LIVENESS, async {
-        let mut count = 0;
-        for (i, p, d) in healthy {
-            let meta = d.await.unwrap_or_else(|e| panic!("record {i}: {e}"));
-            assert_eq!(meta.partition, p);
-            acked.entry(p).or_default().push((meta.offset.unwrap(), i));
-            count += 1;
-        }
-        count
-    })
-    .await
-    .expect("records of healthy brokers' partitions wait for the dead broker");
-    assert_eq!(count, n);
+    dead
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_broker_delays_only_its_partitions_which_land_once_when_it_returns() {
     let (mock, producer, mut acked) = dead_broker_setup(None).await;
-    let (healthy, dead) = enqueue_everywhere(&producer).await;
-    healthy_all_acknowledged(healthy, &mut acked).await;
+    let dead = produce_in_waves(&producer, &mut acked).await;
     let m = producer.metrics();
     let waiting = (2 * PER_PARTITION) as u64;
     assert_eq!(
@@ -423,8 +425,7 @@ async fn a_dead_broker_delays_only_its_partitions_which_land_once_when_it_return
 async fn a_dead_brokers_records_time_out_naming_the_broker_while_the_rest_land() {
     let delivery_timeout = Duration::from_secs(3);
     let (mock, producer, mut acked) = dead_broker_setup(Some(delivery_timeout)).await;
-    let (healthy, dead) = enqueue_everywhere(&producer).await;
-    healthy_all_acknowledged(healthy, &mut acked).await;
+    let dead = produce_in_waves(&producer, &mut acked).await;
     let address = mock
         .bootstrap_servers()
         .split(',')

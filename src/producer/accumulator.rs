@@ -230,7 +230,10 @@ impl Accumulator {
                     .front()
                     .is_some_and(|b| b.created + delivery_timeout <= now)
             {
-                if let Some(b) = q.batches.pop_front() {
+                if let Some(mut b) = q.batches.pop_front() {
+                    if b.last_error.is_none() {
+                        b.last_error.clone_from(&q.last_error);
+                    }
                     out.push(b);
                 }
             }

@@ -42,6 +42,10 @@ pub(super) struct PartitionQueue {
     /// Transactional producer only: AddPartitionsToTxn succeeded for this
     /// partition in the current transaction, so its batches may be sent.
     pub(super) in_txn: bool,
+    /// Why the partition's last attempt failed, until a batch is
+    /// acknowledged: what a batch that expires before its first attempt
+    /// (it waited behind failing predecessors) reports.
+    pub(super) last_error: Option<crate::error::Error>,
 }
 
 impl PartitionQueue {
@@ -117,6 +121,9 @@ impl Accumulator {
         if let (Some(q), Some(seq)) = (self.queues.get_mut(&batch.tp), batch.base_sequence) {
             q.acked_next = advance(seq, batch.records as i32);
         }
+        if let Some(q) = self.queues.get_mut(&batch.tp) {
+            q.last_error = None;
+        }
     }
 
     /// Whether `batch` starts where the broker's acknowledged sequence ends,
@@ -174,6 +181,9 @@ impl Accumulator {
         batch.retry_at = Some(Instant::now() + backoff);
         let queue = self.queues.entry(batch.tp.clone()).or_default();
         queue.release_one();
+        if batch.last_error.is_some() {
+            queue.last_error.clone_from(&batch.last_error);
+        }
         insert_in_sequence_order(queue, batch);
     }
 }

@@ -308,3 +308,26 @@ async fn a_record_opening_a_batch_wakes_the_sender_and_one_joining_it_does_not()
     );
     assert!(!second.wake);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_expiring_behind_failed_attempts_reports_their_error() {
+    let mut a = acc(0);
+    let tp: Tp = ("t".into(), 0);
+    let _rx = add(&mut a, &tp, 25, 100);
+    let mut first = drain_all(&mut a).remove(0);
+    // The leader could not be reached: back to the queue with the error.
+    first.last_error = Some(crate::error::Error::NoBrokerAvailable(
+        "broker 2 (127.0.0.1:1): connection refused".into(),
+    ));
+    a.requeue(first, Duration::ZERO);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let expired = a.expire(Instant::now(), Duration::from_secs(1));
+    assert!(
+        expired.len() >= 2,
+        "the retried batch and the ones behind it"
+    );
+    for b in &expired {
+        let e = b.last_error.as_ref().expect("every expired batch says why");
+        assert!(e.to_string().contains("broker 2"), "{e}");
+    }
+}
