@@ -26,7 +26,7 @@ use super::super::accumulator::ProducerBatch;
 use super::super::config::Acks;
 use super::super::shared::Shared;
 use super::complete::{fail_batch, finish, not_sent};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::net::pool::{BrokerRef, Lane};
 use crate::net::{Connection, PendingResponse};
 
@@ -83,18 +83,37 @@ async fn run(
     // may drop out of the metadata while its partitions wait for it.
     let mut address = Address::default();
     address.get(&shared, broker);
+    // Why the last attempt to connect failed, while it keeps failing.
+    let mut last_connect_error: Option<Error> = None;
     while let Some(batches) = rx.recv().await {
         let batches = seal(&shared, batches);
         if batches.is_empty() {
             continue;
         }
-        let conn = match shared
+        // Waiting for a connection (reconnect backoff, connect timeout) is
+        // bounded by the first batch's delivery.timeout.ms: it then fails
+        // with the last connection error rather than when the wait ends.
+        let expires = batches
+            .iter()
+            .map(|b| b.created + shared.config.delivery_timeout)
+            .min();
+        let get = shared
             .client
             .pool()
-            .get(BrokerRef::Node(broker), Lane::Produce)
-            .await
-        {
+            .get(BrokerRef::Node(broker), Lane::Produce);
+        let got = match expires {
+            Some(at) => match tokio::time::timeout_at(at, get).await {
+                Ok(got) => got,
+                Err(_) => Err(last_connect_error.clone().unwrap_or(Error::Timeout {
+                    what: "connection to the partition leader (delivery.timeout.ms)",
+                    context: Context::api("Produce"),
+                })),
+            },
+            None => get.await,
+        };
+        let conn = match got {
             Ok(conn) => {
+                last_connect_error = None;
                 if unreachable {
                     tracing::info!(
                         broker,
@@ -107,6 +126,7 @@ async fn run(
             }
             Err(e) => {
                 let e = address.with_broker(&shared, broker, e);
+                last_connect_error = Some(e.clone());
                 if !unreachable {
                     tracing::warn!(broker, address = address.get(&shared, broker), error = %e, "produce: broker unreachable; records for the partitions it leads wait for it (delivery.timeout.ms)");
                     unreachable = true;
