@@ -134,14 +134,17 @@ impl Accumulator {
         let delivery = DeliveryFuture::new(batch.outcome.clone(), batch.records, timestamp);
         batch.records += 1;
         batch.memory += memory;
-        let full = batch.size() >= cfg.batch_size;
+        // A record lands only in a batch with room for it, so a batch that
+        // is full now was filled by this record: the sender hears of each
+        // batch twice at most (opened, filled), not of every record while
+        // the queue has a backlog.
+        let filled = batch.size() >= cfg.batch_size;
         self.outstanding += 1;
-        let full = full || queue.batches.len() > 1;
         (
             delivery,
             Appended {
-                full,
-                wake: opened || full,
+                full: filled || queue.batches.len() > 1,
+                wake: opened || filled,
             },
         )
     }

@@ -209,11 +209,12 @@ fn backoff(shared: &Shared, attempts: u32) -> Duration {
 }
 
 fn succeed(shared: &Shared, batch: ProducerBatch, base_offset: i64, log_append_time: i64) {
-    {
+    let idle = {
         let mut acc = shared.lock();
         acc.complete(&batch.tp, batch.record_count());
         acc.acked(&batch);
-    }
+        acc.outstanding() == 0
+    };
     shared.release_memory(batch.memory);
     shared
         .metrics
@@ -228,7 +229,9 @@ fn succeed(shared: &Shared, batch: ProducerBatch, base_offset: i64, log_append_t
         base_offset,
         log_append_time,
     }));
-    shared.idle_check();
+    if idle {
+        shared.idle.notify_waiters();
+    }
 }
 
 /// Fails a batch's records. `was_sent` says whether it was taken by
