@@ -44,7 +44,8 @@ pub(crate) struct ProducerBatch {
 }
 
 impl ProducerBatch {
-    pub(super) fn size(&self) -> usize {
+    /// Bytes as encoded (estimated while the batch is open).
+    pub fn size(&self) -> usize {
         match (&self.writer, &self.encoded) {
             (Some(w), _) => w.estimated_size(),
             (None, Some(b)) => b.len(),

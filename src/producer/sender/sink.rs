@@ -11,15 +11,22 @@
 //! the sender hands a partition's batches to one sink at a time
 //! (`Accumulator::drain`), and `Accumulator::bind` keeps them on one
 //! connection.
+//!
+//! A sink has at most `max.in.flight` requests out (Java's
+//! `max.in.flight.requests.per.connection`). Requests that queue meanwhile
+//! are merged into the next one (one batch per partition, within
+//! `max.request.size`). With 1, a request lost with its connection is the
+//! only one that may have been written, which is what the fault tests at
+//! `max.in.flight=1` rely on against a mock that does not deduplicate.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use kafka_protocol::messages::ProduceRequest;
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::protocol::StrBytes;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument;
 
 use super::super::accumulator::ProducerBatch;
@@ -85,7 +92,31 @@ async fn run(
     address.get(&shared, broker);
     // Why the last attempt to connect failed, while it keeps failing.
     let mut last_connect_error: Option<Error> = None;
-    while let Some(batches) = rx.recv().await {
+    // Requests this sink has in flight, at most max.in.flight (Java's
+    // max.in.flight.requests.per.connection): with 1, a request that is lost
+    // with its connection is the only one that could have been written.
+    let slots = Arc::new(Semaphore::new(shared.config.max_in_flight));
+    // Requests taken from the channel while merging, not sent yet.
+    let mut queued: VecDeque<Vec<ProducerBatch>> = VecDeque::new();
+    loop {
+        let first = match queued.pop_front() {
+            Some(b) => b,
+            None => match rx.recv().await {
+                Some(b) => b,
+                None => break,
+            },
+        };
+        // Never closed, so this cannot fail; a permit returns when its
+        // request is answered (or fails).
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        // What queued while this sink waited for a slot goes in the same
+        // request, within max.request.size and one batch per partition.
+        while let Ok(more) = rx.try_recv() {
+            queued.push_back(more);
+        }
+        let batches = merge(&shared, first, &mut queued);
         let batches = seal(&shared, batches);
         if batches.is_empty() {
             continue;
@@ -153,6 +184,7 @@ async fn run(
                 tokio::spawn(
                     async move {
                         let result = pending.response().await.map(Some);
+                        drop(slot);
                         finish(&shared, broker, batches, result);
                     }
                     .instrument(span),
@@ -160,6 +192,29 @@ async fn run(
             }
         }
     }
+}
+
+/// `first` plus the queued requests that follow it, while the total stays
+/// within max.request.size and no partition appears twice (a Produce request
+/// carries one batch per partition). The rest stays queued, in order.
+fn merge(
+    shared: &Shared,
+    mut batches: Vec<ProducerBatch>,
+    queued: &mut VecDeque<Vec<ProducerBatch>>,
+) -> Vec<ProducerBatch> {
+    let mut size: usize = batches.iter().map(ProducerBatch::size).sum();
+    while let Some(next) = queued.front() {
+        let next_size: usize = next.iter().map(ProducerBatch::size).sum();
+        let overlaps = next.iter().any(|b| batches.iter().any(|a| a.tp == b.tp));
+        if overlaps || size + next_size > shared.config.max_request_size {
+            break;
+        }
+        if let Some(next) = queued.pop_front() {
+            size += next_size;
+            batches.extend(next);
+        }
+    }
+    batches
 }
 
 /// Encodes (compresses, checksums) the drained batches, here on the sink's
