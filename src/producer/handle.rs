@@ -111,7 +111,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
         retry_backoff: Duration => retry_backoff);
     setter!(/// `retry.backoff.max.ms`: cap of the exponential retry backoff. Default 1 s.
         retry_backoff_max: Duration => retry_backoff_max);
-    setter!(/// `max.in.flight.requests.per.connection`: batches in flight per partition. Default 5.
+    setter!(/// `max.in.flight.requests.per.connection`: Produce requests in flight per broker, and batches in flight per partition. Default 5.
         max_in_flight: usize => max_in_flight);
     setter!(/// `partitioner.class`. Default: murmur2 of the key, uniform sticky without key.
         partitioner: PartitionerKind => partitioner);
