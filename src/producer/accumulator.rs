@@ -46,6 +46,20 @@ pub(crate) struct AccumulatorConfig {
     pub transactional: bool,
 }
 
+/// What an append means beyond the record's delivery future.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Appended {
+    /// The partition now has a full batch (the sticky partitioner may move
+    /// on without cutting a batch short).
+    pub full: bool,
+    /// The sender must be woken: the record opened a new batch (whose
+    /// linger deadline the sender does not know yet, or which is ready at
+    /// once with `linger.ms=0` or `batch.size=0`) or filled one. The sender
+    /// has no idle tick, so a record that needs it and does not say so
+    /// would wait for an unrelated wake-up.
+    pub wake: bool,
+}
+
 pub(crate) struct Accumulator {
     config: AccumulatorConfig,
     queues: HashMap<Tp, PartitionQueue>,
@@ -69,9 +83,8 @@ impl Accumulator {
         self.outstanding
     }
 
-    /// Appends a record; returns its delivery future and whether the
-    /// partition now has a full batch (so the sender should wake before the
-    /// linger expires).
+    /// Appends a record; returns its delivery future and what the caller
+    /// must act on (see [`Appended`]).
     pub fn append(
         &mut self,
         tp: &Tp,
@@ -80,12 +93,14 @@ impl Accumulator {
         value: Option<&[u8]>,
         headers: &[(&str, Option<&[u8]>)],
         memory: usize,
-    ) -> (DeliveryFuture, bool) {
+    ) -> (DeliveryFuture, Appended) {
         let cfg = &self.config;
         let queue = self.queues.entry(tp.clone()).or_default();
+        let mut opened = false;
         let fits = queue
             .batches
             .back()
+            .filter(|b| b.is_open())
             .and_then(|b| b.writer.as_ref())
             .is_some_and(|w| {
                 w.is_empty()
@@ -93,6 +108,7 @@ impl Accumulator {
                         <= cfg.batch_size
             });
         if !fits {
+            opened = true;
             queue.batches.push_back(ProducerBatch {
                 tp: tp.clone(),
                 writer: Some(BatchWriter::with_capacity(cfg.compression, cfg.batch_size)),
@@ -105,6 +121,7 @@ impl Accumulator {
                 retry_at: None,
                 base_sequence: None,
                 maybe_written: false,
+                last_error: None,
                 closed_order: 0,
             });
         }
@@ -117,9 +134,19 @@ impl Accumulator {
         let delivery = DeliveryFuture::new(batch.outcome.clone(), batch.records, timestamp);
         batch.records += 1;
         batch.memory += memory;
-        let full = batch.size() >= cfg.batch_size;
+        // A record lands only in a batch with room for it, so a batch that
+        // is full now was filled by this record: the sender hears of each
+        // batch twice at most (opened, filled), not of every record while
+        // the queue has a backlog.
+        let filled = batch.size() >= cfg.batch_size;
         self.outstanding += 1;
-        (delivery, full || queue.batches.len() > 1)
+        (
+            delivery,
+            Appended {
+                full: filled || queue.batches.len() > 1,
+                wake: opened || filled,
+            },
+        )
     }
 
     /// Transactional producer: partitions with queued data that are not in
@@ -159,7 +186,7 @@ impl Accumulator {
                 continue;
             }
             // Open batches are always behind the closed ones.
-            while q.batches.back().is_some_and(|b| b.writer.is_some()) {
+            while q.batches.back().is_some_and(ProducerBatch::is_open) {
                 if let Some(b) = q.batches.pop_back() {
                     out.push(b);
                 }
@@ -181,6 +208,19 @@ impl Accumulator {
         out
     }
 
+    /// When `expire` will next find a batch to fail: the earliest
+    /// `created + delivery.timeout.ms` of a queue's front batch while
+    /// nothing of that queue is in flight (an in-flight batch settles, or
+    /// times out, through its request; its completion wakes the sender).
+    pub fn next_expiry(&self, delivery_timeout: Duration) -> Option<Instant> {
+        self.queues
+            .values()
+            .filter(|q| q.in_flight == 0)
+            .filter_map(|q| q.batches.front())
+            .map(|b| b.created + delivery_timeout)
+            .min()
+    }
+
     /// Batches that waited longer than `delivery.timeout.ms` and are not in
     /// flight: taken out to be failed.
     pub fn expire(&mut self, now: Instant, delivery_timeout: Duration) -> Vec<ProducerBatch> {
@@ -193,7 +233,10 @@ impl Accumulator {
                     .front()
                     .is_some_and(|b| b.created + delivery_timeout <= now)
             {
-                if let Some(b) = q.batches.pop_front() {
+                if let Some(mut b) = q.batches.pop_front() {
+                    if b.last_error.is_none() {
+                        b.last_error.clone_from(&q.last_error);
+                    }
                     out.push(b);
                 }
             }

@@ -35,7 +35,8 @@ pub struct ProducerConfig {
     pub acks: Acks,
     /// `linger.ms` (5 ms).
     pub linger: Duration,
-    /// `batch.size` (16384 bytes).
+    /// `batch.size` (16384 bytes); 0 disables batching (each record is its
+    /// own batch, sent without lingering), as in Java.
     pub batch_size: usize,
     /// `max.request.size` (1 MiB).
     pub max_request_size: usize,
@@ -105,9 +106,10 @@ impl ProducerConfig {
                 ));
             }
         }
-        if self.batch_size == 0 || self.max_request_size == 0 || self.buffer_memory == 0 {
+        // batch.size=0 is valid: no batching, as in Java.
+        if self.max_request_size == 0 || self.buffer_memory == 0 {
             return Err(Error::Config(
-                "batch.size, max.request.size and buffer.memory must be positive".into(),
+                "max.request.size and buffer.memory must be positive".into(),
             ));
         }
         if self.max_request_size > self.buffer_memory {
@@ -157,6 +159,11 @@ mod tests {
         };
         assert!(!implicit.idempotent());
         implicit.validate().unwrap();
+        let unbatched = ProducerConfig {
+            batch_size: 0,
+            ..Default::default()
+        };
+        unbatched.validate().unwrap();
         let short = ProducerConfig {
             delivery_timeout: Duration::from_secs(1),
             ..Default::default()

@@ -1,8 +1,8 @@
 //! The typed `Producer` handle, its builder and delivery futures.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore, TryAcquireError};
@@ -18,23 +18,12 @@ use super::partitioner::{
 use super::record::{ProducerRecord, RecordMetadata};
 use super::routing::Routes;
 use super::sender;
+use super::shared::{Metrics, Shared};
 use super::transaction::{TransactionManager, TransactionalProducerBuilder};
 use crate::client::Client;
 use crate::error::{Context, Error, ErrorCode, Result};
 use crate::protocol::records::Compression;
 use crate::serialization::{DefaultSerde, Serializer};
-
-/// Counters of a producer, readable as a snapshot.
-#[derive(Debug, Default)]
-pub(crate) struct Metrics {
-    pub sent: AtomicU64,
-    pub failed: AtomicU64,
-    pub retried: AtomicU64,
-    pub batches_sent: AtomicU64,
-    pub bytes_sent: AtomicU64,
-    pub identity_resets: AtomicU64,
-    pub txn_retries: AtomicU64,
-}
 
 /// A snapshot of a producer's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,89 +61,6 @@ impl ProducerMetrics {
     }
 }
 
-/// State shared by the producer handles and the sender task.
-pub(crate) struct Shared {
-    pub client: Client,
-    pub config: ProducerConfig,
-    accumulator: Mutex<Accumulator>,
-    sticky: Mutex<HashMap<Arc<str>, StickyPartitioner>>,
-    routes: Routes,
-    selector: PartitionSelector,
-    memory: Semaphore,
-    pub producer_id: Mutex<Option<(i64, i16)>>,
-    /// Set when the producer must take a new id before sending new batches.
-    pub renew_identity: AtomicBool,
-    pub wake: Notify,
-    pub idle: Notify,
-    flushes: AtomicUsize,
-    closed: AtomicBool,
-    closed_hard: AtomicBool,
-    fatal: Mutex<Option<Error>>,
-    pub metrics: Metrics,
-    /// Set for a `TransactionalProducer`: its transaction state, which the
-    /// sender consults per batch (never per record) and tells of failures.
-    pub txn: Option<Arc<TransactionManager>>,
-}
-
-impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, Accumulator> {
-        // Nothing panics while holding it, so a poisoned lock still holds
-        // consistent data.
-        self.accumulator.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn flushing(&self) -> bool {
-        self.flushes.load(Ordering::Acquire) > 0 || self.is_closed()
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
-    pub fn is_closed_hard(&self) -> bool {
-        self.closed_hard.load(Ordering::Acquire)
-    }
-
-    /// Marks the producer closed without waiting (no I/O): new sends fail
-    /// with [`Error::Closed`]; the sender settles what is queued or in
-    /// flight, then ends. For handles dropped without `close`.
-    pub fn close_without_waiting(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.wake.notify_one();
-    }
-
-    /// Records an error after which the producer cannot continue.
-    pub fn set_fatal(&self, e: Error) {
-        *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-        self.closed.store(true, Ordering::Release);
-    }
-
-    fn check_usable(&self) -> Result<()> {
-        // The common case reads one atomic; a fatal error always closes.
-        if !self.is_closed() {
-            return Ok(());
-        }
-        if let Some(e) = self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Err(e);
-        }
-        if self.is_closed() {
-            Err(Error::Closed)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub fn release_memory(&self, bytes: usize) {
-        self.memory.add_permits(bytes);
-    }
-
-    pub fn idle_check(&self) {
-        if self.lock().outstanding() == 0 {
-            self.idle.notify_waiters();
-        }
-    }
-}
-
 /// Builds a [`Producer`]. Every setter names the Java producer setting it
 /// mirrors and its default.
 pub struct ProducerBuilder<K, V> {
@@ -186,7 +92,8 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
         acks: Acks => acks);
     setter!(/// `linger.ms`: how long a batch waits for more records. Default 5 ms.
         linger: Duration => linger);
-    setter!(/// `batch.size`: target bytes per partition batch. Default 16384.
+    setter!(/// `batch.size`: target bytes per partition batch. Default 16384. 0 means no
+        /// batching, as in Java: each record is its own batch, ready at once.
         batch_size: usize => batch_size);
     setter!(/// `max.request.size`: largest Produce request. Default 1 MiB.
         max_request_size: usize => max_request_size);
@@ -204,7 +111,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
         retry_backoff: Duration => retry_backoff);
     setter!(/// `retry.backoff.max.ms`: cap of the exponential retry backoff. Default 1 s.
         retry_backoff_max: Duration => retry_backoff_max);
-    setter!(/// `max.in.flight.requests.per.connection`: batches in flight per partition. Default 5.
+    setter!(/// `max.in.flight.requests.per.connection`: Produce requests in flight per broker, and batches in flight per partition. Default 5.
         max_in_flight: usize => max_in_flight);
     setter!(/// `partitioner.class`. Default: murmur2 of the key, uniform sticky without key.
         partitioner: PartitionerKind => partitioner);
@@ -466,7 +373,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                 }
             }
         }
-        let (delivery, full) = {
+        let (delivery, appended) = {
             let mut sticky = shared.sticky.lock().unwrap_or_else(|p| p.into_inner());
             let mut acc = shared.lock();
             let partition = match choice {
@@ -477,7 +384,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                     .partition(&partitions),
             };
             let tp = (topic.clone(), partition);
-            let (delivery, full) = acc.append(
+            let (delivery, appended) = acc.append(
                 &tp,
                 timestamp,
                 key.as_deref(),
@@ -488,11 +395,13 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             if choice == PartitionChoice::Sticky
                 && let Some(s) = sticky.get_mut(&topic)
             {
-                s.on_append(size, full);
+                s.on_append(size, appended.full);
             }
-            (delivery, full)
+            (delivery, appended)
         };
-        if full {
+        if appended.wake {
+            // A new batch (the sender learns its linger deadline, or sends
+            // it at once with linger.ms=0) or a full one.
             shared.wake.notify_one();
         }
         Ok(delivery)
@@ -570,10 +479,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                 break;
             }
             shared.wake.notify_one();
-            tokio::select! {
-                _ = idle => {}
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            }
+            // Every path that settles a record checks for idle (see
+            // `Shared::idle_check`): no fallback tick.
+            idle.await;
         }
     }
 

@@ -11,6 +11,7 @@ pub mod partitioner;
 pub mod record;
 mod routing;
 mod sender;
+mod shared;
 pub mod transaction;
 
 pub use config::{Acks, ProducerConfig};

@@ -9,6 +9,8 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::Tp;
+use crate::error::Error;
+use crate::error::Result;
 use crate::producer::delivery::BatchOutcome;
 use crate::protocol::records::BatchWriter;
 
@@ -33,18 +35,39 @@ pub(crate) struct ProducerBatch {
     /// may only be retried under the producer id and epoch it was written
     /// with, where the broker recognises it as a duplicate.
     pub maybe_written: bool,
+    /// Why the last attempt failed (a retriable error: the batch was
+    /// requeued), reported if the batch then expires in the queue.
+    pub last_error: Option<Error>,
     /// When the batch was first drained (closed); a partition's batches must
     /// reach the broker in this order.
     pub(super) closed_order: u64,
 }
 
 impl ProducerBatch {
-    pub(super) fn size(&self) -> usize {
+    /// Bytes as encoded (estimated while the batch is open).
+    pub fn size(&self) -> usize {
         match (&self.writer, &self.encoded) {
             (Some(w), _) => w.estimated_size(),
             (None, Some(b)) => b.len(),
             (None, None) => 0,
         }
+    }
+
+    /// Encodes a drained batch (compression and CRC). Runs outside the
+    /// accumulator lock, on the sink that sends the batch; `drain` already
+    /// stamped the producer id and sequence. A no-op for a batch encoded
+    /// before (a retry).
+    pub fn seal(&mut self) -> Result<()> {
+        if let Some(writer) = self.writer.take() {
+            self.encoded = Some(writer.finish()?);
+        }
+        Ok(())
+    }
+
+    /// Still taking records: not drained yet, so without sequence numbers.
+    /// A drained batch is closed for good, encoded (`seal`) or not.
+    pub(super) fn is_open(&self) -> bool {
+        self.closed_order == 0
     }
 
     pub fn record_count(&self) -> usize {

@@ -35,7 +35,9 @@ pub(crate) struct Drained {
 }
 
 impl Accumulator {
-    /// Closes and takes the ready batches. `leader_of` answers the current
+    /// Closes and takes the ready batches: each gets its sequence numbers
+    /// here but is encoded by `ProducerBatch::seal`, after the lock is
+    /// released. `leader_of` answers the current
     /// leader of a partition; `producer` the idempotent producer id and
     /// epoch, if any; `flush` makes every batch ready now.
     pub fn drain(
@@ -79,9 +81,8 @@ impl Accumulator {
                 out.next_wake = min_instant(out.next_wake, at);
                 continue;
             }
-            let full = queue.batches.len() > 1
-                || front.size() >= cfg.batch_size
-                || front.encoded.is_some();
+            let full =
+                queue.batches.len() > 1 || front.size() >= cfg.batch_size || !front.is_open();
             let lingered = front.created + cfg.linger <= now;
             if !(full || lingered || flush) {
                 out.next_wake = min_instant(out.next_wake, front.created + cfg.linger);
@@ -91,10 +92,19 @@ impl Accumulator {
                 out.leaderless = true;
                 continue;
             };
+            // Every batch of a partition in flight goes to one leader's
+            // sink: a batch for a new leader waits until those sent to the
+            // old one settle, or it could be written before them (each sink
+            // runs on its own). Their completion wakes the sender.
+            if queue.in_flight > 0 && queue.in_flight_leader != Some(leader) {
+                continue;
+            }
             let Some(mut batch) = queue.batches.pop_front() else {
                 continue;
             };
-            if let Some(mut writer) = batch.writer.take() {
+            if batch.is_open()
+                && let Some(mut writer) = batch.writer.take()
+            {
                 if cfg.transactional {
                     writer.transactional(true);
                 }
@@ -103,11 +113,14 @@ impl Accumulator {
                     batch.base_sequence = Some(queue.next_sequence);
                     queue.next_sequence = advance(queue.next_sequence, writer.record_count());
                 }
-                batch.encoded = Some(writer.finish()?);
+                // Encoded (compressed, checksummed) by the sink, outside
+                // this lock: `ProducerBatch::seal`.
+                batch.writer = Some(writer);
                 self.closed += 1;
                 batch.closed_order = self.closed;
             }
             queue.in_flight += 1;
+            queue.in_flight_leader = Some(leader);
             queue.retry_in_flight = batch.attempts > 0;
             let size = batch.size();
             by_leader.entry(leader).or_default().push((size, batch));

@@ -30,6 +30,9 @@ pub(super) struct PartitionQueue {
     /// connection could overtake one still pending on the old (a broker that
     /// checks sequences would refuse it, one that does not would reorder).
     in_flight_conn: Option<u64>,
+    /// The leader whose sink the in-flight batches were handed to (drained
+    /// and maybe not written yet). A partition has one at a time.
+    pub(super) in_flight_leader: Option<i32>,
     /// A batch was held back because its predecessors are in flight on
     /// another connection; nothing more is drained until they settle.
     pub(super) blocked: bool,
@@ -39,6 +42,10 @@ pub(super) struct PartitionQueue {
     /// Transactional producer only: AddPartitionsToTxn succeeded for this
     /// partition in the current transaction, so its batches may be sent.
     pub(super) in_txn: bool,
+    /// Why the partition's last attempt failed, until a batch is
+    /// acknowledged: what a batch that expires before its first attempt
+    /// (it waited behind failing predecessors) reports.
+    pub(super) last_error: Option<crate::error::Error>,
 }
 
 impl PartitionQueue {
@@ -46,6 +53,7 @@ impl PartitionQueue {
         self.in_flight = self.in_flight.saturating_sub(1);
         if self.in_flight == 0 {
             self.in_flight_conn = None;
+            self.in_flight_leader = None;
             self.blocked = false;
             self.retry_in_flight = false;
         }
@@ -74,7 +82,7 @@ impl Accumulator {
         // A predecessor back in the queue must be written first.
         if q.batches
             .front()
-            .is_some_and(|b| b.encoded.is_some() && b.closed_order < batch.closed_order)
+            .is_some_and(|b| !b.is_open() && b.closed_order < batch.closed_order)
         {
             return false;
         }
@@ -113,6 +121,9 @@ impl Accumulator {
         if let (Some(q), Some(seq)) = (self.queues.get_mut(&batch.tp), batch.base_sequence) {
             q.acked_next = advance(seq, batch.records as i32);
         }
+        if let Some(q) = self.queues.get_mut(&batch.tp) {
+            q.last_error = None;
+        }
     }
 
     /// Whether `batch` starts where the broker's acknowledged sequence ends,
@@ -144,11 +155,16 @@ impl Accumulator {
         for q in self.queues.values_mut() {
             let mut seq = 0;
             for b in q.batches.iter_mut() {
-                let Some(encoded) = &b.encoded else {
+                if b.is_open() {
                     // Open batches are numbered when they are drained.
                     break;
-                };
-                b.encoded = Some(restamp_producer(encoded, producer_id, epoch, seq)?);
+                }
+                if let Some(encoded) = &b.encoded {
+                    b.encoded = Some(restamp_producer(encoded, producer_id, epoch, seq)?);
+                } else if let Some(w) = b.writer.as_mut() {
+                    // Drained, not encoded yet: stamp the writer instead.
+                    w.producer(producer_id, epoch, seq);
+                }
                 b.base_sequence = Some(seq);
                 seq = advance(seq, b.records as i32);
             }
@@ -165,6 +181,9 @@ impl Accumulator {
         batch.retry_at = Some(Instant::now() + backoff);
         let queue = self.queues.entry(batch.tp.clone()).or_default();
         queue.release_one();
+        if batch.last_error.is_some() {
+            queue.last_error.clone_from(&batch.last_error);
+        }
         insert_in_sequence_order(queue, batch);
     }
 }
@@ -176,7 +195,7 @@ fn insert_in_sequence_order(queue: &mut PartitionQueue, batch: ProducerBatch) {
     let pos = queue
         .batches
         .iter()
-        .position(|b| b.encoded.is_none() || b.closed_order > batch.closed_order)
+        .position(|b| b.is_open() || b.closed_order > batch.closed_order)
         .unwrap_or(queue.batches.len());
     queue.batches.insert(pos, batch);
 }

@@ -108,6 +108,11 @@ fn drain_all(a: &mut Accumulator) -> Vec<ProducerBatch> {
     .requests
     .into_iter()
     .flat_map(|(_, b)| b)
+    .map(|mut b| {
+        // What the sink does before writing the batch.
+        b.seal().unwrap();
+        b
+    })
     .collect()
 }
 
@@ -232,7 +237,7 @@ async fn abort_takes_only_batches_not_yet_drained() {
     a.requeue(first, Duration::ZERO);
     let before = a.outstanding();
     let open = a.take_open_batches(None);
-    assert!(!open.is_empty() && open.iter().all(|b| b.encoded.is_none()));
+    assert!(!open.is_empty() && open.iter().all(|b| b.is_open()));
     let dropped: usize = open.iter().map(ProducerBatch::record_count).sum();
     assert_eq!(a.outstanding(), before - dropped);
     let left = drain_all(&mut a);
@@ -261,4 +266,68 @@ fn sequence_wraps_like_the_broker() {
         assert_eq!(d.requests[0].1[0].base_sequence, Some(i32::MAX - 1));
     });
     assert_eq!(a.queues[&tp].next_sequence, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn batch_size_zero_makes_every_record_its_own_batch_ready_at_once() {
+    let mut a = acc(1000);
+    a.config.batch_size = 0;
+    let tp: Tp = ("t".into(), 0);
+    let wakes: Vec<bool> = (0..4)
+        .map(|_| a.append(&tp, 0, None, Some(b"v"), &[], 1).1.wake)
+        .collect();
+    assert_eq!(
+        wakes, [true; 4],
+        "every record opens a batch the sender must see"
+    );
+    // No lingering (1 s here): each batch is full with its one record.
+    let mut sent = Vec::new();
+    for _ in 0..4 {
+        let d = a
+            .drain(Instant::now(), false, DrainMode::All, Some((1, 0)), |_| {
+                Some(1)
+            })
+            .unwrap();
+        sent.extend(d.requests.into_iter().flat_map(|(_, b)| b));
+    }
+    let counts: Vec<usize> = sent.iter().map(ProducerBatch::record_count).collect();
+    assert_eq!(counts, [1, 1, 1, 1]);
+    let seqs: Vec<Option<i32>> = sent.iter().map(|b| b.base_sequence).collect();
+    assert_eq!(seqs, [Some(0), Some(1), Some(2), Some(3)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_opening_a_batch_wakes_the_sender_and_one_joining_it_does_not() {
+    let mut a = acc(5);
+    let tp: Tp = ("t".into(), 0);
+    let first = a.append(&tp, 0, None, Some(b"v"), &[], 1).1;
+    let second = a.append(&tp, 0, None, Some(b"v"), &[], 1).1;
+    assert!(
+        first.wake && !first.full,
+        "the sender must learn the new linger deadline"
+    );
+    assert!(!second.wake);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_expiring_behind_failed_attempts_reports_their_error() {
+    let mut a = acc(0);
+    let tp: Tp = ("t".into(), 0);
+    let _rx = add(&mut a, &tp, 25, 100);
+    let mut first = drain_all(&mut a).remove(0);
+    // The leader could not be reached: back to the queue with the error.
+    first.last_error = Some(crate::error::Error::NoBrokerAvailable(
+        "broker 2 (127.0.0.1:1): connection refused".into(),
+    ));
+    a.requeue(first, Duration::ZERO);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let expired = a.expire(Instant::now(), Duration::from_secs(1));
+    assert!(
+        expired.len() >= 2,
+        "the retried batch and the ones behind it"
+    );
+    for b in &expired {
+        let e = b.last_error.as_ref().expect("every expired batch says why");
+        assert!(e.to_string().contains("broker 2"), "{e}");
+    }
 }

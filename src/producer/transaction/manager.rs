@@ -26,7 +26,7 @@ use super::state::{TransactionEvent, TransactionState};
 use crate::consumer::{GroupMetadata, OffsetAndMetadata};
 use crate::error::{Context, Error, ErrorCode, Result};
 use crate::producer::accumulator::Tp;
-use crate::producer::handle::Shared;
+use crate::producer::shared::Shared;
 use crate::protocol::coordinator::CoordinatorKey;
 use crate::topic_partition::TopicPartition;
 

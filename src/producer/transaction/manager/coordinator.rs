@@ -12,7 +12,7 @@ use super::{TransactionManager, lock};
 use crate::client::Client;
 use crate::error::{Context, Error, Result};
 use crate::net::Connection;
-use crate::producer::handle::Shared;
+use crate::producer::shared::Shared;
 use crate::protocol::coordinator::CoordinatorKey;
 
 impl TransactionManager {
