@@ -30,8 +30,7 @@ const PARTITIONS: i32 = 3;
 async fn tansu_topic() -> Option<(support::TansuBroker, Client)> {
     let tansu = support::tansu_or_skip()?;
     let client = Client::builder(tansu.bootstrap()).build().await.unwrap();
-    client
-        .admin()
+    kafkit::Admin::new(&client)
         .create_topics([NewTopic::new("t", PARTITIONS, 1)])
         .await
         .unwrap()[0]
