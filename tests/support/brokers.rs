@@ -20,7 +20,16 @@ use super::{
 /// `partition_leader`, `broker_round_trip_time`, `coordinator`, ...
 /// The cluster is not `Send`: keep it on the test's own thread.
 pub fn mock_cluster(brokers: i32) -> MockCluster<'static, DefaultProducerContext> {
-    MockCluster::new(brokers).expect("librdkafka mock cluster (in-process, should always start)")
+    let cluster = MockCluster::new(brokers)
+        .expect("librdkafka mock cluster (in-process, should always start)");
+    // Keep its ports from parallel tests' Tansu brokers (see reserve_ports).
+    super::reserve_ports(
+        cluster
+            .bootstrap_servers()
+            .split(',')
+            .filter_map(|server| server.rsplit_once(':')?.1.parse().ok()),
+    );
+    cluster
 }
 
 /// The user's own broker, `KAFKA_BOOTSTRAP`, if set and non-empty.

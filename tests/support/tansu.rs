@@ -182,11 +182,24 @@ fn cache_dir() -> PathBuf {
     }
 }
 
+/// Ports this process has handed out or that are taken by a mock cluster
+/// of this process (see [`reserve_ports`]).
+static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+
+/// Marks `ports` as taken for the rest of the process, so [`free_port`]
+/// never hands them to a Tansu: librdkafka's mock cluster closes a broker's
+/// listener on `broker_down` and binds the same port again on `broker_up`
+/// (and aborts the process if it cannot), so a Tansu started by a parallel
+/// test in between must not take it.
+pub fn reserve_ports(ports: impl IntoIterator<Item = u16>) {
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    handed_out.get_or_insert_with(HashSet::new).extend(ports);
+}
+
 /// A loopback port nobody listens on now, and that this process has not
 /// handed out before (tests run in parallel threads, and the kernel may give
 /// a just-released port to the next bind(0)).
 fn free_port() -> Result<u16, String> {
-    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
     let handed_out = handed_out.get_or_insert_with(HashSet::new);
     for _ in 0..50 {
