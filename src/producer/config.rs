@@ -30,6 +30,7 @@ impl Acks {
 
 /// The producer's configuration. Built by [`crate::producer::ProducerBuilder`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ProducerConfig {
     /// `acks` (all).
     pub acks: Acks,

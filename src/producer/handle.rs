@@ -27,6 +27,7 @@ use crate::serialization::{DefaultSerde, Serializer};
 
 /// A snapshot of a producer's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProducerMetrics {
     /// Records acknowledged.
     pub records_sent: u64,
