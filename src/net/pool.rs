@@ -534,7 +534,7 @@ async fn resolve(address: &str) -> Result<Vec<SocketAddr>> {
 /// When to renew a SASL session of `lifetime`: at 85% + 10% * `unit` of
 /// it (`unit` in [0, 1)), as the Java client picks its re-authentication
 /// time.
-fn renew_after(lifetime: Duration, unit: f64) -> Duration {
+pub(crate) fn renew_after(lifetime: Duration, unit: f64) -> Duration {
     lifetime.mul_f64(0.85 + 0.10 * unit.clamp(0.0, 1.0))
 }
 

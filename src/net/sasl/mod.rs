@@ -322,6 +322,9 @@ pub(crate) trait Exchange: Send + 'static {
 }
 
 #[cfg(test)]
+mod peer_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
