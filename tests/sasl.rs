@@ -290,9 +290,10 @@ async fn a_rotated_password_is_used_by_the_next_connection_of_the_same_client() 
         .unwrap();
 
     *password.lock().unwrap() = "stale".into();
-    let err = tokio::time::timeout(Duration::from_secs(20), async {
+    let err = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Long enough for the connection to go idle and be evicted.
+            tokio::time::sleep(Duration::from_millis(2500)).await;
             if let Err(e) = client.refresh_metadata().await {
                 return e;
             }
