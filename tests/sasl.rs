@@ -399,3 +399,48 @@ async fn plain_is_refused_by_tansu_with_a_clear_error() {
     .unwrap_err();
     assert!(err.to_string().contains("SaslHandshake"), "{err}");
 }
+
+#[tokio::test]
+async fn requests_keep_succeeding_across_the_brokers_session_lifetime() {
+    support::init_tracing();
+    // Tansu answers SaslAuthenticate with session_lifetime_ms = 60000: the
+    // client renews each connection's session (on a new connection) between
+    // 51 and 57 s. A request every 250 ms for 65 s must all succeed.
+    let Some(broker) = scram_broker_or_skip() else {
+        return;
+    };
+    let client = client(
+        &broker.bootstrap(),
+        Sasl::scram_sha512(Credentials::new(ALICE.0, ALICE.1)),
+    )
+    .await
+    .unwrap();
+    let topic = support::unique_topic("kafkit-sasl-renew");
+    Admin::new(&client)
+        .create_topics([NewTopic::new(&topic, 1, 1)])
+        .await
+        .unwrap()[0]
+        .1
+        .as_ref()
+        .unwrap();
+    let producer: Producer<String, String> = Producer::builder(&client).build().unwrap();
+    let started = tokio::time::Instant::now();
+    let mut offsets = BTreeSet::new();
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(65) {
+        let meta = producer
+            .send(ProducerRecord::new(topic.as_str(), i.to_string()))
+            .await
+            .unwrap_or_else(|e| panic!("record {i} at {:?}: {e}", started.elapsed()));
+        assert!(offsets.insert(meta.offset));
+        client
+            .refresh_metadata()
+            .await
+            .unwrap_or_else(|e| panic!("metadata at {:?}: {e}", started.elapsed()));
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(offsets.len(), i);
+    producer.close(Duration::from_secs(5)).await.unwrap();
+    client.close(Duration::from_secs(5)).await;
+}
