@@ -19,6 +19,7 @@ use crate::metadata::ClusterMetadata;
 use crate::metadata::refresher::{MetadataConfig, MetadataHandle};
 use crate::net::connection::{Connection, ConnectionConfig};
 use crate::net::pool::{BrokerRef, Lane, Pool, PoolConfig};
+use crate::net::sasl::Sasl;
 use crate::protocol::coordinator::{self, CoordinatorKey};
 use crate::protocol::messages::FindCoordinatorRequest;
 use crate::protocol::versions::{BrokerApiVersions, ThrottleTime, VersionedRequest};
@@ -39,6 +40,7 @@ pub struct ClientBuilder {
     connections_max_idle: Duration,
     retry_backoff: Duration,
     allow_auto_create_topics: bool,
+    sasl: Option<Sasl>,
 }
 
 impl ClientBuilder {
@@ -62,6 +64,7 @@ impl ClientBuilder {
             connections_max_idle: Duration::from_secs(540),
             retry_backoff: Duration::from_millis(100),
             allow_auto_create_topics: true,
+            sasl: None,
         }
     }
 
@@ -144,6 +147,26 @@ impl ClientBuilder {
         self
     }
 
+    /// SASL authentication (`sasl.mechanism`, `sasl.jaas.config`): every
+    /// connection (bootstrap, brokers, coordinators, reconnects) runs
+    /// SaslHandshake and SaslAuthenticate with these settings right after
+    /// ApiVersions, and renews its session before the lifetime the broker
+    /// gives ends (KIP-368). Default: none. See [`crate::sasl`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> kafkit::Result<()> {
+    /// use kafkit::sasl::{Credentials, Sasl};
+    /// let client = kafkit::Client::builder("broker:9092")
+    ///     .sasl(Sasl::scram_sha512(Credentials::new("alice", "alice-secret")))
+    ///     .build()
+    ///     .await?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub fn sasl(mut self, sasl: Sasl) -> Self {
+        self.sasl = Some(sasl);
+        self
+    }
+
     /// Checks the settings; returns the bootstrap addresses to connect to.
     fn validate(&self) -> Result<Vec<String>> {
         let bootstrap = bootstrap::parse_list(&self.bootstrap)?;
@@ -195,6 +218,7 @@ impl ClientBuilder {
             reconnect_backoff: self.reconnect_backoff,
             reconnect_backoff_max: self.reconnect_backoff_max,
             connections_max_idle: self.connections_max_idle,
+            sasl: self.sasl.clone(),
         });
         let metadata = MetadataHandle::spawn(
             pool.clone(),

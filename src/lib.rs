@@ -51,6 +51,7 @@ pub mod metadata;
 pub(crate) mod net;
 pub mod producer;
 mod properties;
+pub use net::sasl;
 /// Internal and unstable: the sans-IO wire layer (framing, version
 /// negotiation, the record batch codec). Public only for the fuzz targets,
 /// benches and codec tests; it may change in any release. Users need only

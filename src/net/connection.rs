@@ -88,6 +88,10 @@ struct Shared {
     permits: Arc<Semaphore>,
     throttled_until: Mutex<Option<Instant>>,
     versions: OnceLock<BrokerApiVersions>,
+    /// When a SASL session with a lifetime (KIP-368) is to be renewed: from
+    /// then on the connection takes no new requests and is replaced (see
+    /// [`Connection::needs_replacement`]).
+    replace_at: OnceLock<Instant>,
 }
 
 impl Shared {
@@ -178,6 +182,7 @@ impl Connection {
             shutdown,
             throttled_until: Mutex::new(None),
             versions: OnceLock::new(),
+            replace_at: OnceLock::new(),
         });
         let span = tracing::debug_span!("connection", broker = %shared.config.broker_label);
         tokio::spawn(write_loop(shared.clone(), write, writer_rx).instrument(span.clone()));
@@ -263,6 +268,28 @@ impl Connection {
     /// True once the connection is poisoned or closed: every later send fails.
     pub fn is_closed(&self) -> bool {
         self.shared.poisoned.get().is_some()
+    }
+
+    /// Marks the connection to be replaced from `at` on: its SASL session
+    /// ends soon after (KIP-368). Set once, right after authentication.
+    pub(crate) fn replace_from(&self, at: Instant) {
+        let _ = self.shared.replace_at.set(at);
+    }
+
+    /// True when no new request should be sent here: the connection is
+    /// closed, or its SASL session is about to end (KIP-368). Holders then
+    /// take a fresh, newly authenticated connection; requests already in
+    /// flight here finish normally, and the connection closes once its
+    /// last handle is dropped. Renewing by replacement keeps the request
+    /// path free of any re-authentication state: nothing in flight fails,
+    /// and nothing is reordered on either connection.
+    pub(crate) fn needs_replacement(&self) -> bool {
+        self.is_closed()
+            || self
+                .shared
+                .replace_at
+                .get()
+                .is_some_and(|at| Instant::now() >= *at)
     }
 
     /// Why the connection broke, unless it is open or this client closed

@@ -30,6 +30,7 @@ use tokio::time::Instant;
 use crate::error::{Context, Error, Result};
 use crate::net::connection::{Connection, ConnectionConfig};
 use crate::net::health::Health;
+use crate::net::sasl::{self, Sasl};
 use crate::net::transport;
 use crate::protocol::versions::{ThrottleTime, VersionedRequest};
 
@@ -74,6 +75,9 @@ pub(crate) struct PoolConfig {
     pub reconnect_backoff: Duration,
     pub reconnect_backoff_max: Duration,
     pub connections_max_idle: Duration,
+    /// SASL settings: when set, every new connection authenticates right
+    /// after ApiVersions (`security.protocol=SASL_*`).
+    pub sasl: Option<Sasl>,
 }
 
 #[derive(Default)]
@@ -226,13 +230,17 @@ impl Pool {
         let slot = self.slot(broker, lane);
         let mut state = slot.lock().await;
         if let Some(conn) = state.conn.clone() {
-            if !conn.is_closed() {
+            if !conn.needs_replacement() {
                 state.last_used = Some(Instant::now());
                 return Ok(conn);
             }
             if let Some(error) = conn.broken_by() {
                 let address = self.address_of(broker).unwrap_or_default();
                 self.inner.health.lost(broker, &address, error);
+            } else if !conn.is_closed() {
+                // Its SASL session ends soon (KIP-368): requests in flight
+                // finish on it; it closes when their handles are dropped.
+                tracing::debug!(%broker, "renewing the SASL session on a new connection");
             }
             state.conn = None;
         }
@@ -338,7 +346,11 @@ impl Pool {
                 Ok(stream) => {
                     let mut config = self.inner.config.connection.clone();
                     config.broker_label = label.as_str().into();
-                    return Connection::handshake(stream, config).await.map_err(name);
+                    let conn = Connection::handshake(stream, config).await.map_err(name)?;
+                    if let Some(sasl) = &self.inner.config.sasl {
+                        self.authenticate(&conn, sasl).await.map_err(name)?;
+                    }
+                    return Ok(conn);
                 }
                 Err(e) => last_err = Some(name(e)),
             }
@@ -346,6 +358,27 @@ impl Pool {
         Err(last_err.unwrap_or_else(|| {
             Error::NoBrokerAvailable(format!("{label}: {address} resolved to no address"))
         }))
+    }
+
+    /// Authenticates a new connection (SaslHandshake + SaslAuthenticate,
+    /// before any other request) and, when the broker gave the session a
+    /// lifetime, marks the connection to be replaced at a random point
+    /// between 85% and 95% of it (Java's re-authentication window, KIP-368).
+    /// A failure closes the connection.
+    async fn authenticate(&self, conn: &Connection, sasl: &Sasl) -> Result<()> {
+        let timeout = self.inner.config.connection.request_timeout;
+        match sasl::authenticate(conn, sasl, timeout).await {
+            Ok(done) => {
+                if let Some(lifetime) = done.session_lifetime {
+                    conn.replace_from(Instant::now() + renew_after(lifetime, jitter_unit()));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                conn.close();
+                Err(e)
+            }
+        }
     }
 
     /// Completes once no connect attempt is in progress. After
@@ -498,6 +531,13 @@ async fn resolve(address: &str) -> Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// When to renew a SASL session of `lifetime`: at 85% + 10% * `unit` of
+/// it (`unit` in [0, 1)), as the Java client picks its re-authentication
+/// time.
+pub(crate) fn renew_after(lifetime: Duration, unit: f64) -> Duration {
+    lifetime.mul_f64(0.85 + 0.10 * unit.clamp(0.0, 1.0))
+}
+
 /// A number in [0, 1) that differs between calls and processes; enough for
 /// backoff jitter without a RNG dependency.
 fn jitter_unit() -> f64 {
@@ -536,6 +576,7 @@ pub(crate) fn unreachable_pool() -> Pool {
         reconnect_backoff: Duration::from_millis(50),
         reconnect_backoff_max: Duration::from_secs(1),
         connections_max_idle: Duration::from_secs(540),
+        sasl: None,
     })
 }
 

@@ -11,6 +11,7 @@ use crate::client::{ClientBuilder, parse_bootstrap};
 use crate::consumer::assignor::{Assignor, CooperativeSticky, Range, RoundRobin, Sticky};
 use crate::consumer::{ConsumerBuilder, IsolationLevel, OffsetReset};
 use crate::error::{Error, Result};
+use crate::net::sasl::SaslSettings;
 use crate::producer::partitioner::PartitionerKind;
 use crate::producer::{Acks, ProducerBuilder};
 use crate::protocol::records::Compression;
@@ -28,6 +29,14 @@ pub(crate) const CLIENT_KEYS: &[&str] = &[
     "retry.backoff.ms",
     "allow.auto.create.topics",
     "security.protocol",
+    // SASL (see `net::sasl::jaas`): Java's, then librdkafka's names.
+    "sasl.mechanism",
+    "sasl.jaas.config",
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.password",
+    "sasl.oauthbearer.config",
+    "enable.sasl.oauthbearer.unsecure.jwt",
 ];
 
 /// Keys `ProducerBuilder::properties` applies (or refuses with advice).
@@ -98,7 +107,23 @@ pub(crate) const HARMLESS_KEYS: &[&str] = &[
 /// refused as "not supported" rather than silently ignored.
 const UNSUPPORTED: &[&str] = &[
     "ssl.",
-    "sasl.",
+    "sasl.kerberos.",
+    "sasl.login.",
+    "sasl.client.",
+    "sasl.oauthbearer.token.",
+    "sasl.oauthbearer.jwks.",
+    "sasl.oauthbearer.scope.",
+    "sasl.oauthbearer.sub.",
+    "sasl.oauthbearer.expected.",
+    "sasl.oauthbearer.clock.",
+    "sasl.oauthbearer.client.",
+    "sasl.oauthbearer.method",
+    "sasl.oauthbearer.assertion.",
+    "sasl.oauthbearer.header.",
+    "sasl.oauthbearer.jwt.",
+    "sasl.oauthbearer.grant.",
+    "sasl.oauthbearer.cert.",
+    "sasl.oauthbearer.extensions",
     "security.providers",
     "interceptor.classes",
     "default.api.timeout.ms",
@@ -119,7 +144,19 @@ impl ClientBuilder {
     /// `metadata.max.age.ms`, `reconnect.backoff.ms`,
     /// `reconnect.backoff.max.ms`, `connections.max.idle.ms`,
     /// `retry.backoff.ms`, `allow.auto.create.topics` and
-    /// `security.protocol` (only `PLAINTEXT` for now).
+    /// `security.protocol` (`PLAINTEXT` or `SASL_PLAINTEXT`).
+    ///
+    /// With `security.protocol=SASL_PLAINTEXT` the SASL keys apply (else
+    /// they are ignored, as in Java): `sasl.mechanism` (`PLAIN`,
+    /// `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER`; librdkafka's
+    /// `sasl.mechanisms` too), `sasl.jaas.config` in Java's
+    /// `PlainLoginModule` / `ScramLoginModule required username=".."
+    /// password="..";` forms (or `OAuthBearerLoginModule` with
+    /// `unsecuredLoginStringClaim_sub`, for unsigned test tokens),
+    /// librdkafka's `sasl.username` / `sasl.password` and
+    /// `sasl.oauthbearer.config` (`principal=.. lifeSeconds=..
+    /// scope=.. extension_NAME=..`). Real OAUTHBEARER tokens and rotating
+    /// passwords are given in code with [`ClientBuilder::sasl`].
     ///
     /// Producer and consumer keys are left for their builders'
     /// `properties`; Java keys kafkit does not implement (`ssl.*`,
@@ -132,9 +169,11 @@ impl ClientBuilder {
         // Checked here so that a bad entry is reported with the file.
         parse_bootstrap(servers)?;
         let mut b = ClientBuilder::new(servers);
+        let mut sasl = SaslSettings::default();
         for (key, value) in props.iter() {
             let v = Value { key, value };
             b = match key {
+                _ if sasl.set(key, value) => b,
                 "bootstrap.servers" => b,
                 "client.id" => b.client_id(value),
                 "request.timeout.ms" => b.request_timeout(v.positive_ms()?),
@@ -154,6 +193,24 @@ impl ClientBuilder {
                     b
                 }
             };
+        }
+        let uses_sasl = props.get("security.protocol").is_some_and(|p| {
+            p.trim().eq_ignore_ascii_case("SASL_PLAINTEXT")
+                || p.trim().eq_ignore_ascii_case("SASL_SSL")
+        });
+        if uses_sasl {
+            if sasl.is_empty() {
+                return Err(Error::Config(
+                    "security.protocol=SASL_PLAINTEXT needs sasl.mechanism and its credentials \
+                     (sasl.jaas.config, or sasl.username and sasl.password)"
+                        .into(),
+                ));
+            }
+            b = b.sasl(sasl.build()?);
+        } else if !sasl.is_empty() {
+            tracing::warn!(
+                "sasl.* settings ignored: security.protocol is not SASL_PLAINTEXT or SASL_SSL"
+            );
         }
         Ok(b)
     }
@@ -395,9 +452,9 @@ impl Value<'_> {
 
     fn security_protocol(&self) -> Result<()> {
         match self.value.trim().to_ascii_uppercase().as_str() {
-            "PLAINTEXT" => Ok(()),
-            "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
-                Err(self.bad("not supported yet (only PLAINTEXT)"))
+            "PLAINTEXT" | "SASL_PLAINTEXT" => Ok(()),
+            "SSL" | "SASL_SSL" => {
+                Err(self.bad("not supported yet (only PLAINTEXT and SASL_PLAINTEXT)"))
             }
             _ => Err(self.bad("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")),
         }
@@ -417,6 +474,12 @@ mod tests {
         match key {
             "bootstrap.servers" => "PLAINTEXT://localhost:9092, [::1]:9093",
             "security.protocol" => "PLAINTEXT",
+            "sasl.mechanism" | "sasl.mechanisms" => "PLAIN",
+            "sasl.jaas.config" => {
+                "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                 username=\"u\" password=\"p\";"
+            }
+            "sasl.oauthbearer.config" => "principal=u",
             "acks" => "all",
             "compression.type" => "zstd",
             "partitioner.class" => "org.apache.kafka.clients.producer.RoundRobinPartitioner",
@@ -484,9 +547,9 @@ mod tests {
                 "\"ssl.truststore.location\" is not supported",
             ),
             (
-                "sasl.jaas.config",
+                "sasl.kerberos.service.name",
                 "secret",
-                "\"sasl.jaas.config\" is not supported",
+                "\"sasl.kerberos.service.name\" is not supported",
             ),
             (
                 "interceptor.classes",
@@ -564,6 +627,53 @@ mod tests {
                 .unwrap_or_default();
             assert!(err.contains(expected), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn sasl_keys_are_client_keys() {
+        for key in crate::net::sasl::jaas::SASL_KEYS {
+            assert!(CLIENT_KEYS.contains(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn sasl_plaintext_properties_configure_sasl_without_showing_the_password() {
+        let scram = props(&[
+            ("bootstrap.servers", "h:1"),
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required \
+                 username=\"alice\" password=\"alice-topsecret\";",
+            ),
+        ]);
+        let b = ClientBuilder::from_properties(&scram).unwrap();
+        let text = format!("{b:?}");
+        assert!(text.contains("ScramSha512"), "{text}");
+        assert!(!text.contains("topsecret"), "{text}");
+
+        // SASL keys without a SASL protocol are ignored, as in Java.
+        let mut plaintext = scram.clone();
+        plaintext.set("security.protocol", "PLAINTEXT");
+        let text = format!("{:?}", ClientBuilder::from_properties(&plaintext).unwrap());
+        assert!(text.contains("sasl: None"), "{text}");
+
+        // A SASL protocol without SASL keys, or with bad ones, is refused.
+        let bare = props(&[
+            ("bootstrap.servers", "h:1"),
+            ("security.protocol", "SASL_PLAINTEXT"),
+        ]);
+        let err = ClientBuilder::from_properties(&bare)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs sasl.mechanism"), "{err}");
+        let mut gssapi = bare.clone();
+        gssapi.set("sasl.mechanism", "GSSAPI");
+        let err = ClientBuilder::from_properties(&gssapi)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GSSAPI is not supported"), "{err}");
     }
 
     #[test]

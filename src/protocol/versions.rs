@@ -126,6 +126,35 @@ versions! {
     OffsetForLeaderEpochRequest / OffsetForLeaderEpochResponse => OffsetForLeaderEpoch 2..=4;
 }
 
+// SASL (KIP-152): a SaslHandshake v1 names the mechanism, then its
+// messages travel in SaslAuthenticate requests. v0 of SaslHandshake (raw
+// SASL tokens after it, outside Kafka framing) is not spoken. Neither
+// response carries a throttle time. Not in `SUPPORTED`: they are sent only
+// while a connection authenticates, never through `version_for`.
+impl VersionedRequest for SaslHandshakeRequest {
+    const API_KEY: ApiKey = ApiKey::SaslHandshake;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 1;
+}
+
+impl ThrottleTime for SaslHandshakeResponse {
+    fn throttle_time_ms(&self) -> Option<i32> {
+        None
+    }
+}
+
+impl VersionedRequest for SaslAuthenticateRequest {
+    const API_KEY: ApiKey = ApiKey::SaslAuthenticate;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 2;
+}
+
+impl ThrottleTime for SaslAuthenticateResponse {
+    fn throttle_time_ms(&self) -> Option<i32> {
+        None
+    }
+}
+
 /// The version ranges a broker advertised in ApiVersions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BrokerApiVersions {
@@ -220,6 +249,8 @@ pub fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeConfigs => "DescribeConfigs",
         ApiKey::CreatePartitions => "CreatePartitions",
         ApiKey::DescribeCluster => "DescribeCluster",
+        ApiKey::SaslHandshake => "SaslHandshake",
+        ApiKey::SaslAuthenticate => "SaslAuthenticate",
         _ => "Other",
     }
 }

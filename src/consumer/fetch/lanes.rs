@@ -111,10 +111,17 @@ impl OwnConnection {
         Ok(conn)
     }
 
-    /// The open connection, if it still goes to `address`.
+    /// The open connection, if it still goes to `address` and needs no
+    /// replacement.
     fn usable(&mut self, address: &str) -> Option<Connection> {
         match &self.conn {
-            Some((c, a)) if !c.is_closed() && a == address => Some(c.clone()),
+            Some((c, a)) if !c.needs_replacement() && a == address => Some(c.clone()),
+            // Its SASL session ends soon (KIP-368): let go of it without
+            // closing it, so that nothing in flight on it fails.
+            Some((c, a)) if !c.is_closed() && a == address => {
+                self.conn = None;
+                None
+            }
             _ => {
                 self.drop_connection();
                 None

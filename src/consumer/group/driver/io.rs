@@ -62,12 +62,16 @@ impl Io {
         let mut slot = self.group_conn.lock().await;
         if let Some((id, conn)) = slot.as_ref()
             && *id == coordinator
-            && !conn.is_closed()
+            && !conn.needs_replacement()
         {
             return Ok(conn.clone());
         }
-        if let Some((_, old)) = slot.take() {
-            old.close();
+        if let Some((id, old)) = slot.take() {
+            // A connection whose SASL session ends soon (KIP-368) is let go
+            // without closing it: a request in flight on it finishes.
+            if id != coordinator || old.is_closed() {
+                old.close();
+            }
         }
         self.client.ensure_open()?;
         let conn = self
