@@ -19,6 +19,7 @@ use crate::metadata::ClusterMetadata;
 use crate::metadata::refresher::{MetadataConfig, MetadataHandle};
 use crate::net::connection::{Connection, ConnectionConfig};
 use crate::net::pool::{BrokerRef, Lane, Pool, PoolConfig};
+use crate::net::transport::SecurityProtocol;
 use crate::protocol::coordinator::{self, CoordinatorKey};
 use crate::protocol::messages::FindCoordinatorRequest;
 use crate::protocol::versions::{BrokerApiVersions, ThrottleTime, VersionedRequest};
@@ -39,6 +40,7 @@ pub struct ClientBuilder {
     connections_max_idle: Duration,
     retry_backoff: Duration,
     allow_auto_create_topics: bool,
+    security_protocol: SecurityProtocol,
 }
 
 impl ClientBuilder {
@@ -62,6 +64,7 @@ impl ClientBuilder {
             connections_max_idle: Duration::from_secs(540),
             retry_backoff: Duration::from_millis(100),
             allow_auto_create_topics: true,
+            security_protocol: SecurityProtocol::Plaintext,
         }
     }
 
@@ -144,6 +147,32 @@ impl ClientBuilder {
         self
     }
 
+    /// `security.protocol`: `PLAINTEXT` (the default), `SSL`,
+    /// `SASL_PLAINTEXT` or `SASL_SSL`. The TLS protocols need the `tls`
+    /// cargo feature and use the TLS settings (CA, client certificate,
+    /// hostname verification); the SASL ones need SASL settings.
+    /// [`build`](Self::build) reports what is missing as a config error.
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.security_protocol = protocol;
+        self
+    }
+
+    /// Checks that the settings `security.protocol` needs are there.
+    fn validate_security(&self) -> Result<()> {
+        let protocol = self.security_protocol;
+        if protocol.uses_sasl() {
+            return Err(Error::Config(format!(
+                "security.protocol={protocol} needs SASL settings (sasl.mechanism and its credentials), and none are set"
+            )));
+        }
+        if protocol.uses_tls() {
+            return Err(Error::Config(format!(
+                "security.protocol={protocol}: TLS is not implemented yet"
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks the settings; returns the bootstrap addresses to connect to.
     fn validate(&self) -> Result<Vec<String>> {
         let bootstrap = bootstrap::parse_list(&self.bootstrap)?;
@@ -165,6 +194,7 @@ impl ClientBuilder {
                 "reconnect.backoff.ms exceeds reconnect.backoff.max.ms".into(),
             ));
         }
+        self.validate_security()?;
         Ok(bootstrap)
     }
 
@@ -464,6 +494,26 @@ mod tests {
                 .reconnect_backoff(Duration::from_secs(5))
                 .validate()
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn sasl_protocols_without_sasl_settings_are_config_errors() {
+        for protocol in [SecurityProtocol::SaslPlaintext, SecurityProtocol::SaslSsl] {
+            let err = ClientBuilder::new("a:1")
+                .security_protocol(protocol)
+                .validate()
+                .unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{err}");
+            let text = err.to_string();
+            assert!(text.contains(protocol.name()), "{text}");
+            assert!(text.contains("sasl.mechanism"), "{text}");
+        }
+        assert!(
+            ClientBuilder::new("a:1")
+                .security_protocol(SecurityProtocol::Plaintext)
+                .validate()
+                .is_ok()
         );
     }
 

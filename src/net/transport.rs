@@ -29,6 +29,86 @@ use tokio::net::TcpStream;
 
 use crate::error::{Context, Error, Result};
 
+/// `security.protocol`: how connections to brokers are protected and
+/// authenticated, with Java's names.
+///
+/// `Ssl` and `SaslSsl` run TLS on every connection (bootstrap, brokers,
+/// coordinators, reconnects); they need the `tls` cargo feature. The SASL
+/// variants need SASL settings as well; a SASL protocol without them is a
+/// config error naming what is missing.
+///
+/// Parses from and displays as Java's spelling (`"SASL_SSL"`, any case):
+///
+/// ```
+/// use kafkit::SecurityProtocol;
+/// assert_eq!("sasl_ssl".parse::<SecurityProtocol>().unwrap(), SecurityProtocol::SaslSsl);
+/// assert_eq!(SecurityProtocol::Ssl.to_string(), "SSL");
+/// assert!(SecurityProtocol::SaslSsl.uses_tls() && SecurityProtocol::SaslSsl.uses_sasl());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SecurityProtocol {
+    /// Unencrypted, unauthenticated TCP (`PLAINTEXT`). The default.
+    #[default]
+    Plaintext,
+    /// TLS, no SASL (`SSL`); the client may present a certificate (mTLS).
+    Ssl,
+    /// SASL authentication over unencrypted TCP (`SASL_PLAINTEXT`).
+    SaslPlaintext,
+    /// SASL authentication over TLS (`SASL_SSL`).
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// Java's name: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    /// Whether connections run over TLS (`SSL`, `SASL_SSL`).
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    /// Whether connections authenticate with SASL (`SASL_PLAINTEXT`,
+    /// `SASL_SSL`).
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}
+
+impl std::fmt::Display for SecurityProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for SecurityProtocol {
+    type Err = Error;
+
+    /// Java's names in any case, surrounding spaces ignored; anything else
+    /// is a config error.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => Ok(SecurityProtocol::Plaintext),
+            "SSL" => Ok(SecurityProtocol::Ssl),
+            "SASL_PLAINTEXT" => Ok(SecurityProtocol::SaslPlaintext),
+            "SASL_SSL" => Ok(SecurityProtocol::SaslSsl),
+            _ => Err(Error::Config(format!(
+                "unknown security protocol {s:?} (expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)"
+            ))),
+        }
+    }
+}
+
 /// How a connection is protected and authenticated (`security.protocol`).
 ///
 /// Only `Plaintext` exists today; TLS and SASL variants will be added here

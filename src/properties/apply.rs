@@ -11,6 +11,7 @@ use crate::client::{ClientBuilder, parse_bootstrap};
 use crate::consumer::assignor::{Assignor, CooperativeSticky, Range, RoundRobin, Sticky};
 use crate::consumer::{ConsumerBuilder, IsolationLevel, OffsetReset};
 use crate::error::{Error, Result};
+use crate::net::transport::SecurityProtocol;
 use crate::producer::partitioner::PartitionerKind;
 use crate::producer::{Acks, ProducerBuilder};
 use crate::protocol::records::Compression;
@@ -119,7 +120,8 @@ impl ClientBuilder {
     /// `metadata.max.age.ms`, `reconnect.backoff.ms`,
     /// `reconnect.backoff.max.ms`, `connections.max.idle.ms`,
     /// `retry.backoff.ms`, `allow.auto.create.topics` and
-    /// `security.protocol` (only `PLAINTEXT` for now).
+    /// `security.protocol` (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`,
+    /// `SASL_SSL`).
     ///
     /// Producer and consumer keys are left for their builders'
     /// `properties`; Java keys kafkit does not implement (`ssl.*`,
@@ -145,10 +147,7 @@ impl ClientBuilder {
                 "connections.max.idle.ms" => b.connections_max_idle(v.ms()?),
                 "retry.backoff.ms" => b.retry_backoff(v.ms()?),
                 "allow.auto.create.topics" => b.allow_auto_create_topics(v.bool()?),
-                "security.protocol" => {
-                    v.security_protocol()?;
-                    b
-                }
+                "security.protocol" => b.security_protocol(v.security_protocol()?),
                 _ => {
                     not_mine(key, "client")?;
                     b
@@ -393,14 +392,10 @@ impl Value<'_> {
         }
     }
 
-    fn security_protocol(&self) -> Result<()> {
-        match self.value.trim().to_ascii_uppercase().as_str() {
-            "PLAINTEXT" => Ok(()),
-            "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
-                Err(self.bad("not supported yet (only PLAINTEXT)"))
-            }
-            _ => Err(self.bad("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")),
-        }
+    fn security_protocol(&self) -> Result<SecurityProtocol> {
+        self.value
+            .parse()
+            .map_err(|_| self.bad("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"))
     }
 }
 
@@ -495,8 +490,8 @@ mod tests {
             ),
             (
                 "security.protocol",
-                "SASL_SSL",
-                "security.protocol=\"SASL_SSL\": not supported yet",
+                "SASL-SSL",
+                "security.protocol=\"SASL-SSL\": expected PLAINTEXT, SSL",
             ),
             ("request.timeout.ms", "-5", "request.timeout.ms=\"-5\""),
             (
