@@ -56,6 +56,7 @@ mod topic_partition;
 pub use admin::Admin;
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorCode, Result};
+pub use net::tls;
 pub use net::transport::SecurityProtocol;
 pub use properties::Properties;
 pub use protocol::records::{Compression, Header, TimestampType};

@@ -29,6 +29,20 @@ pub(crate) const CLIENT_KEYS: &[&str] = &[
     "retry.backoff.ms",
     "allow.auto.create.topics",
     "security.protocol",
+    "ssl.ca.location",
+    "ssl.truststore.location",
+    "ssl.truststore.type",
+    "ssl.truststore.certificates",
+    "ssl.truststore.password",
+    "ssl.certificate.location",
+    "ssl.key.location",
+    "ssl.keystore.location",
+    "ssl.keystore.type",
+    "ssl.keystore.certificate.chain",
+    "ssl.keystore.key",
+    "ssl.keystore.password",
+    "ssl.key.password",
+    "ssl.endpoint.identification.algorithm",
 ];
 
 /// Keys `ProducerBuilder::properties` applies (or refuses with advice).
@@ -148,6 +162,10 @@ impl ClientBuilder {
                 "retry.backoff.ms" => b.retry_backoff(v.ms()?),
                 "allow.auto.create.topics" => b.allow_auto_create_topics(v.bool()?),
                 "security.protocol" => b.security_protocol(v.security_protocol()?),
+                key if key.starts_with("ssl.") => {
+                    apply_ssl(b.tls_settings_mut(), &v)?;
+                    b
+                }
                 _ => {
                     not_mine(key, "client")?;
                     b
@@ -330,6 +348,42 @@ fn assignors(v: &Value<'_>) -> Result<Vec<Arc<dyn Assignor>>> {
     Ok(out)
 }
 
+/// One `ssl.*` key of [`CLIENT_KEYS`] into the TLS settings (PEM only:
+/// Java's JKS/PKCS12 stores are refused when the settings are loaded).
+fn apply_ssl(tls: &mut crate::tls::TlsSettings, v: &Value<'_>) -> Result<()> {
+    let path = || std::path::PathBuf::from(v.value.trim());
+    let value = v.value.trim();
+    match v.key {
+        "ssl.ca.location" | "ssl.truststore.location" => tls.ca_file = Some(path()),
+        "ssl.truststore.type" => tls.truststore_type = Some(value.to_owned()),
+        "ssl.truststore.certificates" => tls.ca_pem = Some(v.value.to_owned()),
+        // A PEM truststore has no password; Java refuses one, we ignore it.
+        "ssl.truststore.password" => {}
+        "ssl.certificate.location" => tls.cert_file = Some(path()),
+        "ssl.key.location" => tls.key_file = Some(path()),
+        // A PEM keystore holds the certificate chain and the key.
+        "ssl.keystore.location" => {
+            tls.cert_file.get_or_insert_with(path);
+            tls.key_file.get_or_insert_with(path);
+        }
+        "ssl.keystore.type" => tls.keystore_type = Some(value.to_owned()),
+        "ssl.keystore.certificate.chain" => tls.cert_pem = Some(v.value.to_owned()),
+        "ssl.keystore.key" => tls.key_pem = Some(v.value.to_owned()),
+        "ssl.keystore.password" | "ssl.key.password" => {
+            tls.key_password_given |= !v.value.is_empty();
+        }
+        "ssl.endpoint.identification.algorithm" => {
+            tls.verify_hostname = match value.to_ascii_lowercase().as_str() {
+                "https" => true,
+                "" | "none" => false,
+                _ => return Err(v.bad("expected https, or empty to disable")),
+            }
+        }
+        _ => not_mine(v.key, "client")?,
+    }
+    Ok(())
+}
+
 /// What a layer does with a key that is not its own: skip another layer's,
 /// skip a harmless Java-only one (with a `debug!`), refuse the rest.
 fn not_mine(key: &str, layer: &str) -> Result<()> {
@@ -412,6 +466,7 @@ mod tests {
         match key {
             "bootstrap.servers" => "PLAINTEXT://localhost:9092, [::1]:9093",
             "security.protocol" => "PLAINTEXT",
+            "ssl.endpoint.identification.algorithm" => "https",
             "acks" => "all",
             "compression.type" => "zstd",
             "partitioner.class" => "org.apache.kafka.clients.producer.RoundRobinPartitioner",
@@ -474,9 +529,14 @@ mod tests {
                 "unknown configuration key \"boostrap.servers\"",
             ),
             (
-                "ssl.truststore.location",
-                "/x",
-                "\"ssl.truststore.location\" is not supported",
+                "ssl.enabled.protocols",
+                "TLSv1.2",
+                "\"ssl.enabled.protocols\" is not supported",
+            ),
+            (
+                "ssl.endpoint.identification.algorithm",
+                "http",
+                "ssl.endpoint.identification.algorithm=\"http\": expected https",
             ),
             (
                 "sasl.jaas.config",
@@ -563,10 +623,12 @@ mod tests {
 
     #[test]
     fn key_lists_do_not_overlap_the_ignored_and_unsupported_ones() {
+        // Prefixes (`ssl.`) refuse the rest of a family whose known keys
+        // are listed: only exact entries must not overlap.
         for key in CLIENT_KEYS.iter().chain(PRODUCER_KEYS).chain(CONSUMER_KEYS) {
             assert!(!HARMLESS_KEYS.contains(key), "{key}");
             assert!(
-                !UNSUPPORTED.iter().any(|u| key.starts_with(u)),
+                !UNSUPPORTED.contains(key),
                 "{key} is both known and unsupported"
             );
         }
