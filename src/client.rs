@@ -240,7 +240,7 @@ impl ClientBuilder {
     }
 
     /// Checks the settings; returns the bootstrap addresses to connect to.
-    fn validate(&self) -> Result<Vec<String>> {
+    pub(crate) fn validate(&self) -> Result<Vec<String>> {
         let bootstrap = bootstrap::parse_list(&self.bootstrap)?;
         if self.max_in_flight == 0 {
             return Err(Error::Config(

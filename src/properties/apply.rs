@@ -622,6 +622,65 @@ mod tests {
     }
 
     #[test]
+    fn ssl_keys_fill_the_tls_settings() {
+        let java = props(&[
+            ("bootstrap.servers", "SSL://h:9093"),
+            ("security.protocol", "ssl"),
+            ("ssl.truststore.type", "PEM"),
+            ("ssl.truststore.location", "/etc/ca.pem"),
+            ("ssl.truststore.password", "ignored"),
+            ("ssl.keystore.type", "PEM"),
+            ("ssl.keystore.location", "/etc/client.pem"),
+            ("ssl.endpoint.identification.algorithm", ""),
+        ]);
+        let b = ClientBuilder::from_properties(&java).unwrap();
+        let mut b2 = b.clone();
+        let tls = b2.tls_settings_mut();
+        assert_eq!(
+            tls.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        assert_eq!(tls.cert_file, tls.key_file);
+        assert_eq!(
+            tls.cert_file.as_deref(),
+            Some(std::path::Path::new("/etc/client.pem"))
+        );
+        assert_eq!(tls.truststore_type.as_deref(), Some("PEM"));
+        assert!(!tls.verify_hostname && !tls.key_password_given);
+
+        let librdkafka = props(&[
+            ("bootstrap.servers", "h:9093"),
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", "ca.pem"),
+            ("ssl.certificate.location", "c.pem"),
+            ("ssl.key.location", "c.key"),
+            ("ssl.key.password", "pw"),
+            ("ssl.truststore.certificates", "-----BEGIN CERTIFICATE-----"),
+            ("ssl.keystore.certificate.chain", "chain"),
+            ("ssl.keystore.key", "secret-key"),
+        ]);
+        let mut b = ClientBuilder::from_properties(&librdkafka).unwrap();
+        assert!(!format!("{b:?}").contains("secret-key"));
+        let tls = b.tls_settings_mut();
+        assert_eq!(
+            tls.cert_file.as_deref(),
+            Some(std::path::Path::new("c.pem"))
+        );
+        assert_eq!(tls.key_file.as_deref(), Some(std::path::Path::new("c.key")));
+        assert!(tls.key_password_given && tls.verify_hostname);
+        assert!(tls.ca_pem.is_some() && tls.cert_pem.is_some() && tls.key_pem.is_some());
+
+        // A scheme that contradicts security.protocol is refused by name.
+        let err = ClientBuilder::from_properties(&props(&[("bootstrap.servers", "SSL://h:1")]))
+            .unwrap()
+            .security_protocol(SecurityProtocol::Plaintext)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"SSL://h:1\" says SSL"), "{err}");
+    }
+
+    #[test]
     fn key_lists_do_not_overlap_the_ignored_and_unsupported_ones() {
         // Prefixes (`ssl.`) refuse the rest of a family whose known keys
         // are listed: only exact entries must not overlap.

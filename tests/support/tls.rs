@@ -49,6 +49,7 @@ impl TestCa {
         let pem = params.self_signed(&key).unwrap().pem();
         let file = dir.join(format!("{name}.pem"));
         fs::write(&file, &pem).unwrap();
+        fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
         TestCa {
             params,
             key,
@@ -119,6 +120,102 @@ impl TestCa {
         fs::write(&pair.key, key.serialize_pem()).unwrap();
         pair
     }
+}
+
+/// Which key format [`openssl_client_cert`] makes.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyFormat {
+    /// RSA in PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`).
+    RsaPkcs1,
+    /// EC P-256 in SEC1 PEM (`BEGIN EC PRIVATE KEY`).
+    EcSec1,
+}
+
+/// A client certificate from `ca` whose key is in `format`, made with the
+/// `openssl` command (rcgen writes PKCS#8 only), or why not.
+pub fn openssl_client_cert(ca: &TestCa, dir: &Path, format: KeyFormat) -> Result<PemPair, String> {
+    let name = match format {
+        KeyFormat::RsaPkcs1 => "client-rsa",
+        KeyFormat::EcSec1 => "client-ec",
+    };
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let cert = dir.join(format!("{name}.pem"));
+    let ca_key = ca.file.with_extension("key");
+    let run = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("openssl")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run openssl: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    let key_s = key.display().to_string();
+    match format {
+        KeyFormat::RsaPkcs1 => run(&["genrsa", "-traditional", "-out", &key_s, "2048"])?,
+        KeyFormat::EcSec1 => run(&[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &key_s,
+        ])?,
+    }
+    let csr_s = csr.display().to_string();
+    run(&[
+        "req",
+        "-new",
+        "-key",
+        &key_s,
+        "-subj",
+        &format!("/CN={name}"),
+        "-out",
+        &csr_s,
+    ])?;
+    // Extensions make it an X.509 v3 certificate (OpenSSL 3.0 writes v1
+    // without them, which webpki refuses).
+    let ext = dir.join(format!("{name}.ext"));
+    fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .map_err(|e| e.to_string())?;
+    run(&[
+        "x509",
+        "-req",
+        "-extfile",
+        &ext.display().to_string(),
+        "-in",
+        &csr_s,
+        "-CA",
+        &ca.file.display().to_string(),
+        "-CAkey",
+        &ca_key.display().to_string(),
+        "-set_serial",
+        "7",
+        "-days",
+        "30",
+        "-out",
+        &cert.display().to_string(),
+    ])?;
+    let text = fs::read_to_string(&key).map_err(|e| e.to_string())?;
+    let label = match format {
+        KeyFormat::RsaPkcs1 => "BEGIN RSA PRIVATE KEY",
+        KeyFormat::EcSec1 => "BEGIN EC PRIVATE KEY",
+    };
+    if !text.contains(label) {
+        return Err(format!("openssl wrote no {label}"));
+    }
+    Ok(PemPair { cert, key })
 }
 
 /// When a certificate is valid.
@@ -215,6 +312,15 @@ impl Stunnel {
     pub fn port(&self) -> u16 {
         self.port
     }
+
+    /// How many connections stunnel accepted so far (from its log; the
+    /// readiness probe counts as one).
+    pub fn accepted(&self) -> usize {
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches("accepted connection from")
+            .count()
+    }
 }
 
 impl Drop for Stunnel {
@@ -251,8 +357,10 @@ pub fn start_stunnel(
     service: &StunnelService,
 ) -> Result<Stunnel, String> {
     let bin = stunnel_binary()?;
-    let conf = dir.join(format!("stunnel-{tls_port}.conf"));
-    let log = dir.join(format!("stunnel-{tls_port}.log"));
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let conf = dir.join(format!("stunnel-{tls_port}-{n}.conf"));
+    let log = dir.join(format!("stunnel-{tls_port}-{n}.log"));
     let mut text = format!(
         "foreground = yes\npid =\noutput = {}\ndebug = 5\n\n[kafka]\naccept = 127.0.0.1:{tls_port}\n\
          connect = 127.0.0.1:{target_port}\ncert = {}\nkey = {}\n",

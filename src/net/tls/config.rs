@@ -451,3 +451,172 @@ pub(crate) fn classify(e: &std::io::Error, during: &str) -> Option<Error> {
         context: Context::default(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CA and a certificate + PKCS#8 key it signed, as PEM.
+    fn pem_set() -> (String, String, String) {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+        let cert = rcgen::CertificateParams::new(vec!["client".to_string()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        (ca.pem(), cert.pem(), key.serialize_pem())
+    }
+
+    fn config_error(settings: &TlsSettings) -> String {
+        match build_config(settings) {
+            Err(Error::Config(text)) => text,
+            Err(e) => panic!("not a config error: {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn pem_strings_build_a_config_with_a_client_certificate() {
+        let (ca, cert, key) = pem_set();
+        let config =
+            build_config(&TlsSettings::new().ca_pem(&ca).client_cert_pem(&cert, &key)).unwrap();
+        assert!(config.client_auth_cert_resolver.has_certs());
+        let config = build_config(&TlsSettings::new().ca_pem(&ca)).unwrap();
+        assert!(!config.client_auth_cert_resolver.has_certs());
+    }
+
+    #[test]
+    fn files_build_a_config_and_errors_name_the_setting_and_file() {
+        let dir = std::env::temp_dir().join(format!("kafkit-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ca, cert, key) = pem_set();
+        let (ca_file, cert_file, key_file) =
+            (dir.join("ca.pem"), dir.join("c.pem"), dir.join("c.key"));
+        std::fs::write(&ca_file, &ca).unwrap();
+        std::fs::write(&cert_file, &cert).unwrap();
+        std::fs::write(&key_file, &key).unwrap();
+        build_config(
+            &TlsSettings::new()
+                .ca_file(&ca_file)
+                .client_cert_files(&cert_file, &key_file),
+        )
+        .unwrap();
+        // One file holding chain and key (a PEM keystore).
+        let both = dir.join("both.pem");
+        std::fs::write(&both, format!("{cert}{key}")).unwrap();
+        build_config(
+            &TlsSettings::new()
+                .ca_file(&ca_file)
+                .client_cert_files(&both, &both),
+        )
+        .unwrap();
+
+        let missing = dir.join("missing.pem");
+        let text = config_error(&TlsSettings::new().ca_file(&missing));
+        assert!(
+            text.contains("ssl.ca.location") && text.contains("missing.pem"),
+            "{text}"
+        );
+        let text = config_error(&TlsSettings::new().ca_file(&key_file));
+        assert!(text.contains("no CERTIFICATE"), "{text}");
+        let text = config_error(
+            &TlsSettings::new()
+                .ca_file(&ca_file)
+                .client_cert_files(&cert_file, &ca_file),
+        );
+        assert!(
+            text.contains("ssl.key.location") && text.contains("no private key"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn encrypted_keys_passwords_and_non_pem_stores_are_refused_clearly() {
+        let (ca, cert, key) = pem_set();
+        let encrypted =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let text = config_error(
+            &TlsSettings::new()
+                .ca_pem(&ca)
+                .client_cert_pem(&cert, encrypted),
+        );
+        assert!(text.contains("encrypted"), "{text}");
+
+        let mut s = TlsSettings::new().ca_pem(&ca).client_cert_pem(&cert, &key);
+        s.key_password_given = true;
+        assert!(config_error(&s).contains("ssl.key.password"));
+
+        let mut s = TlsSettings::new().ca_pem(&ca);
+        s.truststore_type = Some("JKS".into());
+        assert!(config_error(&s).contains("only PEM truststores"));
+        let mut s = TlsSettings::new().ca_pem(&ca);
+        s.keystore_type = Some("PKCS12".into());
+        assert!(config_error(&s).contains("only PEM keystores"));
+
+        // A certificate without its key (or the reverse).
+        let mut s = TlsSettings::new().ca_pem(&ca);
+        s.cert_pem = Some(cert);
+        assert!(config_error(&s).contains("needs both"));
+    }
+
+    #[test]
+    fn keys_never_show_in_debug_or_errors() {
+        let (ca, cert, key) = pem_set();
+        let settings = TlsSettings::new().ca_pem(&ca).client_cert_pem(&cert, &key);
+        let body: String = key.lines().nth(1).unwrap().to_owned();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains(&body) && debug.contains("***"), "{debug}");
+        let config = TlsConfig::from_rustls(Arc::new(build_config(&settings).unwrap()));
+        assert!(!format!("{config:?}").contains(&body));
+        // A key that does not match the certificate: the error names the
+        // setting, not the key.
+        let (_, _, other_key) = pem_set();
+        let text = config_error(
+            &TlsSettings::new()
+                .ca_pem(&ca)
+                .client_cert_pem(&cert, &other_key),
+        );
+        assert!(!text.contains(other_key.lines().nth(1).unwrap()), "{text}");
+    }
+
+    #[test]
+    fn server_names_are_dns_names_or_ip_addresses() {
+        assert!(matches!(
+            server_name("localhost:9093").unwrap(),
+            ServerName::DnsName(_)
+        ));
+        assert!(matches!(
+            server_name("10.0.0.1:9093").unwrap(),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("[::1]:9093").unwrap(),
+            ServerName::IpAddress(_)
+        ));
+        assert!(server_name("bad_name!:1").is_err());
+    }
+
+    #[tokio::test]
+    async fn reload_keeps_the_current_material_when_loading_fails() {
+        let (ca, _, _) = pem_set();
+        let tls = TlsConfig::load(TlsSettings::new().ca_pem(&ca))
+            .await
+            .unwrap();
+        let before = tls.rustls_config();
+        tls.reload().await.unwrap();
+        assert!(
+            !Arc::ptr_eq(&before, &tls.rustls_config()),
+            "reload installs a new config"
+        );
+        let current = tls.rustls_config();
+        assert!(tls.update(TlsSettings::new().ca_pem("junk")).await.is_err());
+        assert!(Arc::ptr_eq(&current, &tls.rustls_config()));
+        let ready = TlsConfig::from_rustls(current);
+        assert!(matches!(ready.reload().await, Err(Error::Config(_))));
+    }
+}
