@@ -62,6 +62,8 @@ struct Shared {
     /// ready-made.
     settings: RwLock<Option<TlsSettings>>,
     current: RwLock<Arc<ClientConfig>>,
+    /// Whether the loaded settings turned hostname verification off.
+    unverified: AtomicBool,
     warned_no_hostname: AtomicBool,
 }
 
@@ -83,6 +85,7 @@ impl TlsConfig {
         let (config, settings) = load_blocking(settings).await?;
         Ok(TlsConfig {
             inner: Arc::new(Shared {
+                unverified: AtomicBool::new(!settings.verify_hostname),
                 settings: RwLock::new(Some(settings)),
                 current: RwLock::new(config),
                 warned_no_hostname: AtomicBool::new(false),
@@ -99,6 +102,7 @@ impl TlsConfig {
             inner: Arc::new(Shared {
                 settings: RwLock::new(None),
                 current: RwLock::new(config),
+                unverified: AtomicBool::new(false),
                 warned_no_hostname: AtomicBool::new(false),
             }),
         }
@@ -120,6 +124,9 @@ impl TlsConfig {
     /// error the current material stays.
     pub async fn update(&self, settings: TlsSettings) -> Result<()> {
         let (config, settings) = load_blocking(settings).await?;
+        self.inner
+            .unverified
+            .store(!settings.verify_hostname, Ordering::Relaxed);
         if let Ok(mut s) = self.inner.settings.write() {
             *s = Some(settings);
         }
@@ -147,10 +154,11 @@ impl TlsConfig {
         self.inner.settings.read().ok().and_then(|s| s.clone())
     }
 
-    /// Warns (once per handle, i.e. per client) that hostnames are not
-    /// verified.
+    /// Warns (once per handle, i.e. per client unless clients share a
+    /// handle) that hostnames are not verified. Called at every connect;
+    /// costs one atomic load.
     pub(crate) fn warn_if_unverified(&self) {
-        let unverified = self.settings().is_some_and(|s| !s.verify_hostname);
+        let unverified = self.inner.unverified.load(Ordering::Relaxed);
         if unverified && !self.inner.warned_no_hostname.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "ssl.endpoint.identification.algorithm is empty: broker hostnames are not verified \
@@ -599,6 +607,27 @@ mod tests {
             ServerName::IpAddress(_)
         ));
         assert!(server_name("bad_name!:1").is_err());
+    }
+
+    #[tokio::test]
+    async fn unverified_hostnames_warn_once_and_only_when_off() {
+        let (ca, _, _) = pem_set();
+        let verified = TlsConfig::load(TlsSettings::new().ca_pem(&ca))
+            .await
+            .unwrap();
+        verified.warn_if_unverified();
+        assert!(!verified.inner.warned_no_hostname.load(Ordering::Relaxed));
+        let off = TlsSettings::new().ca_pem(&ca).verify_hostname(false);
+        verified.update(off).await.unwrap();
+        verified.warn_if_unverified();
+        assert!(verified.inner.warned_no_hostname.load(Ordering::Relaxed));
+        // The second call finds the flag set: no second warning.
+        assert!(
+            verified
+                .inner
+                .warned_no_hostname
+                .swap(true, Ordering::Relaxed)
+        );
     }
 
     #[tokio::test]
