@@ -520,3 +520,77 @@ async fn librdkafka_over_the_same_mutual_tls_endpoint_agrees() {
     consume_all(&client, &topic, n).await;
     client.close(Duration::from_secs(5)).await;
 }
+
+/// Not a check: prints kafkit's produce rate through stunnel (TLS) and
+/// straight to Tansu (plain), same run, and the TLS connection set-up time
+/// (TCP + TLS handshake + ApiVersions, p50 of 50). Run in release:
+/// `cargo test --release --features tls --test tls -- --ignored --nocapture perf`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "performance report, run by hand in release"]
+async fn perf_tls_vs_plain_produce() {
+    let pki = TestPki::new();
+    let Some(broker) = support::tls_broker_or_skip(&pki.dir, &server_auth(&pki.server)) else {
+        return;
+    };
+    let n: usize = std::env::var("PERF_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let value = "x".repeat(100);
+    for round in 0..2 {
+        for tls in [false, true] {
+            let builder = if tls {
+                ssl_builder(&broker.bootstrap(), settings(&pki.ca.file))
+            } else {
+                Client::builder(broker.plaintext_bootstrap())
+            };
+            let client = builder.build().await.unwrap();
+            let topic = support::unique_topic("perf");
+            kafkit::Admin::new(&client)
+                .create_topics([kafkit::admin::NewTopic::new(&topic, 6, 1)])
+                .await
+                .unwrap()
+                .remove(0)
+                .1
+                .unwrap();
+            let producer: Producer<String, String> = Producer::builder(&client).build().unwrap();
+            let started = Instant::now();
+            let mut deliveries = Vec::with_capacity(n);
+            for _ in 0..n {
+                deliveries.push(
+                    producer
+                        .enqueue(ProducerRecord::new(topic.as_str(), value.clone()))
+                        .await
+                        .unwrap(),
+                );
+            }
+            producer.flush().await;
+            for d in deliveries {
+                d.await.unwrap();
+            }
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "round {round} {}: {n} x 100 B in {secs:.2} s = {:.0} records/s",
+                if tls { "TLS  " } else { "plain" },
+                n as f64 / secs
+            );
+            producer.close(Duration::from_secs(5)).await.unwrap();
+            client.close(Duration::from_secs(5)).await;
+        }
+    }
+    let mut setups = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        let client = ssl_builder(&broker.bootstrap(), settings(&pki.ca.file))
+            .build()
+            .await
+            .unwrap();
+        setups.push(started.elapsed());
+        client.close(Duration::from_secs(1)).await;
+    }
+    setups.sort();
+    eprintln!(
+        "TLS client build (load CA + TCP + TLS + ApiVersions + Metadata): p50 {:?}, p90 {:?}",
+        setups[25], setups[45]
+    );
+}
