@@ -362,7 +362,8 @@ pub fn start_stunnel(
     let conf = dir.join(format!("stunnel-{tls_port}-{n}.conf"));
     let log = dir.join(format!("stunnel-{tls_port}-{n}.log"));
     let mut text = format!(
-        "foreground = yes\npid =\noutput = {}\ndebug = 5\n\n[kafka]\naccept = 127.0.0.1:{tls_port}\n\
+        "foreground = yes\npid =\noutput = {}\ndebug = 5\n\
+         socket = l:TCP_NODELAY=1\nsocket = r:TCP_NODELAY=1\n\n[kafka]\naccept = 127.0.0.1:{tls_port}\n\
          connect = 127.0.0.1:{target_port}\ncert = {}\nkey = {}\n",
         log.display(),
         service.server.cert.display(),
