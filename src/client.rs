@@ -20,6 +20,8 @@ use crate::metadata::refresher::{MetadataConfig, MetadataHandle};
 use crate::net::connection::{Connection, ConnectionConfig};
 use crate::net::pool::{BrokerRef, Lane, Pool, PoolConfig};
 use crate::net::sasl::Sasl;
+use crate::net::tls::TlsSettings;
+use crate::net::transport::{Security, SecurityProtocol};
 use crate::protocol::coordinator::{self, CoordinatorKey};
 use crate::protocol::messages::FindCoordinatorRequest;
 use crate::protocol::versions::{BrokerApiVersions, ThrottleTime, VersionedRequest};
@@ -41,15 +43,20 @@ pub struct ClientBuilder {
     retry_backoff: Duration,
     allow_auto_create_topics: bool,
     sasl: Option<Sasl>,
+    security_protocol: SecurityProtocol,
+    tls_settings: TlsSettings,
+    #[cfg(feature = "_tls")]
+    tls_config: Option<crate::tls::TlsConfig>,
 }
 
 impl ClientBuilder {
     /// A builder for a cluster reached through `bootstrap_servers`
     /// (`bootstrap.servers`): a comma list (spaces allowed) of `host:port`,
-    /// `[ipv6]:port`, each optionally prefixed `PLAINTEXT://` as in Java's
-    /// listener syntax (other schemes are refused until TLS and SASL
-    /// exist). The list is checked by [`build`](Self::build), whose config
-    /// error names a bad entry.
+    /// `[ipv6]:port`, each optionally prefixed with a listener scheme as in
+    /// Java's syntax (`PLAINTEXT://`, `SSL://`, `SASL_PLAINTEXT://`,
+    /// `SASL_SSL://`; a scheme must agree with
+    /// [`security_protocol`](Self::security_protocol)). The list is checked
+    /// by [`build`](Self::build), whose config error names a bad entry.
     pub fn new(bootstrap_servers: impl AsRef<str>) -> ClientBuilder {
         ClientBuilder {
             bootstrap: vec![bootstrap_servers.as_ref().to_owned()],
@@ -65,6 +72,10 @@ impl ClientBuilder {
             retry_backoff: Duration::from_millis(100),
             allow_auto_create_topics: true,
             sasl: None,
+            security_protocol: SecurityProtocol::Plaintext,
+            tls_settings: TlsSettings::default(),
+            #[cfg(feature = "_tls")]
+            tls_config: None,
         }
     }
 
@@ -83,8 +94,9 @@ impl ClientBuilder {
         self
     }
 
-    /// `socket.connection.setup.timeout.ms`: bound on TCP connect plus the
-    /// ApiVersions handshake. Default 10 s.
+    /// `socket.connection.setup.timeout.ms`: bound on TCP connect plus,
+    /// with TLS, the TLS handshake (the ApiVersions exchange that follows
+    /// is a request, bounded by `request.timeout.ms`). Default 10 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -151,7 +163,9 @@ impl ClientBuilder {
     /// connection (bootstrap, brokers, coordinators, reconnects) runs
     /// SaslHandshake and SaslAuthenticate with these settings right after
     /// ApiVersions, and renews its session before the lifetime the broker
-    /// gives ends (KIP-368). Default: none. See [`crate::sasl`].
+    /// gives ends (KIP-368). Default: none. See [`crate::sasl`]. Setting it
+    /// makes `security.protocol` `PLAINTEXT` into `SASL_PLAINTEXT` and `SSL`
+    /// into `SASL_SSL`.
     ///
     /// ```no_run
     /// # async fn demo() -> kafkit::Result<()> {
@@ -167,8 +181,102 @@ impl ClientBuilder {
         self
     }
 
+    /// `security.protocol`: `PLAINTEXT` (the default), `SSL`,
+    /// `SASL_PLAINTEXT` or `SASL_SSL`. The TLS protocols need the `tls`
+    /// cargo feature and use the TLS settings (CA, client certificate,
+    /// hostname verification); the SASL ones need SASL settings.
+    /// [`build`](Self::build) reports what is missing as a config error.
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.security_protocol = protocol;
+        self
+    }
+
+    /// The TLS settings (`ssl.*`): trusted CAs, client certificate,
+    /// hostname verification. Used when `security.protocol` is `SSL` or
+    /// `SASL_SSL` (loaded by [`build`](Self::build); file errors are config
+    /// errors there). Default: the system's CA store, no client
+    /// certificate, hostnames verified.
+    pub fn tls_settings(mut self, settings: TlsSettings) -> Self {
+        self.tls_settings = settings;
+        self
+    }
+
+    /// The TLS settings set so far (for properties, which set them one
+    /// key at a time).
+    pub(crate) fn tls_settings_mut(&mut self) -> &mut TlsSettings {
+        &mut self.tls_settings
+    }
+
+    /// A loaded TLS configuration to use instead of
+    /// [`tls_settings`](Self::tls_settings): share one handle between
+    /// clients, or keep it to rotate certificates
+    /// ([`TlsConfig::reload`](crate::tls::TlsConfig::reload)). Needs the
+    /// `tls` or `tls-aws-lc` feature.
+    #[cfg(feature = "_tls")]
+    pub fn tls_config(mut self, config: crate::tls::TlsConfig) -> Self {
+        self.tls_config = Some(config);
+        self
+    }
+
+    /// A ready `rustls::ClientConfig`, used as given (its roots, verifier
+    /// and client certificate). Same as
+    /// `tls_config(TlsConfig::from_rustls(config))`.
+    #[cfg(feature = "_tls")]
+    pub fn rustls_config(self, config: std::sync::Arc<crate::tls::rustls::ClientConfig>) -> Self {
+        self.tls_config(crate::tls::TlsConfig::from_rustls(config))
+    }
+
+    /// `security.protocol` as the connections use it: SASL settings given
+    /// through [`sasl`](Self::sasl) turn `PLAINTEXT` into `SASL_PLAINTEXT`
+    /// and `SSL` into `SASL_SSL`, so a builder needs not say it twice.
+    fn effective_protocol(&self) -> SecurityProtocol {
+        match (self.security_protocol, self.sasl.is_some()) {
+            (SecurityProtocol::Plaintext, true) => SecurityProtocol::SaslPlaintext,
+            (SecurityProtocol::Ssl, true) => SecurityProtocol::SaslSsl,
+            (protocol, _) => protocol,
+        }
+    }
+
+    /// Checks that the settings `security.protocol` needs are there.
+    fn validate_security(&self) -> Result<()> {
+        let protocol = self.effective_protocol();
+        bootstrap::check_schemes(&self.bootstrap, protocol)?;
+        if protocol.uses_sasl() && self.sasl.is_none() {
+            return Err(Error::Config(format!(
+                "security.protocol={protocol} needs SASL settings (sasl.mechanism and its credentials), and none are set"
+            )));
+        }
+        if protocol.uses_tls() && !cfg!(feature = "_tls") {
+            return Err(Error::Config(format!(
+                "security.protocol={protocol} needs TLS: build kafkit with the `tls` (or `tls-aws-lc`) cargo feature"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The transport security for the pool: loads the TLS settings (on a
+    /// blocking thread) when the protocol uses TLS.
+    async fn security(&self) -> Result<Security> {
+        if !self.security_protocol.uses_tls() {
+            return Ok(Security::Plaintext);
+        }
+        #[cfg(feature = "_tls")]
+        {
+            let tls = match &self.tls_config {
+                Some(tls) => tls.clone(),
+                None => crate::tls::TlsConfig::load(self.tls_settings.clone()).await?,
+            };
+            Ok(Security::Tls(tls))
+        }
+        #[cfg(not(feature = "_tls"))]
+        Err(Error::Config(format!(
+            "security.protocol={} needs the `tls` cargo feature",
+            self.security_protocol
+        )))
+    }
+
     /// Checks the settings; returns the bootstrap addresses to connect to.
-    fn validate(&self) -> Result<Vec<String>> {
+    pub(crate) fn validate(&self) -> Result<Vec<String>> {
         let bootstrap = bootstrap::parse_list(&self.bootstrap)?;
         if self.max_in_flight == 0 {
             return Err(Error::Config(
@@ -188,6 +296,7 @@ impl ClientBuilder {
                 "reconnect.backoff.ms exceeds reconnect.backoff.max.ms".into(),
             ));
         }
+        self.validate_security()?;
         Ok(bootstrap)
     }
 
@@ -197,13 +306,15 @@ impl ClientBuilder {
     /// Must be called inside a tokio runtime: the client spawns its
     /// metadata refresher and housekeeping tasks on it.
     pub async fn build(self) -> Result<Client> {
-        let client = self.start()?;
+        self.validate()?;
+        let security = self.security().await?;
+        let client = self.start(security)?;
         client.inner.metadata.refresh(0).await?;
         Ok(client)
     }
 
     /// The client with its tasks started, before any I/O.
-    fn start(self) -> Result<Client> {
+    fn start(self, security: Security) -> Result<Client> {
         let bootstrap = self.validate()?;
         let pool = Pool::new(PoolConfig {
             bootstrap,
@@ -215,6 +326,7 @@ impl ClientBuilder {
                 broker_label: "".into(),
             },
             connect_timeout: self.connect_timeout,
+            security: security.clone(),
             reconnect_backoff: self.reconnect_backoff,
             reconnect_backoff_max: self.reconnect_backoff_max,
             connections_max_idle: self.connections_max_idle,
@@ -236,6 +348,7 @@ impl ClientBuilder {
                 metadata,
                 closed: AtomicBool::new(false),
                 housekeeping,
+                security,
             }),
         };
         Ok(client)
@@ -246,7 +359,7 @@ impl ClientBuilder {
 /// refuses connections): for unit tests of builders. Needs a runtime.
 #[cfg(test)]
 pub(crate) fn unconnected_for_tests() -> Client {
-    match ClientBuilder::new("127.0.0.1:1").start() {
+    match ClientBuilder::new("127.0.0.1:1").start(Security::Plaintext) {
         Ok(client) => client,
         Err(e) => panic!("{e}"),
     }
@@ -287,6 +400,8 @@ struct Inner {
     metadata: MetadataHandle,
     closed: AtomicBool,
     housekeeping: tokio::task::JoinHandle<()>,
+    #[cfg_attr(not(feature = "_tls"), allow(dead_code))]
+    security: Security,
 }
 
 impl Drop for Inner {
@@ -403,6 +518,20 @@ impl Client {
         Ok(node_id)
     }
 
+    /// The TLS configuration this client's connections use (`None` when
+    /// `security.protocol` does not use TLS). Rotate certificates through
+    /// it: [`TlsConfig::reload`](crate::tls::TlsConfig::reload) after the
+    /// files were replaced, or [`TlsConfig::update`](crate::tls::TlsConfig::update)
+    /// with new settings; new connections use the new material, open ones
+    /// keep theirs.
+    #[cfg(feature = "_tls")]
+    pub fn tls(&self) -> Option<crate::tls::TlsConfig> {
+        match &self.inner.security {
+            Security::Tls(tls) => Some(tls.clone()),
+            Security::Plaintext => None,
+        }
+    }
+
     /// Whether [`Client::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::Acquire)
@@ -488,6 +617,26 @@ mod tests {
                 .reconnect_backoff(Duration::from_secs(5))
                 .validate()
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn sasl_protocols_without_sasl_settings_are_config_errors() {
+        for protocol in [SecurityProtocol::SaslPlaintext, SecurityProtocol::SaslSsl] {
+            let err = ClientBuilder::new("a:1")
+                .security_protocol(protocol)
+                .validate()
+                .unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{err}");
+            let text = err.to_string();
+            assert!(text.contains(protocol.name()), "{text}");
+            assert!(text.contains("sasl.mechanism"), "{text}");
+        }
+        assert!(
+            ClientBuilder::new("a:1")
+                .security_protocol(SecurityProtocol::Plaintext)
+                .validate()
+                .is_ok()
         );
     }
 

@@ -8,7 +8,8 @@
 //!   a socket. What users need from it is re-exported at the crate root
 //!   ([`Compression`], [`TimestampType`], [`Header`]).
 //! - `net` (internal): one pipelined connection per broker and purpose, a pool
-//!   of them, and the seam where TLS and SASL will go.
+//!   of them, and their transport: plain TCP or TLS ([`tls`], with the `tls`
+//!   or `tls-aws-lc` cargo feature; [`SecurityProtocol`]).
 //! - [`metadata`]: the cluster view (brokers, topics, partitions, leaders)
 //!   owned by one refresher task.
 //! - [`Client`]: the cheap, cloneable handle that owns the pool and the
@@ -65,6 +66,8 @@ mod topic_partition;
 pub use admin::Admin;
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorCode, Result};
+pub use net::tls;
+pub use net::transport::SecurityProtocol;
 pub use properties::Properties;
 pub use protocol::records::{Compression, Header, TimestampType};
 pub use topic_partition::TopicPartition;

@@ -3,6 +3,7 @@
 //! optionally prefixed with a listener scheme such as `PLAINTEXT://`.
 
 use crate::error::{Error, Result};
+use crate::net::transport::SecurityProtocol;
 
 /// Parses a `bootstrap.servers` list into addresses to connect to
 /// (`host:port`, or `[ipv6]:port`). Empty entries (`a:1,,b:2`, a trailing
@@ -20,20 +21,33 @@ pub(crate) fn parse_list(list: &[String]) -> Result<Vec<String>> {
     entries.into_iter().map(parse_entry).collect()
 }
 
+/// Checks that no entry's scheme (`SSL://h:9093`) contradicts
+/// `security.protocol`: Java ignores the scheme, but a mismatch is almost
+/// always a forgotten `security.protocol`, which would otherwise show as
+/// a plaintext client hanging on a TLS port.
+pub(crate) fn check_schemes(list: &[String], protocol: SecurityProtocol) -> Result<()> {
+    for entry in list.iter().flat_map(|s| s.split(',')).map(str::trim) {
+        if let Some((scheme, _)) = entry.split_once("://") {
+            if let Ok(given) = scheme.parse::<SecurityProtocol>() {
+                if given != protocol {
+                    return Err(Error::Config(format!(
+                        "bootstrap.servers entry {entry:?} says {given} but security.protocol is {protocol}"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One entry: `[SCHEME://]host:port` or `[SCHEME://][ipv6]:port`.
 pub(crate) fn parse_entry(entry: &str) -> Result<String> {
     let bad = |why: &str| Error::Config(format!("bootstrap.servers entry {entry:?}: {why}"));
     let address = match entry.split_once("://") {
         None => entry,
         Some((scheme, rest)) => {
-            match scheme.to_ascii_uppercase().as_str() {
-                "PLAINTEXT" => {}
-                "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
-                    return Err(bad(&format!(
-                        "security protocol {scheme} is not supported yet (only PLAINTEXT)"
-                    )));
-                }
-                _ => return Err(bad(&format!("unknown security protocol {scheme:?}"))),
+            if scheme.parse::<SecurityProtocol>().is_err() {
+                return Err(bad(&format!("unknown security protocol {scheme:?}")));
             }
             rest
         }
@@ -125,13 +139,27 @@ mod tests {
     }
 
     #[test]
-    fn secured_schemes_are_refused_as_not_supported_yet() {
-        for scheme in ["SSL", "SASL_SSL", "SASL_PLAINTEXT", "sasl_ssl"] {
+    fn secured_schemes_are_accepted_and_must_match_the_protocol() {
+        for scheme in ["SSL", "SASL_SSL", "SASL_PLAINTEXT", "sasl_ssl", "PLAINTEXT"] {
             let entry = format!("{scheme}://h:9093");
-            let err = parse(&entry).unwrap_err().to_string();
-            assert!(err.contains("not supported yet"), "{err}");
+            assert_eq!(parse(&entry).unwrap(), ["h:9093"]);
+            let protocol: SecurityProtocol = scheme.parse().unwrap();
+            assert!(check_schemes(std::slice::from_ref(&entry), protocol).is_ok());
+            let other = if protocol == SecurityProtocol::Ssl {
+                SecurityProtocol::Plaintext
+            } else {
+                SecurityProtocol::Ssl
+            };
+            let err = check_schemes(&[format!("a:1, {entry}")], other)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(&entry), "{err}");
+            assert!(
+                err.contains(&format!("security.protocol is {other}")),
+                "{err}"
+            );
         }
+        assert!(check_schemes(&["a:1,b:2".into()], SecurityProtocol::Ssl).is_ok());
     }
 
     #[test]

@@ -145,6 +145,20 @@ pub enum Error {
         context: Context,
     },
 
+    /// TLS failed on a connection (Java's `SslAuthenticationException`):
+    /// the broker's certificate is not from a trusted CA, has expired or
+    /// does not name the host, the broker refused the client certificate,
+    /// or one side does not speak TLS (a TLS client on a plaintext
+    /// listener). Not retriable: the same settings fail the same way; fix
+    /// them, or rotate the material (`TlsConfig::reload`).
+    #[error("TLS error: {reason}{context}")]
+    Tls {
+        /// What failed, and the likely cause.
+        reason: String,
+        /// Where it happened (the broker).
+        context: Context,
+    },
+
     /// An I/O error on a connection (connect refused, reset, ...).
     #[error("I/O error: {source}{context}")]
     Io {
@@ -305,6 +319,7 @@ impl Error {
         match self {
             Error::Broker { context, .. }
             | Error::Protocol { context, .. }
+            | Error::Tls { context, .. }
             | Error::Records { context, .. }
             | Error::Io { context, .. }
             | Error::Disconnected { context, .. }
@@ -326,6 +341,7 @@ impl Error {
         match &mut self {
             Error::Broker { context, .. }
             | Error::Protocol { context, .. }
+            | Error::Tls { context, .. }
             | Error::Records { context, .. }
             | Error::Io { context, .. }
             | Error::Disconnected { context, .. }
@@ -356,6 +372,7 @@ impl Error {
             | Error::DeliveryTimeout { .. }
             | Error::NoBrokerAvailable(_) => true,
             Error::Protocol { .. }
+            | Error::Tls { .. }
             | Error::Records { .. }
             | Error::InvalidArgument { .. }
             | Error::UnsupportedVersion { .. }

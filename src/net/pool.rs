@@ -72,6 +72,8 @@ pub(crate) struct PoolConfig {
     pub bootstrap: Vec<String>,
     pub connection: ConnectionConfig,
     pub connect_timeout: Duration,
+    /// Plain TCP or TLS, for every connection the pool opens.
+    pub security: transport::Security,
     pub reconnect_backoff: Duration,
     pub reconnect_backoff_max: Duration,
     pub connections_max_idle: Duration,
@@ -342,11 +344,16 @@ impl Pool {
         let mut last_err = None;
         // Java's client.dns.lookup=use_all_dns_ips: try every address the name resolves to.
         for addr in addrs {
-            match transport::connect_tcp(addr, self.inner.config.connect_timeout).await {
+            let security = &self.inner.config.security;
+            match transport::connect(addr, address, security, self.inner.config.connect_timeout)
+                .await
+            {
                 Ok(stream) => {
                     let mut config = self.inner.config.connection.clone();
                     config.broker_label = label.as_str().into();
-                    let conn = Connection::handshake(stream, config).await.map_err(name)?;
+                    let conn = Connection::handshake(stream, config)
+                        .await
+                        .map_err(|e| name(explain_handshake_failure(security, e)))?;
                     if let Some(sasl) = &self.inner.config.sasl {
                         self.authenticate(&conn, sasl).await.map_err(name)?;
                     }
@@ -561,6 +568,52 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A pool whose one bootstrap address refuses every connect (port 1 on
 /// loopback), with the default 50 ms → 1 s reconnect backoff: for tests of
 /// reconnect behaviour.
+/// Makes a failed ApiVersions handshake say what most likely went wrong.
+///
+/// On TLS, a failure that is really a TLS failure (TLS 1.3 servers refuse
+/// a client certificate with an alert that arrives on the first read, after
+/// the client's side of the handshake completed) becomes the typed
+/// [`Error::Tls`]. On plain TCP, a broker that hangs up on the very first
+/// request is most often a TLS or SASL listener (a TLS endpoint that does
+/// not answer plaintext with an alert just resets): the error stays a
+/// retriable [`Error::Disconnected`], with that hint. Anything else is
+/// returned as it is.
+fn explain_handshake_failure(security: &transport::Security, e: Error) -> Error {
+    match (security, &e) {
+        #[cfg(feature = "_tls")]
+        (transport::Security::Tls(_), Error::Io { source, context }) => {
+            match crate::net::tls::classify(source, "after the TLS handshake") {
+                Some(tls) => tls.map_context(|_| context.clone()),
+                None => e,
+            }
+        }
+        (transport::Security::Plaintext, Error::Io { source, context })
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::BrokenPipe
+            ) =>
+        {
+            Error::Disconnected {
+                reason: format!("{source}, {PLAINTEXT_HANGUP_HINT}").into(),
+                context: context.clone(),
+            }
+        }
+        (transport::Security::Plaintext, Error::Disconnected { reason, context }) => {
+            Error::Disconnected {
+                reason: format!("{reason}, {PLAINTEXT_HANGUP_HINT}").into(),
+                context: context.clone(),
+            }
+        }
+        _ => e,
+    }
+}
+
+/// See [`explain_handshake_failure`].
+const PLAINTEXT_HANGUP_HINT: &str = "on the first request of a plaintext connection: \
+     is this a TLS or SASL listener? (check security.protocol)";
+
 #[cfg(test)]
 pub(crate) fn unreachable_pool() -> Pool {
     Pool::new(PoolConfig {
@@ -573,6 +626,7 @@ pub(crate) fn unreachable_pool() -> Pool {
             broker_label: "test".into(),
         },
         connect_timeout: Duration::from_millis(200),
+        security: Default::default(),
         reconnect_backoff: Duration::from_millis(50),
         reconnect_backoff_max: Duration::from_secs(1),
         connections_max_idle: Duration::from_secs(540),

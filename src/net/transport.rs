@@ -1,13 +1,13 @@
-//! How bytes reach a broker: plain TCP today, and the seam where TLS and
-//! SASL go.
+//! How bytes reach a broker: plain TCP or TLS, and the seam where SASL
+//! goes.
 //!
 //! A broker connection is built in three steps, each with its own place:
 //!
 //! 1. **Transport** ([`connect`]): open TCP (`TCP_NODELAY`, bounded by the
-//!    connect timeout) and, per [`Security`], wrap the stream. TLS belongs
-//!    here: a `Security::Ssl` variant would run the TLS handshake on the
-//!    [`TcpStream`] inside the same timeout and return the encrypted stream
-//!    as a [`BrokerStream`].
+//!    connect timeout) and, per [`Security`], wrap the stream: with TLS
+//!    (`SSL`, `SASL_SSL`, the `tls` feature) the handshake runs on the
+//!    [`TcpStream`] inside the same timeout and the encrypted stream is
+//!    returned as a [`BrokerStream`] (see `net::tls`).
 //! 2. **Connection** ([`Connection::handshake`](super::connection::Connection::handshake)):
 //!    starts the reader and writer tasks over whatever stream step 1 gave
 //!    (it only needs `AsyncRead + AsyncWrite`) and negotiates API versions.
@@ -15,8 +15,8 @@
 //!    (SaslHandshake, then SaslAuthenticate frames, KIP-152), after
 //!    ApiVersions and before any other request, so it belongs right after
 //!    step 2, as requests on the new connection; only the mechanism's
-//!    exchange (PLAIN, SCRAM, OAUTHBEARER) needs new code. A
-//!    `Security::SaslPlaintext`/`SaslSsl` variant selects it.
+//!    exchange (PLAIN, SCRAM, OAUTHBEARER) needs new code;
+//!    [`SecurityProtocol::uses_sasl`] selects it.
 //!
 //! Keeping TLS below the connection and SASL above it means neither touches
 //! framing, pipelining or poisoning.
@@ -29,22 +29,102 @@ use tokio::net::TcpStream;
 
 use crate::error::{Context, Error, Result};
 
-/// How a connection is protected and authenticated (`security.protocol`).
+/// `security.protocol`: how connections to brokers are protected and
+/// authenticated, with Java's names.
 ///
-/// Only `Plaintext` exists today; TLS and SASL variants will be added here
-/// (the enum is non-exhaustive so that adding them is not a breaking change).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `Ssl` and `SaslSsl` run TLS on every connection (bootstrap, brokers,
+/// coordinators, reconnects); they need the `tls` cargo feature. The SASL
+/// variants need SASL settings as well; a SASL protocol without them is a
+/// config error naming what is missing.
+///
+/// Parses from and displays as Java's spelling (`"SASL_SSL"`, any case):
+///
+/// ```
+/// use kafkit::SecurityProtocol;
+/// assert_eq!("sasl_ssl".parse::<SecurityProtocol>().unwrap(), SecurityProtocol::SaslSsl);
+/// assert_eq!(SecurityProtocol::Ssl.to_string(), "SSL");
+/// assert!(SecurityProtocol::SaslSsl.uses_tls() && SecurityProtocol::SaslSsl.uses_sasl());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-#[allow(dead_code)] // the TLS/SASL seam: used once issue 12 adds variants
-pub enum Security {
-    /// Unencrypted, unauthenticated TCP (`PLAINTEXT`).
+pub enum SecurityProtocol {
+    /// Unencrypted, unauthenticated TCP (`PLAINTEXT`). The default.
     #[default]
     Plaintext,
+    /// TLS, no SASL (`SSL`); the client may present a certificate (mTLS).
+    Ssl,
+    /// SASL authentication over unencrypted TCP (`SASL_PLAINTEXT`).
+    SaslPlaintext,
+    /// SASL authentication over TLS (`SASL_SSL`).
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// Java's name: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    /// Whether connections run over TLS (`SSL`, `SASL_SSL`).
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    /// Whether connections authenticate with SASL (`SASL_PLAINTEXT`,
+    /// `SASL_SSL`).
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}
+
+impl std::fmt::Display for SecurityProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for SecurityProtocol {
+    type Err = Error;
+
+    /// Java's names in any case, surrounding spaces ignored; anything else
+    /// is a config error.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => Ok(SecurityProtocol::Plaintext),
+            "SSL" => Ok(SecurityProtocol::Ssl),
+            "SASL_PLAINTEXT" => Ok(SecurityProtocol::SaslPlaintext),
+            "SASL_SSL" => Ok(SecurityProtocol::SaslSsl),
+            _ => Err(Error::Config(format!(
+                "unknown security protocol {s:?} (expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)"
+            ))),
+        }
+    }
+}
+
+/// How the transport protects a connection: the resolved form of
+/// [`SecurityProtocol`] (SASL, spoken over the connection, is not a
+/// transport matter).
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Security {
+    /// Plain TCP.
+    #[default]
+    Plaintext,
+    /// TLS with this configuration (shared: rotation reaches every new
+    /// connection).
+    #[cfg(feature = "_tls")]
+    Tls(super::tls::TlsConfig),
 }
 
 /// A connected byte stream to a broker: what [`connect`] returns and what a
 /// connection runs over. Implemented for every suitable stream type.
-#[allow(dead_code)] // see `Security`
 pub trait BrokerStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> BrokerStream for T {}
@@ -67,16 +147,29 @@ pub async fn connect_tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStrea
     Ok(stream)
 }
 
-/// Opens a connection to `addr` secured as `security` says, bounded by
-/// `timeout` (TCP connect plus, later, the TLS handshake).
-#[allow(dead_code)] // see `Security`
-pub async fn connect(
+/// Opens a connection to `addr` (the broker `address`, `host:port`, whose
+/// host is the TLS server name) secured as `security` says, bounded by
+/// `timeout` as a whole: TCP connect plus the TLS handshake
+/// (`socket.connection.setup.timeout.ms`).
+pub(crate) async fn connect(
     addr: SocketAddr,
+    address: &str,
     security: &Security,
     timeout: Duration,
 ) -> Result<Box<dyn BrokerStream>> {
+    #[cfg(not(feature = "_tls"))]
+    let _ = address;
     match security {
         Security::Plaintext => Ok(Box::new(connect_tcp(addr, timeout).await?)),
+        #[cfg(feature = "_tls")]
+        Security::Tls(tls) => {
+            let start = tokio::time::Instant::now();
+            let tcp = connect_tcp(addr, timeout).await?;
+            let left = timeout.saturating_sub(start.elapsed());
+            Ok(Box::new(
+                super::tls::connect(tls, tcp, address, left).await?,
+            ))
+        }
     }
 }
 
@@ -102,7 +195,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let security = Security::default();
         let (stream, accepted) = tokio::join!(
-            connect(addr, &security, Duration::from_secs(5)),
+            connect(addr, "127.0.0.1", &security, Duration::from_secs(5)),
             listener.accept()
         );
         let mut stream = stream.unwrap();

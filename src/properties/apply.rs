@@ -12,6 +12,7 @@ use crate::consumer::assignor::{Assignor, CooperativeSticky, Range, RoundRobin, 
 use crate::consumer::{ConsumerBuilder, IsolationLevel, OffsetReset};
 use crate::error::{Error, Result};
 use crate::net::sasl::SaslSettings;
+use crate::net::transport::SecurityProtocol;
 use crate::producer::partitioner::PartitionerKind;
 use crate::producer::{Acks, ProducerBuilder};
 use crate::protocol::records::Compression;
@@ -37,6 +38,20 @@ pub(crate) const CLIENT_KEYS: &[&str] = &[
     "sasl.password",
     "sasl.oauthbearer.config",
     "enable.sasl.oauthbearer.unsecure.jwt",
+    "ssl.ca.location",
+    "ssl.truststore.location",
+    "ssl.truststore.type",
+    "ssl.truststore.certificates",
+    "ssl.truststore.password",
+    "ssl.certificate.location",
+    "ssl.key.location",
+    "ssl.keystore.location",
+    "ssl.keystore.type",
+    "ssl.keystore.certificate.chain",
+    "ssl.keystore.key",
+    "ssl.keystore.password",
+    "ssl.key.password",
+    "ssl.endpoint.identification.algorithm",
 ];
 
 /// Keys `ProducerBuilder::properties` applies (or refuses with advice).
@@ -144,10 +159,11 @@ impl ClientBuilder {
     /// `metadata.max.age.ms`, `reconnect.backoff.ms`,
     /// `reconnect.backoff.max.ms`, `connections.max.idle.ms`,
     /// `retry.backoff.ms`, `allow.auto.create.topics` and
-    /// `security.protocol` (`PLAINTEXT` or `SASL_PLAINTEXT`).
+    /// `security.protocol` (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`,
+    /// `SASL_SSL`; the TLS ones need the `tls` cargo feature).
     ///
-    /// With `security.protocol=SASL_PLAINTEXT` the SASL keys apply (else
-    /// they are ignored, as in Java): `sasl.mechanism` (`PLAIN`,
+    /// With `security.protocol=SASL_PLAINTEXT` or `SASL_SSL` the SASL keys
+    /// apply (else they are ignored, as in Java): `sasl.mechanism` (`PLAIN`,
     /// `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER`; librdkafka's
     /// `sasl.mechanisms` too), `sasl.jaas.config` in Java's
     /// `PlainLoginModule` / `ScramLoginModule required username=".."
@@ -184,8 +200,9 @@ impl ClientBuilder {
                 "connections.max.idle.ms" => b.connections_max_idle(v.ms()?),
                 "retry.backoff.ms" => b.retry_backoff(v.ms()?),
                 "allow.auto.create.topics" => b.allow_auto_create_topics(v.bool()?),
-                "security.protocol" => {
-                    v.security_protocol()?;
+                "security.protocol" => b.security_protocol(v.security_protocol()?),
+                key if key.starts_with("ssl.") => {
+                    apply_ssl(b.tls_settings_mut(), &v)?;
                     b
                 }
                 _ => {
@@ -388,6 +405,42 @@ fn assignors(v: &Value<'_>) -> Result<Vec<Arc<dyn Assignor>>> {
     Ok(out)
 }
 
+/// One `ssl.*` key of [`CLIENT_KEYS`] into the TLS settings (PEM only:
+/// Java's JKS/PKCS12 stores are refused when the settings are loaded).
+fn apply_ssl(tls: &mut crate::tls::TlsSettings, v: &Value<'_>) -> Result<()> {
+    let path = || std::path::PathBuf::from(v.value.trim());
+    let value = v.value.trim();
+    match v.key {
+        "ssl.ca.location" | "ssl.truststore.location" => tls.ca_file = Some(path()),
+        "ssl.truststore.type" => tls.truststore_type = Some(value.to_owned()),
+        "ssl.truststore.certificates" => tls.ca_pem = Some(v.value.to_owned()),
+        // A PEM truststore has no password; Java refuses one, we ignore it.
+        "ssl.truststore.password" => {}
+        "ssl.certificate.location" => tls.cert_file = Some(path()),
+        "ssl.key.location" => tls.key_file = Some(path()),
+        // A PEM keystore holds the certificate chain and the key.
+        "ssl.keystore.location" => {
+            tls.cert_file.get_or_insert_with(path);
+            tls.key_file.get_or_insert_with(path);
+        }
+        "ssl.keystore.type" => tls.keystore_type = Some(value.to_owned()),
+        "ssl.keystore.certificate.chain" => tls.cert_pem = Some(v.value.to_owned()),
+        "ssl.keystore.key" => tls.key_pem = Some(v.value.to_owned()),
+        "ssl.keystore.password" | "ssl.key.password" => {
+            tls.key_password_given |= !v.value.is_empty();
+        }
+        "ssl.endpoint.identification.algorithm" => {
+            tls.verify_hostname = match value.to_ascii_lowercase().as_str() {
+                "https" => true,
+                "" | "none" => false,
+                _ => return Err(v.bad("expected https, or empty to disable")),
+            }
+        }
+        _ => not_mine(v.key, "client")?,
+    }
+    Ok(())
+}
+
 /// What a layer does with a key that is not its own: skip another layer's,
 /// skip a harmless Java-only one (with a `debug!`), refuse the rest.
 fn not_mine(key: &str, layer: &str) -> Result<()> {
@@ -450,14 +503,10 @@ impl Value<'_> {
         }
     }
 
-    fn security_protocol(&self) -> Result<()> {
-        match self.value.trim().to_ascii_uppercase().as_str() {
-            "PLAINTEXT" | "SASL_PLAINTEXT" => Ok(()),
-            "SSL" | "SASL_SSL" => {
-                Err(self.bad("not supported yet (only PLAINTEXT and SASL_PLAINTEXT)"))
-            }
-            _ => Err(self.bad("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")),
-        }
+    fn security_protocol(&self) -> Result<SecurityProtocol> {
+        self.value
+            .parse()
+            .map_err(|_| self.bad("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"))
     }
 }
 
@@ -480,6 +529,7 @@ mod tests {
                  username=\"u\" password=\"p\";"
             }
             "sasl.oauthbearer.config" => "principal=u",
+            "ssl.endpoint.identification.algorithm" => "https",
             "acks" => "all",
             "compression.type" => "zstd",
             "partitioner.class" => "org.apache.kafka.clients.producer.RoundRobinPartitioner",
@@ -542,9 +592,14 @@ mod tests {
                 "unknown configuration key \"boostrap.servers\"",
             ),
             (
-                "ssl.truststore.location",
-                "/x",
-                "\"ssl.truststore.location\" is not supported",
+                "ssl.enabled.protocols",
+                "TLSv1.2",
+                "\"ssl.enabled.protocols\" is not supported",
+            ),
+            (
+                "ssl.endpoint.identification.algorithm",
+                "http",
+                "ssl.endpoint.identification.algorithm=\"http\": expected https",
             ),
             (
                 "sasl.kerberos.service.name",
@@ -558,8 +613,8 @@ mod tests {
             ),
             (
                 "security.protocol",
-                "SASL_SSL",
-                "security.protocol=\"SASL_SSL\": not supported yet",
+                "SASL-SSL",
+                "security.protocol=\"SASL-SSL\": expected PLAINTEXT, SSL",
             ),
             ("request.timeout.ms", "-5", "request.timeout.ms=\"-5\""),
             (
@@ -677,11 +732,72 @@ mod tests {
     }
 
     #[test]
+    fn ssl_keys_fill_the_tls_settings() {
+        let java = props(&[
+            ("bootstrap.servers", "SSL://h:9093"),
+            ("security.protocol", "ssl"),
+            ("ssl.truststore.type", "PEM"),
+            ("ssl.truststore.location", "/etc/ca.pem"),
+            ("ssl.truststore.password", "ignored"),
+            ("ssl.keystore.type", "PEM"),
+            ("ssl.keystore.location", "/etc/client.pem"),
+            ("ssl.endpoint.identification.algorithm", ""),
+        ]);
+        let b = ClientBuilder::from_properties(&java).unwrap();
+        let mut b2 = b.clone();
+        let tls = b2.tls_settings_mut();
+        assert_eq!(
+            tls.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        assert_eq!(tls.cert_file, tls.key_file);
+        assert_eq!(
+            tls.cert_file.as_deref(),
+            Some(std::path::Path::new("/etc/client.pem"))
+        );
+        assert_eq!(tls.truststore_type.as_deref(), Some("PEM"));
+        assert!(!tls.verify_hostname && !tls.key_password_given);
+
+        let librdkafka = props(&[
+            ("bootstrap.servers", "h:9093"),
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", "ca.pem"),
+            ("ssl.certificate.location", "c.pem"),
+            ("ssl.key.location", "c.key"),
+            ("ssl.key.password", "pw"),
+            ("ssl.truststore.certificates", "-----BEGIN CERTIFICATE-----"),
+            ("ssl.keystore.certificate.chain", "chain"),
+            ("ssl.keystore.key", "secret-key"),
+        ]);
+        let mut b = ClientBuilder::from_properties(&librdkafka).unwrap();
+        assert!(!format!("{b:?}").contains("secret-key"));
+        let tls = b.tls_settings_mut();
+        assert_eq!(
+            tls.cert_file.as_deref(),
+            Some(std::path::Path::new("c.pem"))
+        );
+        assert_eq!(tls.key_file.as_deref(), Some(std::path::Path::new("c.key")));
+        assert!(tls.key_password_given && tls.verify_hostname);
+        assert!(tls.ca_pem.is_some() && tls.cert_pem.is_some() && tls.key_pem.is_some());
+
+        // A scheme that contradicts security.protocol is refused by name.
+        let err = ClientBuilder::from_properties(&props(&[("bootstrap.servers", "SSL://h:1")]))
+            .unwrap()
+            .security_protocol(SecurityProtocol::Plaintext)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"SSL://h:1\" says SSL"), "{err}");
+    }
+
+    #[test]
     fn key_lists_do_not_overlap_the_ignored_and_unsupported_ones() {
+        // Prefixes (`ssl.`) refuse the rest of a family whose known keys
+        // are listed: only exact entries must not overlap.
         for key in CLIENT_KEYS.iter().chain(PRODUCER_KEYS).chain(CONSUMER_KEYS) {
             assert!(!HARMLESS_KEYS.contains(key), "{key}");
             assert!(
-                !UNSUPPORTED.iter().any(|u| key.starts_with(u)),
+                !UNSUPPORTED.contains(key),
                 "{key} is both known and unsupported"
             );
         }

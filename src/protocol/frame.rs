@@ -65,8 +65,15 @@ pub fn split_frame(buf: &mut BytesMut, max_size: usize) -> Result<Option<Bytes>>
     }
     let size = declared as usize;
     if size > max_size {
+        // A TLS record (alert 0x15 or handshake 0x16, version 3.x) read as a
+        // Kafka frame: the other side speaks TLS.
+        let tls_hint = if matches!(buf[0], 0x15 | 0x16) && buf[1] == 0x03 && buf[2] <= 0x04 {
+            " (the bytes are a TLS record: this is a TLS listener; set security.protocol=SSL or SASL_SSL)"
+        } else {
+            ""
+        };
         return Err(Error::protocol(
-            format!("frame size {size} exceeds the limit of {max_size} bytes"),
+            format!("frame size {size} exceeds the limit of {max_size} bytes{tls_hint}"),
             Context::default(),
         ));
     }
@@ -158,6 +165,23 @@ mod tests {
         ApiVersionsRequest, FetchRequest, MetadataRequest, MetadataResponse, ProduceRequest,
     };
     use proptest::prelude::*;
+
+    #[test]
+    fn a_tls_record_read_as_a_frame_says_the_listener_speaks_tls() {
+        // A TLS 1.2 fatal alert (handshake_failure), as a TLS listener
+        // answers plaintext; and a ServerHello-like handshake record.
+        for bytes in [
+            &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28][..],
+            &[0x16, 0x03, 0x01, 0x00, 0x50],
+        ] {
+            let mut buf = BytesMut::from(bytes);
+            let err = split_frame(&mut buf, 100 << 20).unwrap_err().to_string();
+            assert!(err.contains("TLS listener"), "{err}");
+        }
+        let mut buf = BytesMut::from(&[0x7f, 0xff, 0xff, 0xff][..]);
+        let err = split_frame(&mut buf, 100 << 20).unwrap_err().to_string();
+        assert!(err.contains("exceeds") && !err.contains("TLS"), "{err}");
+    }
 
     #[test]
     fn null_sync_group_assignment_reads_as_empty() {

@@ -12,6 +12,8 @@
 //! - the skip policy ([`skip_or_fail`]): outside CI a test whose broker cannot
 //!   be had prints `SKIP <test>: <reason>` and passes; in CI (`CI=true`) it
 //!   fails, so a CI run can never go green by skipping everything;
+//! - TLS endpoints ([`tls_broker_or_skip`]): stunnel in front of Tansu, with
+//!   certificates generated per run ([`TestPki`]);
 //! - kafkit consumers in a group, counted end to end ([`Tally`],
 //!   [`consume_until_stopped`], [`CommitOnRevoke`]);
 //! - librdkafka as an independent peer client: [`produce_with_rdkafka`],
@@ -30,6 +32,7 @@ mod group;
 mod peer;
 mod sockets;
 mod tansu;
+mod tls;
 
 // Not every test file uses every part; the re-exports are the module's API.
 #[allow(unused_imports)]
@@ -44,6 +47,8 @@ pub use peer::*;
 pub use sockets::*;
 #[allow(unused_imports)]
 pub use tansu::*;
+#[allow(unused_imports)]
+pub use tls::*;
 
 /// Whether we run under CI (`CI=true`, as CI systems set it). In CI a missing
 /// broker is a failure, never a skip.

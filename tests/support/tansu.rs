@@ -136,6 +136,22 @@ pub fn start_tansu_on(port: u16) -> Result<TansuBroker, String> {
     spawn_tansu(&bin, port, &logs)
 }
 
+/// Start a private Tansu broker that advertises `127.0.0.1:advertised`
+/// instead of its own port (a TLS terminator in front of it listens
+/// there), saying why not on failure.
+pub fn start_tansu_advertising(advertised: u16) -> Result<TansuBroker, String> {
+    let (bin, logs) = prepare()?;
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        let port = free_port()?;
+        match spawn_tansu_advertising(&bin, port, Some(advertised), &logs) {
+            Ok(broker) => return Ok(broker),
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
 /// The binary and the log directory.
 fn prepare() -> Result<(PathBuf, PathBuf), String> {
     let bin = tansu_binary()?;
@@ -199,7 +215,7 @@ pub fn reserve_ports(ports: impl IntoIterator<Item = u16>) {
 /// A loopback port nobody listens on now, and that this process has not
 /// handed out before (tests run in parallel threads, and the kernel may give
 /// a just-released port to the next bind(0)).
-fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, String> {
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
     let handed_out = handed_out.get_or_insert_with(HashSet::new);
     for _ in 0..50 {
@@ -217,12 +233,22 @@ fn free_port() -> Result<u16, String> {
 }
 
 fn spawn_tansu(bin: &Path, port: u16, logs: &Path) -> Result<TansuBroker, String> {
+    spawn_tansu_advertising(bin, port, None, logs)
+}
+
+fn spawn_tansu_advertising(
+    bin: &Path,
+    port: u16,
+    advertised: Option<u16>,
+    logs: &Path,
+) -> Result<TansuBroker, String> {
     let log = logs.join(format!("tansu-{port}-{}.log", std::process::id()));
     let out = File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let err = out
         .try_clone()
         .map_err(|e| format!("cannot clone log handle: {e}"))?;
     let url = format!("tcp://127.0.0.1:{port}");
+    let advertised_url = format!("tcp://127.0.0.1:{}", advertised.unwrap_or(port));
     let mut command = Command::new(bin);
     command
         .args([
@@ -230,7 +256,7 @@ fn spawn_tansu(bin: &Path, port: u16, logs: &Path) -> Result<TansuBroker, String
             "--listener-url",
             &url,
             "--advertised-listener-url",
-            &url,
+            &advertised_url,
         ])
         // Explicit, so a STORAGE_ENGINE variable in the environment cannot
         // point the broker at a database.

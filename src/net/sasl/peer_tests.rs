@@ -174,6 +174,7 @@ fn pool(address: &str, sasl: Sasl) -> Pool {
         reconnect_backoff: Duration::from_millis(50),
         reconnect_backoff_max: Duration::from_secs(1),
         connections_max_idle: Duration::from_secs(540),
+        security: Default::default(),
         sasl: Some(sasl),
     })
 }
