@@ -25,7 +25,7 @@
 //! `Option<String>` to accept tombstones. `()` is the reverse: it only
 //! accepts null, like Java's `VoidDeserializer`.
 //!
-//! With the `json` cargo feature, [`Json<T>`] and [`JsonSerde`] encode any
+//! With the `json` cargo feature, `Json<T>` and `JsonSerde` encode any
 //! serde type as JSON.
 //!
 //! ```

@@ -4,7 +4,7 @@
 //! [`TlsSettings`] is plain data and exists in every build, so that
 //! properties and builders can name TLS settings; a client that uses them
 //! without a TLS feature is refused with a config error saying so.
-//! [`TlsConfig`] (TLS features only) is the loaded configuration: a cheap,
+//! `TlsConfig` (TLS features only) is the loaded configuration: a cheap,
 //! shared handle whose material can be replaced at run time (rotation): new
 //! connections use the new material, open ones keep theirs.
 
