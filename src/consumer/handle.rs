@@ -149,6 +149,15 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         )
     }
 
+    /// The counters' reader for exporters (see `observe::prometheus`).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn metrics_source(&self) -> super::metrics::MetricsSource {
+        super::metrics::MetricsSource {
+            ctx: Arc::downgrade(&self.ctx),
+            group: self.group.as_ref().map(|g| g.handle.metrics_reader()),
+        }
+    }
+
     /// Closes the consumer: fetch tasks stop, prefetched records are
     /// dropped, and later calls fail with [`Error::Closed`]. The client
     /// stays open. `timeout` bounds the work a group consumer will do here

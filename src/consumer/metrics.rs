@@ -105,6 +105,43 @@ impl ConsumerMetrics {
     }
 }
 
+/// Reads a consumer's counters for an exporter without keeping the
+/// consumer alive: `None` once it is dropped.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+#[derive(Debug, Clone)]
+pub(crate) struct MetricsSource {
+    pub(crate) ctx: std::sync::Weak<crate::consumer::fetch::FetchContext>,
+    pub(crate) group: Option<crate::consumer::group::driver::MembershipMetricsReader>,
+}
+
+/// What one read of a [`MetricsSource`] gives.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) struct SourceReading {
+    pub client_id: String,
+    pub group_id: Option<String>,
+    pub consumer: ConsumerMetrics,
+    pub group: Option<super::MembershipMetrics>,
+}
+
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+impl MetricsSource {
+    pub(crate) fn read(&self) -> Option<SourceReading> {
+        let ctx = self.ctx.upgrade()?;
+        let read_committed =
+            ctx.config.isolation_level == crate::consumer::config::IsolationLevel::ReadCommitted;
+        Some(SourceReading {
+            client_id: ctx.client.client_id().to_owned(),
+            group_id: ctx.config.group_id.clone(),
+            consumer: ConsumerMetrics::snapshot(
+                &ctx.counters,
+                ctx.subs.buffered_bytes(),
+                ctx.subs.lags(read_committed),
+            ),
+            group: self.group.as_ref().and_then(|g| g.read()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
