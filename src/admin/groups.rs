@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{GroupId, OffsetFetchRequest};
 use kafka_protocol::protocol::StrBytes;
 
@@ -40,8 +41,22 @@ impl Admin {
     ) -> Result<BTreeMap<TopicPartition, OffsetAndMetadata>> {
         let deadline = tokio::time::Instant::now() + self.client.request_timeout();
         loop {
-            let error = match self.offset_fetch_all(group_id).await {
+            let error = match self.offset_fetch_all(group_id, None).await {
                 Ok(offsets) => return Ok(offsets),
+                // A broker that cannot answer the all-topics form (Tansu
+                // 0.6 answers it with a null array where Kafka's schema
+                // has none): name every topic of the cluster instead.
+                Err(Error::Protocol { .. }) => {
+                    tracing::debug!(
+                        group = group_id,
+                        "OffsetFetch for all topics unreadable; naming every topic"
+                    );
+                    match self.offset_fetch_named(group_id).await {
+                        Ok(offsets) => return Ok(offsets),
+                        Err(e) if e.is_retriable() => e,
+                        Err(e) => return Err(e),
+                    }
+                }
                 Err(e) if e.is_retriable() => e,
                 Err(e) => return Err(e),
             };
@@ -53,9 +68,35 @@ impl Admin {
         }
     }
 
+    /// OffsetFetch naming every partition of every topic in the cluster.
+    async fn offset_fetch_named(
+        &self,
+        group_id: &str,
+    ) -> Result<BTreeMap<TopicPartition, OffsetAndMetadata>> {
+        let metadata = self.metadata(None).await?;
+        let topics = metadata
+            .topics
+            .into_iter()
+            .filter(|t| t.error_code == 0)
+            .filter_map(|t| {
+                Some(
+                    OffsetFetchRequestTopic::default()
+                        .with_name(t.name?)
+                        .with_partition_indexes(
+                            t.partitions.iter().map(|p| p.partition_index).collect(),
+                        ),
+                )
+            })
+            .collect();
+        self.offset_fetch_all(group_id, Some(topics)).await
+    }
+
+    /// OffsetFetch for `topics`, or for every partition the group
+    /// committed when `None`.
     async fn offset_fetch_all(
         &self,
         group_id: &str,
+        topics: Option<Vec<OffsetFetchRequestTopic>>,
     ) -> Result<BTreeMap<TopicPartition, OffsetAndMetadata>> {
         let coordinator = self
             .client
@@ -64,7 +105,7 @@ impl Admin {
         // Null topics: every partition the group committed (v2+).
         let request = OffsetFetchRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(group_id.to_owned())))
-            .with_topics(None);
+            .with_topics(topics);
         let ctx = || {
             Context::api("OffsetFetch")
                 .with_broker(format!("{coordinator} (coordinator of {group_id})"))

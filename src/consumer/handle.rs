@@ -60,7 +60,8 @@ use crate::serialization::{DefaultSerde, Deserializer};
 pub struct Consumer<K, V> {
     pub(super) ctx: Arc<FetchContext>,
     fetcher: Fetcher,
-    closed: AtomicBool,
+    /// Shared with metrics readers, so a closed consumer leaves the scrape.
+    closed: Arc<AtomicBool>,
     key_deserializer: Arc<dyn Deserializer<K>>,
     value_deserializer: Arc<dyn Deserializer<V>>,
     /// Whether the key and value deserializers are [`DefaultSerde`].
@@ -154,6 +155,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     pub(crate) fn metrics_source(&self) -> super::metrics::MetricsSource {
         super::metrics::MetricsSource {
             ctx: Arc::downgrade(&self.ctx),
+            closed: Arc::clone(&self.closed),
             group: self.group.as_ref().map(|g| g.handle.metrics_reader()),
         }
     }

@@ -1,6 +1,7 @@
 //! Consumer counters and their snapshot.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -111,6 +112,9 @@ impl ConsumerMetrics {
 #[derive(Debug, Clone)]
 pub(crate) struct MetricsSource {
     pub(crate) ctx: std::sync::Weak<crate::consumer::fetch::FetchContext>,
+    /// The consumer's closed flag: a closed consumer reads as gone, as Java
+    /// removes a closed client's metrics.
+    pub(crate) closed: Arc<std::sync::atomic::AtomicBool>,
     pub(crate) group: Option<crate::consumer::group::driver::MembershipMetricsReader>,
 }
 
@@ -126,6 +130,9 @@ pub(crate) struct SourceReading {
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl MetricsSource {
     pub(crate) fn read(&self) -> Option<SourceReading> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
         let ctx = self.ctx.upgrade()?;
         let read_committed =
             ctx.config.isolation_level == crate::consumer::config::IsolationLevel::ReadCommitted;

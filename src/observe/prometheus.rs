@@ -52,13 +52,16 @@ enum Value {
 /// many clients contribute series to it.
 #[derive(Default)]
 struct Families {
-    order: Vec<(
-        &'static str,
-        &'static str,
-        Option<Unit>,
-        Vec<(Labels, Value)>,
-    )>,
+    order: Vec<Family>,
 }
+
+/// Name, help, unit and the series of one metric family.
+type Family = (
+    &'static str,
+    &'static str,
+    Option<Unit>,
+    Vec<(Labels, Value)>,
+);
 
 impl Families {
     fn add(
@@ -112,8 +115,8 @@ pub struct ProducerCollector {
 }
 
 impl ProducerCollector {
-    /// A collector reading `producer`'s counters; it does not keep the
-    /// producer alive.
+    /// A collector reading `producer`'s counters until it is closed or
+    /// dropped; it does not keep the producer alive.
     pub fn new<K, V>(producer: &Producer<K, V>) -> Self {
         ProducerCollector {
             producers: Vec::new(),
@@ -141,7 +144,9 @@ impl Collector for ProducerCollector {
     fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut f = Families::default();
         for (shared, client_id) in &self.producers {
-            let Some(shared) = shared.upgrade() else {
+            // A closed producer leaves the scrape, as Java removes a
+            // closed client's metrics.
+            let Some(shared) = shared.upgrade().filter(|s| !s.is_closed()) else {
                 continue;
             };
             let m = ProducerMetrics::of(&shared);
@@ -457,8 +462,11 @@ fn add_lag<'a>(f: &mut Families, lags: impl Iterator<Item = (&'a str, &'a str, i
 /// values. The lag exporter example is built on it.
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerLagCollector {
-    groups: Arc<Mutex<BTreeMap<String, Vec<(String, i32, i64)>>>>,
+    groups: Arc<Mutex<BTreeMap<String, Vec<PartitionLag>>>>,
 }
+
+/// Topic, partition and lag of one partition of a watched group.
+type PartitionLag = (String, i32, i64);
 
 impl ConsumerLagCollector {
     /// An empty collector (shares its state with its clones).

@@ -361,18 +361,19 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             &partitions,
         )?;
         let span = tracing::Span::current();
+        if !span.is_disabled()
+            && shared.config.trace_record_keys
+            && let Some(k) = &key
+        {
+            span.record(
+                "messaging.kafka.message.key",
+                String::from_utf8_lossy(k).as_ref(),
+            );
+        }
+        // The trace context of this `send` span travels in the headers
+        // (W3C traceparent/tracestate through the user's propagator).
+        #[cfg(feature = "opentelemetry")]
         if !span.is_disabled() {
-            if shared.config.trace_record_keys
-                && let Some(k) = &key
-            {
-                span.record(
-                    "messaging.kafka.message.key",
-                    String::from_utf8_lossy(k).as_ref(),
-                );
-            }
-            // The trace context of this `send` span travels in the headers
-            // (W3C traceparent/tracestate through the user's propagator).
-            #[cfg(feature = "opentelemetry")]
             crate::observe::propagation::inject(&span, &mut record.headers);
         }
         let headers: Vec<(&str, Option<&[u8]>)> = record
