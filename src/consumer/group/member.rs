@@ -307,12 +307,11 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     /// Carries out one rebalance event; the membership goes on when the
     /// event is dropped at the end.
     pub(crate) async fn run_event(&self, event: RebalanceEvent) -> Result<()> {
-        let span = tracing::debug_span!(
-            "rebalance",
-            kind = ?event.kind(),
-            partitions = event.partitions().len()
-        );
-        self.handle_event(event).instrument(span).await
+        let group = self.ctx.config.group_id.as_deref().unwrap_or_default();
+        let span = crate::observe::spans::rebalance(group, &event.kind(), event.partitions().len());
+        let result = self.handle_event(event).instrument(span.clone()).await;
+        span.record("outcome", if result.is_ok() { "ok" } else { "error" });
+        result
     }
 
     async fn handle_event(&self, event: RebalanceEvent) -> Result<()> {

@@ -309,6 +309,7 @@ impl Driver {
                 let mut m = lock(&self.shared.metrics);
                 m.rebalances += 1;
                 m.last_rebalance = took.or(Some(Duration::ZERO));
+                m.last_rebalance_at = Some(std::time::Instant::now());
             } else {
                 tracing::debug!(from = ?self.last_state, to = ?state, "membership state");
             }
