@@ -9,7 +9,7 @@ mod support;
 #[path = "../examples/common/lag_server.rs"]
 mod lag_server;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::Duration;
 
@@ -440,6 +440,17 @@ mod capture {
             });
         }
 
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let mut fields = BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            fields.insert("level".into(), event.metadata().level().to_string());
+            self.0.lock().unwrap().push(Span {
+                name: "event",
+                fields,
+                id: 0,
+            });
+        }
+
         fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
             let mut spans = self.0.lock().unwrap();
             // Ids are reused after a span closes: the latest one is it.
@@ -450,6 +461,11 @@ mod capture {
     }
 
     impl Captured {
+        /// Log events, kept apart from spans: name `event`, fields with
+        /// `message` and `level`.
+        pub fn events(&self) -> Vec<Span> {
+            self.named("event")
+        }
         pub fn named(&self, name: &str) -> Vec<Span> {
             let spans = self.0.lock().unwrap();
             spans.iter().filter(|s| s.name == name).cloned().collect()
@@ -579,6 +595,26 @@ async fn spans_follow_the_messaging_conventions_and_carry_no_payload() {
             .any(|r| r.fields.get("outcome").is_some_and(|o| o == "ok")),
         "{rebalances:?}"
     );
+
+    // The operator's log: the assignment, with every partition by name.
+    let assigned: Vec<_> = captured
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e.fields
+                .get("message")
+                .is_some_and(|m| m == "rebalance: partitions assigned")
+        })
+        .collect();
+    assert_eq!(assigned.len(), 1, "{assigned:?}");
+    assert_eq!(assigned[0].fields["level"], "INFO");
+    assert_eq!(assigned[0].fields["group"], group);
+    let listed: BTreeSet<String> = assigned[0].fields["partitions"]
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let expected: BTreeSet<String> = (0..PARTITIONS).map(|p| format!("{topic}-{p}")).collect();
+    assert_eq!(listed, expected);
 
     for span in captured.all() {
         for (k, v) in &span.fields {

@@ -23,6 +23,7 @@
 //! `messaging.operation.name`. No span or log carries a payload; keys only
 //! when the application allows it.
 
+pub(crate) mod log_limit;
 pub(crate) mod spans;
 
 #[cfg(feature = "prometheus")]
