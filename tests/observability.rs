@@ -714,3 +714,72 @@ async fn trace_context_links_the_process_span_to_its_send_span_through_the_broke
     consumer.close(Duration::from_secs(5)).await;
     producer.close(Duration::from_secs(5)).await.unwrap();
 }
+
+#[tokio::test]
+async fn transactions_are_spans_with_their_outcome() {
+    use kafkit::producer::TransactionalProducer;
+    use tracing_subscriber::layer::SubscriberExt;
+    let Some(tansu) = support::tansu_or_skip() else {
+        return;
+    };
+    let captured = capture::Captured::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let topic = support::unique_topic("obs-txn");
+    let client = client(&tansu.bootstrap(), "obs-txn").await;
+    create_topic(&client, &topic).await;
+    let txn_id = format!("{topic}-id");
+    let producer: TransactionalProducer<String, String> =
+        TransactionalProducer::builder(&client, txn_id.clone())
+            .build()
+            .unwrap();
+    producer.init_transactions().await.unwrap();
+    for commit in [true, false] {
+        producer.begin_transaction().unwrap();
+        producer
+            .send(ProducerRecord::new(topic.as_str(), "v".to_string()).partition(0))
+            .await
+            .unwrap();
+        if commit {
+            producer.commit_transaction().await.unwrap();
+        } else {
+            producer.abort_transaction().await.unwrap();
+        }
+    }
+    // Committing with no transaction open is refused, and the span says so.
+    assert!(producer.commit_transaction().await.is_err());
+    let spans = captured.named("transaction");
+    let seen: Vec<(String, String, String)> = spans
+        .iter()
+        .map(|s| {
+            assert_eq!(s.fields["transactional_id"], txn_id);
+            assert_eq!(s.fields["messaging.system"], "kafka");
+            (
+                s.fields["otel.name"].clone(),
+                s.fields["operation"].clone(),
+                s.fields["outcome"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                format!("commit transaction {txn_id}"),
+                "commit".into(),
+                "ok".into()
+            ),
+            (
+                format!("abort transaction {txn_id}"),
+                "abort".into(),
+                "ok".into()
+            ),
+            (
+                format!("commit transaction {txn_id}"),
+                "commit".into(),
+                "error".into()
+            ),
+        ]
+    );
+    producer.close(Duration::from_secs(5)).await.unwrap();
+}

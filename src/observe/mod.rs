@@ -18,6 +18,7 @@
 //! | `process {topic}` | [`Consumer::process_span`](crate::consumer::Consumer::process_span), which the application enters | `messaging.destination.name`, `messaging.destination.partition.id`, `messaging.kafka.offset`, `messaging.consumer.group.name`; parent: the `send` span whose context came in the headers |
 //! | `commit {group}` | each OffsetCommit | `messaging.consumer.group.name`, `messaging.batch.message_count` (partitions) |
 //! | `rebalance` | each assignment or revocation the consumer carries out | `kind`, `partitions`, `outcome` |
+//! | `transaction` | [`TransactionalProducer::commit_transaction`](crate::producer::TransactionalProducer::commit_transaction) and [`abort_transaction`](crate::producer::TransactionalProducer::abort_transaction) | `transactional_id`, `operation`, `outcome`, `error.type` |
 //!
 //! Every span carries `messaging.system = "kafka"` and
 //! `messaging.operation.name`. No span or log carries a payload; keys only

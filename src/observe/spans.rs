@@ -97,3 +97,31 @@ pub(crate) fn rebalance(group: &str, kind: &dyn std::fmt::Debug, partitions: usi
         outcome = Empty,
     )
 }
+
+/// `transaction`: one `commit_transaction` or `abort_transaction`
+/// (`operation`), from the flush of its records to EndTxn; `outcome` is
+/// `ok` or `error` (with `error.type`) when it ends.
+pub(crate) fn transaction(transactional_id: &str, operation: &'static str) -> Span {
+    tracing::info_span!(
+        "transaction",
+        otel.name = %format_args!("{operation} transaction {transactional_id}"),
+        messaging.system = "kafka",
+        transactional_id = %transactional_id,
+        operation,
+        outcome = Empty,
+        "error.type" = Empty,
+    )
+}
+
+/// Records how the operation a span covers ended.
+pub(crate) fn record_outcome<T>(span: &Span, result: &crate::Result<T>) {
+    match result {
+        Ok(_) => {
+            span.record("outcome", "ok");
+        }
+        Err(e) => {
+            span.record("outcome", "error");
+            span.record("error.type", e.code().map_or("_OTHER", |c| c.name()));
+        }
+    }
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::manager::{TransactionManager, aborted};
 use super::state::{TransactionEvent, TransactionState};
@@ -246,6 +247,13 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// Cancel-safe: a dropped call leaves the commit pending, exactly as a
     /// timeout does; call it again to finish it.
     pub async fn commit_transaction(&self) -> Result<()> {
+        let span = crate::observe::spans::transaction(self.transactional_id(), "commit");
+        let result = self.commit_inner().instrument(span.clone()).await;
+        crate::observe::spans::record_outcome(&span, &result);
+        result
+    }
+
+    async fn commit_inner(&self) -> Result<()> {
         let shared = self.inner.shared();
         self.txn.transition(TransactionEvent::Commit)?;
         let deadline = Instant::now() + shared.config.max_block;
@@ -275,6 +283,13 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     /// Cancel-safe: a dropped call leaves the abort pending, as a timeout
     /// does; call it again to finish it.
     pub async fn abort_transaction(&self) -> Result<()> {
+        let span = crate::observe::spans::transaction(self.transactional_id(), "abort");
+        let result = self.abort_inner().instrument(span.clone()).await;
+        crate::observe::spans::record_outcome(&span, &result);
+        result
+    }
+
+    async fn abort_inner(&self) -> Result<()> {
         let shared = self.inner.shared();
         self.txn.transition(TransactionEvent::Abort)?;
         let deadline = Instant::now() + shared.config.max_block;
