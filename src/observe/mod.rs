@@ -20,6 +20,14 @@
 //! | `rebalance` | each assignment or revocation the consumer carries out | `kind`, `partitions`, `outcome` |
 //! | `transaction` | [`TransactionalProducer::commit_transaction`](crate::producer::TransactionalProducer::commit_transaction) and [`abort_transaction`](crate::producer::TransactionalProducer::abort_transaction) | `transactional_id`, `operation`, `outcome`, `error.type` |
 //!
+//! Levels: `send`, `produce` and `poll` are on the hot path and are DEBUG
+//! spans, so a subscriber filtering at INFO (the usual production setting)
+//! pays nothing per record; `commit`, `rebalance` and `transaction` are INFO;
+//! `process` is INFO and created only when the application asks for it.
+//! With `kafkit=debug` every span is recorded (and the `send` span's context
+//! is what the `opentelemetry` feature puts in the headers; without it, the
+//! caller's current span is).
+//!
 //! Every span carries `messaging.system = "kafka"` and
 //! `messaging.operation.name`. No span or log carries a payload; keys only
 //! when the application allows it.
