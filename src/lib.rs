@@ -45,6 +45,11 @@ macro_rules! setter {
 extern crate self as kafkit;
 
 pub mod admin;
+/// The in-process test cluster (temporary plumbing until mock-core lands).
+#[cfg(feature = "mock")]
+pub mod mock {
+    pub mod group;
+}
 mod client;
 pub mod consumer;
 pub mod error;
