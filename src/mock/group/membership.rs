@@ -115,11 +115,14 @@ impl GroupCoordinator {
     /// Completes the join when every known member has rejoined (and the
     /// initial delay passed), or unconditionally at the deadline, removing
     /// members that did not rejoin.
-    fn try_complete_join(&self, gid: &str, g: &mut Group, deadline_passed: bool) {
+    pub(super) fn try_complete_join(&self, gid: &str, g: &mut Group, deadline_passed: bool) {
         if g.state != GroupState::PreparingRebalance {
             return;
         }
-        let all_joined = g.members.values().all(|m| m.awaiting_join.is_some());
+        // As Kafka: members still in the KIP-394 handshake are waited for
+        // too (until they expire or the deadline passes).
+        let all_joined =
+            g.pending_members.is_empty() && g.members.values().all(|m| m.awaiting_join.is_some());
         let ready = all_joined && Instant::now() >= g.join_not_before;
         if !(deadline_passed || ready) {
             return;
@@ -190,6 +193,21 @@ impl GroupCoordinator {
                 let remaining = g.members.len();
                 this.apply_event(&gid, g, Event::MemberRemoved { remaining });
                 return;
+            }
+        });
+    }
+
+    /// A KIP-394 pending member that does not join within its session
+    /// timeout is forgotten (and no longer holds up a rebalance).
+    fn spawn_pending_expiry(&self, gid: String, member_id: String, at: Instant) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            sleep_until(at).await;
+            let mut inner = this.lock();
+            if let Some(g) = inner.groups.get_mut(&gid) {
+                if g.pending_members.remove(&member_id) {
+                    this.try_complete_join(&gid, g, false);
+                }
             }
         });
     }
@@ -281,10 +299,19 @@ impl GroupCoordinator {
             } else if version >= 4 {
                 // KIP-394: hand out an id; the member joins again with it.
                 g.pending_members.insert(new_id.clone());
+                self.spawn_pending_expiry(gid, new_id.clone(), Instant::now() + session);
                 return Ok(join_error(E::MemberIdRequired.code(), &new_id));
             }
             self.add_and_join(&gid, g, &new_id, member(), tx);
             return Err(rx);
+        }
+        if let Some(inst) = &instance {
+            if g.static_members
+                .get(inst)
+                .is_some_and(|id| id != &member_id)
+            {
+                return Ok(join_error(E::FencedInstanceId.code(), &member_id));
+            }
         }
         if g.pending_members.remove(&member_id) {
             self.add_and_join(&gid, g, &member_id, member(), tx);

@@ -318,6 +318,10 @@ impl GroupCoordinator {
                         Err(code) => results.push((id.clone(), inst.clone(), code)),
                     }
                 }
+                if !removed && g.state == GroupState::PreparingRebalance {
+                    // A pending member left: the join may be complete now.
+                    self.try_complete_join(&gid, g, false);
+                }
                 if removed {
                     let remaining = g.members.len();
                     self.apply_event(&gid, g, Event::MemberRemoved { remaining });

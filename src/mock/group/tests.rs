@@ -543,3 +543,37 @@ async fn leave_delete_list_describe_and_offset_delete() {
         E::GroupIdNotFound.code()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn join_waits_for_members_in_the_member_id_handshake() {
+    let c = GroupCoordinator::default();
+    let a = c
+        .join_group(join_req("", None, &["range"]), 9, caller())
+        .await;
+    let b = c
+        .join_group(join_req("", None, &["range"]), 9, caller())
+        .await;
+    let held = spawn_join(&c, a.member_id.as_str(), None);
+    tokio::task::yield_now().await;
+    assert!(!held.is_finished(), "b has not joined yet");
+    let b = spawn_join(&c, b.member_id.as_str(), None).await.unwrap();
+    let a = held.await.unwrap();
+    assert_eq!((a.generation_id, b.generation_id), (1, 1));
+    assert_eq!(c.group_state(G).unwrap().members.len(), 2);
+    // A handshake never finished is forgotten after the session timeout.
+    let _ = c
+        .join_group(join_req("", None, &["range"]), 9, caller())
+        .await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert!(c.lock().groups[G].pending_members.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn static_member_with_a_stale_member_id_is_fenced() {
+    let c = GroupCoordinator::default();
+    let (_, _) = stable_single(&c, Some("i1")).await;
+    let stale = c
+        .join_group(join_req("i1-old", Some("i1"), &["range"]), 9, caller())
+        .await;
+    assert_eq!(stale.error_code, E::FencedInstanceId.code());
+}
