@@ -40,7 +40,7 @@ pub(super) fn subscribed_topics(metadata: &[u8]) -> Option<Vec<String>> {
 }
 
 impl GroupCoordinator {
-    /// OffsetCommit (v0–v9).
+    /// OffsetCommit (v2–v9: what kafka-protocol 0.18 and Kafka 4 speak).
     pub async fn offset_commit(
         &self,
         req: OffsetCommitRequest,
@@ -132,7 +132,8 @@ impl GroupCoordinator {
         0
     }
 
-    /// OffsetFetch (v0–v9; v8+ several groups; `require_stable`).
+    /// OffsetFetch (v1–v9: what kafka-protocol 0.18 speaks; v8+ several
+    /// groups; v7+ `require_stable`).
     pub async fn offset_fetch(&self, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
         let inner = self.lock();
         let mut resp = OffsetFetchResponse::default();

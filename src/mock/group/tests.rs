@@ -577,3 +577,87 @@ async fn static_member_with_a_stale_member_id_is_fenced() {
         .await;
     assert_eq!(stale.error_code, E::FencedInstanceId.code());
 }
+
+/// Every response the handlers build encodes at every version they serve
+/// (a field set that a version lacks would make the cluster close the
+/// connection).
+#[tokio::test(start_paused = true)]
+async fn responses_encode_at_every_version() {
+    use kafka_protocol::protocol::Encodable;
+    fn enc<T: Encodable>(r: &T, v: i16, what: &str) {
+        let mut b = BytesMut::new();
+        r.encode(&mut b, v)
+            .unwrap_or_else(|e| panic!("{what} v{v}: {e:#}"));
+    }
+    let c = GroupCoordinator::default();
+    let (a, generation) = stable_single(&c, Some("i1")).await;
+    for v in 0..=9 {
+        let r = c
+            .join_group(join_req(&a, Some("i1"), &["range"]), v, caller())
+            .await;
+        enc(&r, v, "JoinGroup");
+        let r = c
+            .join_group(join_req("", None, &["roundrobin"]), v, caller())
+            .await;
+        enc(&r, v, "JoinGroup error");
+    }
+    for v in 0..=5 {
+        let r = c.sync_group(sync_req(&a, generation, &[]), v).await;
+        enc(&r, v, "SyncGroup");
+        let leave = LeaveGroupRequest::default().with_group_id(sb("other").into());
+        enc(&c.leave_group(leave, v).await, v, "LeaveGroup");
+        let d = DescribeGroupsRequest::default().with_groups(vec![sb(G).into()]);
+        enc(&c.describe_groups(d, v).await, v, "DescribeGroups");
+        enc(
+            &c.list_groups(ListGroupsRequest::default(), v).await,
+            v,
+            "ListGroups",
+        );
+    }
+    for v in 0..=4 {
+        let req = HeartbeatRequest::default()
+            .with_group_id(sb(G).into())
+            .with_generation_id(generation)
+            .with_member_id(sb(&a));
+        enc(&c.heartbeat(req, v).await, v, "Heartbeat");
+    }
+    // kafka-protocol 0.18 (like Kafka 4) speaks OffsetCommit v2+ and
+    // OffsetFetch v1+.
+    for v in 1..=9 {
+        let commit = OffsetCommitRequest::default()
+            .with_group_id(sb("s").into())
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![
+                OffsetCommitRequestTopic::default()
+                    .with_name(sb("t").into())
+                    .with_partitions(vec![OffsetCommitRequestPartition::default()]),
+            ]);
+        if v >= 2 {
+            enc(&c.offset_commit(commit, v).await, v, "OffsetCommit");
+        }
+        let fetch = if v >= 8 {
+            OffsetFetchRequest::default().with_groups(vec![
+                OffsetFetchRequestGroup::default()
+                    .with_group_id(sb("s").into())
+                    .with_topics(None),
+            ])
+        } else {
+            OffsetFetchRequest::default()
+                .with_group_id(sb("s").into())
+                .with_topics((v < 2).then(|| {
+                    vec![
+                        OffsetFetchRequestTopic::default()
+                            .with_name(sb("t").into())
+                            .with_partition_indexes(vec![0, 1]),
+                    ]
+                }))
+        };
+        enc(&c.offset_fetch(fetch, v).await, v, "OffsetFetch");
+    }
+    let del = OffsetDeleteRequest::default().with_group_id(sb("s").into());
+    enc(&c.offset_delete(del, 0).await, 0, "OffsetDelete");
+    for v in 0..=2 {
+        let d = DeleteGroupsRequest::default().with_groups_names(vec![sb("nope").into()]);
+        enc(&c.delete_groups(d, v).await, v, "DeleteGroups");
+    }
+}
