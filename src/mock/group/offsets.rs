@@ -1,7 +1,7 @@
 //! OffsetCommit, OffsetFetch, OffsetDelete, and the transaction
 //! coordinator's hooks for transactional offset commits.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kafka_protocol::error::ResponseError as E;
 use kafka_protocol::messages::offset_commit_response::*;
@@ -46,8 +46,9 @@ impl GroupCoordinator {
         req: OffsetCommitRequest,
         version: i16,
     ) -> OffsetCommitResponse {
-        let code = self.commit_check(&req);
         let mut inner = self.lock();
+        // Checked and written under one lock: no rebalance in between.
+        let code = commit_check(&inner.groups, &req);
         let gid = req.group_id.to_string();
         let max = self.config.offset_metadata_max_bytes;
         let mut resp = OffsetCommitResponse::default();
@@ -94,42 +95,6 @@ impl GroupCoordinator {
             }
         }
         resp
-    }
-
-    /// Kafka's validateOffsetCommit: a member's commit is checked against
-    /// its generation; a simple commit (generation -1, no member) only in
-    /// a group without members.
-    fn commit_check(&self, req: &OffsetCommitRequest) -> i16 {
-        let inner = self.lock();
-        let Some(g) = inner.groups.get(req.group_id.as_str()) else {
-            if req.generation_id_or_member_epoch < 0 && req.member_id.is_empty() {
-                return 0;
-            }
-            return E::IllegalGeneration.code();
-        };
-        if g.state == GroupState::Dead {
-            return E::CoordinatorNotAvailable.code();
-        }
-        let instance = req.group_instance_id.as_ref().map(|i| i.as_str());
-        if req.generation_id_or_member_epoch >= 0 || !req.member_id.is_empty() || instance.is_some()
-        {
-            if let Err(code) = check_member(
-                g,
-                &req.member_id,
-                instance,
-                req.generation_id_or_member_epoch,
-            ) {
-                return code;
-            }
-            if g.state == GroupState::CompletingRebalance {
-                return E::RebalanceInProgress.code();
-            }
-            return 0;
-        }
-        if !g.members.is_empty() {
-            return E::UnknownMemberId.code();
-        }
-        0
     }
 
     /// OffsetFetch (v1–v9: what kafka-protocol 0.18 speaks; v8+ several
@@ -280,6 +245,40 @@ impl GroupCoordinator {
             }
         }
     }
+}
+
+/// Kafka's validateOffsetCommit: a member's commit is checked against
+/// its generation; a simple commit (generation -1, no member) only in
+/// a group without members.
+fn commit_check(groups: &HashMap<String, Group>, req: &OffsetCommitRequest) -> i16 {
+    let Some(g) = groups.get(req.group_id.as_str()) else {
+        if req.generation_id_or_member_epoch < 0 && req.member_id.is_empty() {
+            return 0;
+        }
+        return E::IllegalGeneration.code();
+    };
+    if g.state == GroupState::Dead {
+        return E::CoordinatorNotAvailable.code();
+    }
+    let instance = req.group_instance_id.as_ref().map(|i| i.as_str());
+    if req.generation_id_or_member_epoch >= 0 || !req.member_id.is_empty() || instance.is_some() {
+        if let Err(code) = check_member(
+            g,
+            &req.member_id,
+            instance,
+            req.generation_id_or_member_epoch,
+        ) {
+            return code;
+        }
+        if g.state == GroupState::CompletingRebalance {
+            return E::RebalanceInProgress.code();
+        }
+        return 0;
+    }
+    if !g.members.is_empty() {
+        return E::UnknownMemberId.code();
+    }
+    0
 }
 
 type Rows = Vec<(String, Vec<(i32, CommittedOffset, i16)>)>;
