@@ -20,7 +20,7 @@
 mod admin;
 mod membership;
 mod offsets;
-pub mod state;
+mod state;
 mod sync;
 #[cfg(test)]
 mod tests;
