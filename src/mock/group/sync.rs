@@ -206,13 +206,13 @@ impl GroupCoordinator {
                 GroupState::Empty => return fail(E::UnknownMemberId.code()),
                 GroupState::PreparingRebalance => return fail(E::RebalanceInProgress.code()),
                 GroupState::Stable => {
-                    let m = &g.members[&member_id];
-                    return sync_response(
-                        0,
-                        m.assignment.clone(),
-                        Some((&names.0, &names.1)),
-                        version,
-                    );
+                    // check_member found the member; no index that could panic.
+                    let assignment = g
+                        .members
+                        .get(&member_id)
+                        .map(|m| m.assignment.clone())
+                        .unwrap_or_default();
+                    return sync_response(0, assignment, Some((&names.0, &names.1)), version);
                 }
                 _ => {}
             }
