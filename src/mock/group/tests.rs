@@ -661,3 +661,38 @@ async fn responses_encode_at_every_version() {
         enc(&c.delete_groups(d, v).await, v, "DeleteGroups");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn leader_leaving_hands_leadership_to_a_rejoining_member() {
+    let c = GroupCoordinator::default();
+    let (a, gen1) = stable_single(&c, None).await;
+    let b_first = c
+        .join_group(join_req("", None, &["range"]), 9, caller())
+        .await;
+    let b = spawn_join(&c, b_first.member_id.as_str(), None);
+    tokio::task::yield_now().await;
+    let a_join = spawn_join(&c, &a, None).await.unwrap();
+    let b_id = b.await.unwrap().member_id.to_string();
+    let gen2 = a_join.generation_id;
+    assert_eq!(gen2, gen1 + 1);
+    let c2 = c.clone();
+    let b2 = b_id.clone();
+    let follower = tokio::spawn(async move { c2.sync_group(sync_req(&b2, gen2, &[]), 5).await });
+    tokio::task::yield_now().await;
+    c.sync_group(sync_req(&a, gen2, &[(&a, b"A"), (&b_id, b"B")]), 5)
+        .await;
+    assert_eq!(&follower.await.unwrap().assignment[..], b"B");
+    // v0-v2 leave of the leader by member id.
+    let leave = LeaveGroupRequest::default()
+        .with_group_id(sb(G).into())
+        .with_member_id(sb(&a));
+    assert_eq!(c.leave_group(leave, 1).await.error_code, 0);
+    assert_eq!(
+        heartbeat(&c, &b_id, gen2, None).await,
+        E::RebalanceInProgress.code()
+    );
+    let rejoined = spawn_join(&c, &b_id, None).await.unwrap();
+    assert_eq!(rejoined.generation_id, gen2 + 1);
+    assert_eq!(rejoined.leader.as_str(), b_id, "the remaining member leads");
+    assert_eq!(rejoined.members.len(), 1);
+}
