@@ -45,6 +45,8 @@ macro_rules! setter {
 extern crate self as kafkit;
 
 pub mod admin;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod client;
 pub mod consumer;
 pub mod error;
