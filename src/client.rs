@@ -429,6 +429,11 @@ impl Client {
         ClientBuilder::new(bootstrap_servers)
     }
 
+    /// The `client.id` this client sends (default "kafkit").
+    pub fn client_id(&self) -> &str {
+        &self.inner.config.client_id
+    }
+
     /// The latest metadata snapshot (no I/O).
     pub fn metadata(&self) -> Arc<ClusterMetadata> {
         self.inner.metadata.snapshot()

@@ -52,6 +52,7 @@ pub mod consumer;
 pub mod error;
 pub mod metadata;
 pub(crate) mod net;
+pub mod observe;
 pub mod producer;
 mod properties;
 pub use net::sasl;

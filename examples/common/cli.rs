@@ -141,6 +141,8 @@ pub struct Args {
     name: &'static str,
     bootstrap: String,
     values: HashMap<&'static str, String>,
+    /// Every value given, in order (for options that may repeat).
+    all_values: Vec<(&'static str, String)>,
     switches: Vec<&'static str>,
 }
 
@@ -167,6 +169,7 @@ impl Args {
         bootstrap_env: Option<String>,
     ) -> Result<Args, Usage> {
         let mut values = HashMap::new();
+        let mut all_values = Vec::new();
         let mut switches = Vec::new();
         let mut it = args.into_iter();
         while let Some(arg) = it.next() {
@@ -187,11 +190,13 @@ impl Args {
                     return Err(Usage::Error(format!("{flag} takes no value")));
                 }
                 (Some(_), Some(v)) => {
+                    all_values.push((opt.flag, v.clone()));
                     values.insert(opt.flag, v);
                 }
                 (Some(placeholder), None) => match it.next() {
                     // A flag where the value should be: the value is missing.
                     Some(v) if !v.starts_with("--") => {
+                        all_values.push((opt.flag, v.clone()));
                         values.insert(opt.flag, v);
                     }
                     _ => {
@@ -220,6 +225,7 @@ impl Args {
             name: command.name,
             bootstrap,
             values,
+            all_values,
             switches,
         })
     }
@@ -227,6 +233,16 @@ impl Args {
     /// The brokers to start from: `--bootstrap-server` or `KAFKA_BOOTSTRAP`.
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// Every value of an option that may repeat (`--group a --group b`), in
+    /// order; a single-valued option's getters see the last.
+    pub fn values_of(&self, flag: &str) -> Vec<String> {
+        self.all_values
+            .iter()
+            .filter(|(f, _)| *f == flag)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Whether the switch `flag` was given.

@@ -1,14 +1,17 @@
-//! The admin client: topics, cluster description and offsets.
+//! The admin client: topics, cluster description, offsets and consumer
+//! groups' committed offsets and lag.
 //!
 //! Results are per item, as in the Java `Admin`: the outer `Result` fails
 //! only when the request as a whole could not be made (no broker reachable,
 //! client closed); each topic or partition then carries its own `Result`.
 
+mod groups;
 mod offsets;
 mod topics;
 
 use crate::client::Client;
 
+pub use groups::PartitionLag;
 pub use offsets::{ListedOffset, OffsetSpec};
 pub use topics::{ClusterDescription, NewTopic, TopicListing};
 

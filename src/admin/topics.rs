@@ -233,7 +233,7 @@ impl Admin {
 
     /// A Metadata request of our own, with auto-creation off: admin calls
     /// must never create what they describe.
-    async fn metadata(&self, topics: Option<&[&str]>) -> Result<MetadataResponse> {
+    pub(super) async fn metadata(&self, topics: Option<&[&str]>) -> Result<MetadataResponse> {
         let req = MetadataRequest::default()
             .with_allow_auto_topic_creation(false)
             .with_topics(topics.map(|ts| {

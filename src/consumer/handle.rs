@@ -60,7 +60,8 @@ use crate::serialization::{DefaultSerde, Deserializer};
 pub struct Consumer<K, V> {
     pub(super) ctx: Arc<FetchContext>,
     fetcher: Fetcher,
-    closed: AtomicBool,
+    /// Shared with metrics readers, so a closed consumer leaves the scrape.
+    closed: Arc<AtomicBool>,
     key_deserializer: Arc<dyn Deserializer<K>>,
     value_deserializer: Arc<dyn Deserializer<V>>,
     /// Whether the key and value deserializers are [`DefaultSerde`].
@@ -147,6 +148,16 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             self.ctx.subs.buffered_bytes(),
             self.ctx.subs.lags(self.read_committed()),
         )
+    }
+
+    /// The counters' reader for exporters (see `observe::prometheus`).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn metrics_source(&self) -> super::metrics::MetricsSource {
+        super::metrics::MetricsSource {
+            ctx: Arc::downgrade(&self.ctx),
+            closed: Arc::clone(&self.closed),
+            group: self.group.as_ref().map(|g| g.handle.metrics_reader()),
+        }
     }
 
     /// Closes the consumer: fetch tasks stop, prefetched records are

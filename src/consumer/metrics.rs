@@ -1,6 +1,7 @@
 //! Consumer counters and their snapshot.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -102,6 +103,49 @@ impl ConsumerMetrics {
             buffered_bytes: buffered_bytes as u64,
             lag,
         }
+    }
+}
+
+/// Reads a consumer's counters for an exporter without keeping the
+/// consumer alive: `None` once it is dropped.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+#[derive(Debug, Clone)]
+pub(crate) struct MetricsSource {
+    pub(crate) ctx: std::sync::Weak<crate::consumer::fetch::FetchContext>,
+    /// The consumer's closed flag: a closed consumer reads as gone, as Java
+    /// removes a closed client's metrics.
+    pub(crate) closed: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) group: Option<crate::consumer::group::driver::MembershipMetricsReader>,
+}
+
+/// What one read of a [`MetricsSource`] gives.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) struct SourceReading {
+    pub client_id: String,
+    pub group_id: Option<String>,
+    pub consumer: ConsumerMetrics,
+    pub group: Option<super::MembershipMetrics>,
+}
+
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+impl MetricsSource {
+    pub(crate) fn read(&self) -> Option<SourceReading> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let ctx = self.ctx.upgrade()?;
+        let read_committed =
+            ctx.config.isolation_level == crate::consumer::config::IsolationLevel::ReadCommitted;
+        Some(SourceReading {
+            client_id: ctx.client.client_id().to_owned(),
+            group_id: ctx.config.group_id.clone(),
+            consumer: ConsumerMetrics::snapshot(
+                &ctx.counters,
+                ctx.subs.buffered_bytes(),
+                ctx.subs.lags(read_committed),
+            ),
+            group: self.group.as_ref().and_then(|g| g.read()),
+        })
     }
 }
 

@@ -87,6 +87,9 @@ struct Shared {
     shutdown: watch::Sender<bool>,
     permits: Arc<Semaphore>,
     throttled_until: Mutex<Option<Instant>>,
+    /// One throttling warning per minute per connection: a quota holds
+    /// every response, and the operator needs to know, not a line each.
+    throttle_log: crate::observe::log_limit::LogLimiter,
     versions: OnceLock<BrokerApiVersions>,
     /// When a SASL session with a lifetime (KIP-368) is to be renewed: from
     /// then on the connection takes no new requests and is replaced (see
@@ -181,6 +184,7 @@ impl Connection {
             poisoned: OnceLock::new(),
             shutdown,
             throttled_until: Mutex::new(None),
+            throttle_log: crate::observe::log_limit::LogLimiter::new(Duration::from_secs(60)),
             versions: OnceLock::new(),
             replace_at: OnceLock::new(),
         });

@@ -63,6 +63,10 @@ pub struct ProducerConfig {
     pub partitioner: PartitionerKind,
     /// `partitioner.ignore.keys` (false).
     pub partitioner_ignore_keys: bool,
+    /// Whether `send` spans carry the record key as
+    /// `messaging.kafka.message.key` (false: keys may be personal data).
+    /// No Java equivalent.
+    pub trace_record_keys: bool,
 }
 
 impl Default for ProducerConfig {
@@ -83,6 +87,7 @@ impl Default for ProducerConfig {
             enable_idempotence: None,
             partitioner: PartitionerKind::Default,
             partitioner_ignore_keys: false,
+            trace_record_keys: false,
         }
     }
 }

@@ -52,6 +52,14 @@ pub struct ProducerMetrics {
     /// Transactional producer: coordinator requests retried (coordinator
     /// moved, loading, concurrent transactions, lost connection).
     pub transactional_retries: u64,
+    /// `buffer.memory` not in use, in bytes (Java's `buffer-available-bytes`).
+    pub buffer_available: u64,
+    /// Produce requests answered (Java's `request-total`, produce only).
+    pub requests: u64,
+    /// Mean Produce round trip, send to response (Java's `request-latency-avg`).
+    pub request_latency_avg: Duration,
+    /// Longest Produce round trip (Java's `request-latency-max`).
+    pub request_latency_max: Duration,
 }
 
 impl ProducerMetrics {
@@ -118,6 +126,9 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> ProducerBuilder<K, V> {
         partitioner: PartitionerKind => partitioner);
     setter!(/// `partitioner.ignore.keys`. Default false.
         partitioner_ignore_keys: bool => partitioner_ignore_keys);
+    setter!(/// Whether `send {topic}` spans carry the key (UTF-8, lossy) as
+        /// `messaging.kafka.message.key`. Default false: keys may be personal data. Not a Java setting.
+        trace_record_keys: bool => trace_record_keys);
 
     /// `enable.idempotence`: default on when `acks=all` and
     /// `max.in.flight.requests.per.connection` ≤ 5, as in Java.
@@ -275,19 +286,25 @@ impl<K, V> Producer<K, V> {
 }
 
 impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
-    /// Sends a record and waits for its acknowledgement.
+    /// Sends a record and waits for its acknowledgement, in a
+    /// `send {topic}` span that ends with the acknowledgement (see
+    /// [`crate::observe`]).
     pub async fn send(&self, record: ProducerRecord<K, V>) -> Result<RecordMetadata> {
-        // Names the topic and the explicit partition only: never keys,
-        // values or headers.
-        let span =
-            tracing::debug_span!("send", topic = %record.topic, partition = record.partition);
+        // Names the topic and the explicit partition only: never values or
+        // headers (keys only with `trace_record_keys`).
+        let span = crate::observe::spans::send(&record.topic, record.partition);
         async {
-            let meta = self.enqueue(record).await?.await;
+            let meta = self.enqueue_in_span(record).await?.await;
+            let current = tracing::Span::current();
             match &meta {
                 Ok(m) => {
-                    tracing::debug!(partition = m.partition, offset = m.offset, "acknowledged")
+                    current.record("messaging.destination.partition.id", m.partition);
+                    current.record("messaging.kafka.offset", m.offset);
                 }
-                Err(e) => tracing::debug!(error = %e, "failed"),
+                Err(e) => {
+                    current.record("error.type", e.code().map_or("_OTHER", |c| c.name()));
+                    tracing::debug!(error = %e, "failed");
+                }
             }
             meta
         }
@@ -298,10 +315,19 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
     /// Buffers a record and returns at once with a future for its delivery,
     /// so a hot loop can keep many records in flight. Waits only for
     /// metadata of a new topic or for buffer space (`max.block.ms`).
+    /// Runs in a `send {topic}` span that ends when the record is
+    /// buffered (see [`crate::observe`]).
     ///
     /// Cancel-safe: if this future is dropped before it resolves, the
     /// record was not buffered.
     pub async fn enqueue(&self, record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
+        let span = crate::observe::spans::send(&record.topic, record.partition);
+        self.enqueue_in_span(record).instrument(span).await
+    }
+
+    /// `enqueue` in the caller's `send` span.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+    async fn enqueue_in_span(&self, mut record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
         let shared = &self.shared;
         shared.check_usable()?;
         record.validate()?;
@@ -334,6 +360,22 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             value.as_deref(),
             &partitions,
         )?;
+        let span = tracing::Span::current();
+        if !span.is_disabled()
+            && shared.config.trace_record_keys
+            && let Some(k) = &key
+        {
+            span.record(
+                "messaging.kafka.message.key",
+                String::from_utf8_lossy(k).as_ref(),
+            );
+        }
+        // The trace context of this `send` span travels in the headers
+        // (W3C traceparent/tracestate through the user's propagator).
+        #[cfg(feature = "opentelemetry")]
+        if !span.is_disabled() {
+            crate::observe::propagation::inject(&span, &mut record.headers);
+        }
         let headers: Vec<(&str, Option<&[u8]>)> = record
             .headers
             .iter()
@@ -384,6 +426,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
                     .or_insert_with(|| StickyPartitioner::new(shared.config.batch_size))
                     .partition(&partitions),
             };
+            span.record("messaging.destination.partition.id", partition);
             let tp = (topic.clone(), partition);
             let (delivery, appended) = acc.append(
                 &tp,
@@ -514,11 +557,18 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
 
     /// A snapshot of the producer's counters.
     pub fn metrics(&self) -> ProducerMetrics {
-        let s = &self.shared;
+        ProducerMetrics::of(&self.shared)
+    }
+}
+
+impl ProducerMetrics {
+    /// The counters of the producer sharing `s`.
+    pub(crate) fn of(s: &Shared) -> ProducerMetrics {
         let (outstanding, in_flight) = {
             let acc = s.lock();
             (acc.outstanding() as u64, acc.in_flight() as u64)
         };
+        let requests = s.metrics.requests.load(Ordering::Relaxed);
         ProducerMetrics {
             records_sent: s.metrics.sent.load(Ordering::Relaxed),
             records_failed: s.metrics.failed.load(Ordering::Relaxed),
@@ -530,6 +580,18 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             batches_in_flight: in_flight,
             producer_id_resets: s.metrics.identity_resets.load(Ordering::Relaxed),
             transactional_retries: s.metrics.txn_retries.load(Ordering::Relaxed),
+            buffer_available: s.memory.available_permits() as u64,
+            requests,
+            request_latency_avg: Duration::from_micros(
+                s.metrics
+                    .request_latency_total_us
+                    .load(Ordering::Relaxed)
+                    .checked_div(requests)
+                    .unwrap_or(0),
+            ),
+            request_latency_max: Duration::from_micros(
+                s.metrics.request_latency_max_us.load(Ordering::Relaxed),
+            ),
         }
     }
 }

@@ -11,7 +11,7 @@ pub mod partitioner;
 pub mod record;
 mod routing;
 mod sender;
-mod shared;
+pub(crate) mod shared;
 pub mod transaction;
 
 pub use config::{Acks, ProducerConfig};

@@ -37,14 +37,15 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         let producer = match ensure_producer_id(&shared).await {
             Ok(p) => p,
             Err(e) => {
-                tracing::warn!(error = %e, "InitProducerId failed");
                 if !e.is_retriable() {
+                    tracing::error!(error = %e, "InitProducerId failed; the producer cannot go on");
                     // As in Java, an idempotent producer without a producer id
                     // cannot go on: every record fails, and so do later sends.
                     shared.set_fatal(e.clone());
                     fail_everything(&shared, e);
                     return;
                 }
+                tracing::warn!(error = %e, "InitProducerId failed; retrying");
                 tokio::time::sleep(shared.config.retry_backoff).await;
                 continue;
             }

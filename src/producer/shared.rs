@@ -27,6 +27,21 @@ pub(crate) struct Metrics {
     pub bytes_sent: AtomicU64,
     pub identity_resets: AtomicU64,
     pub txn_retries: AtomicU64,
+    /// Produce requests answered, and their round trips (Java's
+    /// `request-latency-avg`/`-max`): per request, never per record.
+    pub requests: AtomicU64,
+    pub request_latency_total_us: AtomicU64,
+    pub request_latency_max_us: AtomicU64,
+}
+
+impl Metrics {
+    pub(crate) fn request_done(&self, latency: std::time::Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.request_latency_total_us
+            .fetch_add(us, Ordering::Relaxed);
+        self.request_latency_max_us.fetch_max(us, Ordering::Relaxed);
+    }
 }
 
 /// State shared by the producer handles and the sender task.

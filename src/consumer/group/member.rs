@@ -307,12 +307,25 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     /// Carries out one rebalance event; the membership goes on when the
     /// event is dropped at the end.
     pub(crate) async fn run_event(&self, event: RebalanceEvent) -> Result<()> {
-        let span = tracing::debug_span!(
-            "rebalance",
+        let group = self.ctx.config.group_id.as_deref().unwrap_or_default();
+        let span = crate::observe::spans::rebalance(group, &event.kind(), event.partitions().len());
+        // What an operator asks first after a rebalance: who got what. Topic
+        // and partition names only, never more.
+        tracing::info!(
+            group,
             kind = ?event.kind(),
-            partitions = event.partitions().len()
+            count = event.partitions().len(),
+            partitions = %PartitionList(event.partitions()),
+            "rebalance: partitions {}",
+            match event.kind() {
+                RebalanceKind::Assigned => "assigned",
+                RebalanceKind::Revoked => "revoked",
+                RebalanceKind::Lost => "lost",
+            }
         );
-        self.handle_event(event).instrument(span).await
+        let result = self.handle_event(event).instrument(span.clone()).await;
+        span.record("outcome", if result.is_ok() { "ok" } else { "error" });
+        result
     }
 
     async fn handle_event(&self, event: RebalanceEvent) -> Result<()> {
@@ -397,5 +410,28 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         if let Err(e) = closed {
             tracing::warn!(error = %e, "leaving the group did not finish");
         }
+    }
+}
+
+/// Renders partitions as `topic-0,topic-1,...`, at most [`PartitionList::MAX`]
+/// of them, so an assignment of thousands stays one readable line.
+struct PartitionList<'a>(&'a [TopicPartition]);
+
+impl PartitionList<'_> {
+    const MAX: usize = 64;
+}
+
+impl std::fmt::Display for PartitionList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, tp) in self.0.iter().take(Self::MAX).enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{tp}")?;
+        }
+        if self.0.len() > Self::MAX {
+            write!(f, ",... ({} more)", self.0.len() - Self::MAX)?;
+        }
+        Ok(())
     }
 }

@@ -177,7 +177,7 @@ impl<K: Send + 'static, V: Send + 'static> ConsumerBuilder<K, V> {
         Ok(Consumer {
             ctx,
             fetcher,
-            closed: AtomicBool::new(false),
+            closed: Arc::new(AtomicBool::new(false)),
             key_deserializer: self.key_deserializer,
             value_deserializer: self.value_deserializer,
             default_serde: self.default_serde,

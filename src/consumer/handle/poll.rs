@@ -33,19 +33,46 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     /// synchronous step, so dropping the future (e.g. in `select!`) loses
     /// nothing; an offset lookup abandoned half way is simply redone.
     pub async fn poll(&self, timeout: Duration) -> Result<ConsumerRecords<K, V>> {
-        let span = tracing::debug_span!(
-            "poll",
-            timeout_ms = timeout.as_millis() as u64,
-            records = tracing::field::Empty
-        );
+        let span = crate::observe::spans::poll(timeout.as_millis() as u64);
+        if !span.is_disabled()
+            && let Some(group) = &self.ctx.config.group_id
+        {
+            span.record("messaging.consumer.group.name", group.as_str());
+        }
         let deadline = Instant::now() + timeout;
         let max = self.ctx.config.max_poll_records;
         let records = self
             .collect_in_group(max, Some(deadline))
             .instrument(span.clone())
             .await?;
-        span.record("records", records.len());
+        span.record("messaging.batch.message_count", records.len());
         Ok(ConsumerRecords::new(records))
+    }
+
+    /// A `process {topic}` span for handling `record` (OpenTelemetry
+    /// messaging conventions; see [`crate::observe`]): enter it, or
+    /// `.instrument` the handling with it. With the `opentelemetry` feature
+    /// its parent is the producer's `send` span when the record carries a
+    /// trace context in its headers.
+    ///
+    /// ```no_run
+    /// # async fn demo(consumer: kafkit::consumer::Consumer<String, String>) -> kafkit::Result<()> {
+    /// use tracing::Instrument;
+    /// for record in &consumer.poll(std::time::Duration::from_secs(1)).await? {
+    ///     async { /* handle the record */ }.instrument(consumer.process_span(record)).await;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn process_span(&self, record: &ConsumerRecord<K, V>) -> tracing::Span {
+        let span = crate::observe::spans::process(
+            &record.topic,
+            record.partition,
+            record.offset,
+            self.ctx.config.group_id.as_deref(),
+        );
+        #[cfg(feature = "opentelemetry")]
+        crate::observe::propagation::set_parent_from_headers(&span, &record.headers);
+        span
     }
 
     /// Waits for the next record. Cancel-safe, like [`Consumer::poll`].

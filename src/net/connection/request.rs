@@ -334,7 +334,16 @@ impl Connection {
             if t.is_none_or(|old| old < until) {
                 *t = Some(until);
             }
-            tracing::debug!(api, throttle_ms = ms, "broker throttled us");
+            match self.shared.throttle_log.allow() {
+                Some(held_back) => tracing::warn!(
+                    broker = %self.shared.config.broker_label,
+                    api,
+                    throttle_ms = ms,
+                    throttled_since_last_warning = held_back,
+                    "broker throttled us (quota); holding requests to it back"
+                ),
+                None => tracing::debug!(api, throttle_ms = ms, "broker throttled us"),
+            }
         }
         Ok(resp)
     }

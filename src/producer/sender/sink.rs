@@ -27,6 +27,7 @@ use kafka_protocol::messages::TopicName;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::super::accumulator::ProducerBatch;
@@ -170,7 +171,13 @@ async fn run(
         if batches.is_empty() {
             continue;
         }
-        let span = tracing::debug_span!("produce", batches = batches.len());
+        let span = crate::observe::spans::produce(broker, batches.len());
+        if !span.is_disabled() {
+            span.record("server.address", address.get(&shared, broker));
+            let records: usize = batches.iter().map(|b| b.record_count()).sum();
+            span.record("messaging.batch.message_count", records);
+        }
+        let sent_at = Instant::now();
         let started = send_on(&shared, &conn, &batches)
             .instrument(span.clone())
             .await;
@@ -184,6 +191,7 @@ async fn run(
                 tokio::spawn(
                     async move {
                         let result = pending.response().await.map(Some);
+                        shared.metrics.request_done(sent_at.elapsed());
                         drop(slot);
                         finish(&shared, broker, batches, result);
                     }

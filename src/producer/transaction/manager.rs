@@ -158,7 +158,7 @@ impl TransactionManager {
     /// The producer cannot go on: every later call fails with `e`, and so do
     /// the producer's buffered records.
     pub fn fatal(&self, shared: &Shared, e: Error) {
-        tracing::warn!(error = %e, transactional_id = %self.transactional_id, "transactional producer failed fatally");
+        tracing::error!(error = %e, transactional_id = %self.transactional_id, "transactional producer failed fatally");
         let _ = self.transition(TransactionEvent::Fatal(e.clone()));
         shared.set_fatal(e);
         shared.wake.notify_one();

@@ -353,4 +353,10 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> TransactionalProducer<K
     pub fn metrics(&self) -> ProducerMetrics {
         self.inner.metrics()
     }
+
+    /// The producer underneath (for exporters).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn producer(&self) -> &Producer<K, V> {
+        &self.inner
+    }
 }

@@ -125,6 +125,16 @@ pub struct MembershipMetrics {
     pub commits_ok: u64,
     /// OffsetCommits that failed (each call counts once, after retries).
     pub commits_failed: u64,
+    /// Mean time of an OffsetCommit request to the coordinator (Java's
+    /// `commit-latency-avg`), zero before the first.
+    pub commit_latency_avg: Duration,
+    /// Longest such time (Java's `commit-latency-max`).
+    pub commit_latency_max: Duration,
+    /// OffsetCommit requests timed (the divisor of `commit_latency_avg`).
+    pub commit_requests: u64,
+    /// When the last rebalance completed (Java's
+    /// `last-rebalance-seconds-ago` is its `elapsed()`).
+    pub last_rebalance_at: Option<std::time::Instant>,
     /// The current generation, -1 when none.
     pub generation_id: i32,
     /// Whether this member leads the current generation.
@@ -397,6 +407,12 @@ impl MembershipHandle {
         lock(&self.shared.group).clone()
     }
 
+    /// A reader of the membership counters that does not keep the group
+    /// task alive (for exporters that outlive the consumer).
+    pub(crate) fn metrics_reader(&self) -> MembershipMetricsReader {
+        MembershipMetricsReader(Arc::downgrade(&self.shared))
+    }
+
     /// A snapshot of the membership counters.
     pub fn metrics(&self) -> MembershipMetrics {
         lock(&self.shared.metrics).clone()
@@ -426,5 +442,16 @@ impl MembershipHandle {
                 })
             }
         }
+    }
+}
+
+/// Reads a member's [`MembershipMetrics`] while the member exists.
+#[derive(Debug, Clone)]
+pub(crate) struct MembershipMetricsReader(std::sync::Weak<Shared>);
+
+impl MembershipMetricsReader {
+    /// The counters, `None` once the member is gone.
+    pub(crate) fn read(&self) -> Option<MembershipMetrics> {
+        self.0.upgrade().map(|s| lock(&s.metrics).clone())
     }
 }

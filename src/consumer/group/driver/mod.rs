@@ -48,6 +48,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use config::MembershipConfig;
+pub(crate) use handle::MembershipMetricsReader;
 pub use handle::{
     CommitHandle, GroupMetadata, MembershipHandle, MembershipMetrics, RebalanceEvent, RebalanceKind,
 };

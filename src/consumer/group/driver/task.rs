@@ -69,7 +69,15 @@ pub(super) struct Driver {
     /// When the current rebalance began, if one is under way.
     rebalance_started: Option<Instant>,
     last_state: GroupState,
+    /// Recent completed rebalances, to tell a storm (members that keep
+    /// timing out or restarting) from the odd rebalance.
+    recent_rebalances: crate::observe::log_limit::Burst,
+    storm_log: crate::observe::log_limit::LogLimiter,
 }
+
+/// A storm: this many rebalances within [`STORM_WINDOW`].
+const STORM_REBALANCES: usize = 5;
+const STORM_WINDOW: Duration = Duration::from_secs(300);
 
 impl Driver {
     pub(super) fn new(
@@ -114,6 +122,8 @@ impl Driver {
             metadata_open: true,
             rebalance_started: None,
             last_state: GroupState::Idle,
+            recent_rebalances: crate::observe::log_limit::Burst::new(STORM_WINDOW),
+            storm_log: crate::observe::log_limit::LogLimiter::new(STORM_WINDOW),
         })
     }
 
@@ -306,9 +316,20 @@ impl Driver {
                     took_ms = took.map(|d| d.as_millis() as u64),
                     "joined group"
                 );
+                let recent = self.recent_rebalances.record(now);
+                if recent >= STORM_REBALANCES && self.storm_log.allow().is_some() {
+                    tracing::warn!(
+                        group = %self.config.group.group_id,
+                        rebalances = recent,
+                        window_s = STORM_WINDOW.as_secs(),
+                        "rebalance storm: the group keeps rebalancing (members timing out, \
+                         restarting or exceeding max.poll.interval.ms?)"
+                    );
+                }
                 let mut m = lock(&self.shared.metrics);
                 m.rebalances += 1;
                 m.last_rebalance = took.or(Some(Duration::ZERO));
+                m.last_rebalance_at = Some(std::time::Instant::now());
             } else {
                 tracing::debug!(from = ?self.last_state, to = ?state, "membership state");
             }

@@ -287,17 +287,19 @@ impl Driver {
                 return;
             }
         };
-        let span = tracing::debug_span!(
-            "commit",
-            generation = identity.generation_id,
-            member_id = %identity.member_id,
-            partitions = op.offsets.len()
+        let span = crate::observe::spans::commit(
+            &self.config.group.group_id,
+            identity.generation_id,
+            op.offsets.len(),
         );
         let io = self.io.clone();
+        let shared = self.shared.clone();
         let task = self.spawn(
             None,
             async move {
+                let started = std::time::Instant::now();
                 let outcome = io.commit(coordinator, &identity, &op.offsets).await;
+                record_commit_latency(&shared, started.elapsed());
                 Completion::Commit {
                     op,
                     identity,
@@ -353,4 +355,17 @@ impl Driver {
             m.commits_failed += 1;
         }
     }
+}
+
+/// Java's `commit-latency-avg`/`-max`: one commit round trip (not per record).
+fn record_commit_latency(shared: &super::Shared, took: std::time::Duration) {
+    let mut m = lock(&shared.metrics);
+    let n = m.commit_requests;
+    // Running mean in whole microseconds: no separate total to keep.
+    let avg = m.commit_latency_avg.as_micros() as u64;
+    let took_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    let new_avg = (u128::from(avg) * u128::from(n) + u128::from(took_us)) / u128::from(n + 1);
+    m.commit_latency_avg = std::time::Duration::from_micros(new_avg as u64);
+    m.commit_latency_max = m.commit_latency_max.max(took);
+    m.commit_requests = n + 1;
 }
