@@ -45,12 +45,12 @@ macro_rules! setter {
 extern crate self as kafkit;
 
 pub mod admin;
-#[cfg(feature = "mock")]
-pub mod mock;
 mod client;
 pub mod consumer;
 pub mod error;
 pub mod metadata;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub(crate) mod net;
 pub mod observe;
 pub mod producer;

@@ -124,7 +124,10 @@ mod tests {
         let b = ParsedBatch::parse_one(batch(3)).unwrap();
         assert_eq!(b.record_count, 3);
         assert_eq!(b.last_offset_delta, 2);
-        assert_eq!((b.producer_id, b.producer_epoch, b.base_sequence), (7, 1, 10));
+        assert_eq!(
+            (b.producer_id, b.producer_epoch, b.base_sequence),
+            (7, 1, 10)
+        );
         assert_eq!(b.last_sequence(), 12);
         assert_eq!(b.max_timestamp, 1_002);
         assert!(!b.is_transactional && !b.is_control);

@@ -29,33 +29,12 @@ pub(crate) const TOPIC_DEFAULTS: &[(&str, &str)] = &[
     ("unclean.leader.election.enable", "false"),
 ];
 
-/// Broker configs described by DescribeConfigs (a representative subset)
-/// and their defaults; alterable ones are stored per broker.
-pub(crate) const BROKER_DEFAULTS: &[(&str, &str)] = &[
-    ("auto.create.topics.enable", "true"),
-    ("default.replication.factor", "1"),
-    ("log.retention.ms", "604800000"),
-    ("message.max.bytes", "1048588"),
-    ("min.insync.replicas", "1"),
-    ("num.partitions", "1"),
-    ("offsets.topic.replication.factor", "3"),
-    ("transaction.max.timeout.ms", "900000"),
-];
-
 /// Kafka's default `max.message.bytes`.
 pub(crate) const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
 
 /// The default of a topic config, `None` for a config Kafka does not know.
 pub(crate) fn topic_default(name: &str) -> Option<&'static str> {
     TOPIC_DEFAULTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| *v)
-}
-
-/// The default of a broker config in [`BROKER_DEFAULTS`].
-pub(crate) fn broker_default(name: &str) -> Option<&'static str> {
-    BROKER_DEFAULTS
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, v)| *v)

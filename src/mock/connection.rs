@@ -140,7 +140,10 @@ mod tests {
         let mut r = &huge[..];
         let mut buf = BytesMut::new();
         assert!(read_frame(&mut r, &mut buf).await.is_err());
-        assert!(buf.capacity() < 1 << 20, "nothing reserved for the claimed size");
+        assert!(
+            buf.capacity() < 1 << 20,
+            "nothing reserved for the claimed size"
+        );
 
         let neg = (-5i32).to_be_bytes();
         let mut r = &neg[..];

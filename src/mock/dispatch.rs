@@ -90,7 +90,10 @@ pub(crate) fn encode_response<R: Encodable>(h: &Header, resp: &R) -> Outcome {
     }
     if let Err(e) = resp.encode(&mut out, h.version) {
         tracing::warn!(api = ?h.api_key, version = h.version, "mock: cannot encode response: {e:#}");
-        return Outcome::Close(format!("encoding {:?} v{} response: {e:#}", h.api_key, h.version));
+        return Outcome::Close(format!(
+            "encoding {:?} v{} response: {e:#}",
+            h.api_key, h.version
+        ));
     }
     let size = (out.len() - 4) as i32;
     out[..4].copy_from_slice(&size.to_be_bytes());
@@ -98,9 +101,8 @@ pub(crate) fn encode_response<R: Encodable>(h: &Header, resp: &R) -> Outcome {
 }
 
 fn decode<T: Request>(h: &Header, body: &Bytes) -> Result<T, Outcome> {
-    decode_request_body::<T>(body, h.api_key as i16, h.version).map_err(|reason| {
-        Outcome::Close(format!("{:?} v{} body: {reason}", h.api_key, h.version))
-    })
+    decode_request_body::<T>(body, h.api_key as i16, h.version)
+        .map_err(|reason| Outcome::Close(format!("{:?} v{} body: {reason}", h.api_key, h.version)))
 }
 
 /// Handles one request frame.
@@ -117,10 +119,7 @@ pub(crate) async fn handle(conn: &mut Conn, frame: Bytes) -> Outcome {
     if !pre_auth && !conn.security.is_authenticated() {
         return Outcome::Close(format!("{:?} before authentication", h.api_key));
     }
-    let fault = conn
-        .shared
-        .faults()
-        .take(h.api_key as i16, conn.broker_id);
+    let fault = conn.shared.faults().take(h.api_key as i16, conn.broker_id);
     if let Some(Fault::Delay(d)) = fault {
         tokio::time::sleep(d).await;
     }
@@ -178,16 +177,10 @@ async fn route(conn: &mut Conn, h: &Header, body: &Bytes, injected: Option<i16>)
         DeleteTopics: DeleteTopicsRequest => topics::delete_topics;
         CreatePartitions: CreatePartitionsRequest => topics::create_partitions;
         DeleteRecords: DeleteRecordsRequest => topics::delete_records;
-        DescribeConfigs: DescribeConfigsRequest => configs::describe_configs;
-        AlterConfigs: AlterConfigsRequest => configs::alter_configs;
-        IncrementalAlterConfigs: IncrementalAlterConfigsRequest => configs::incremental_alter_configs;
         FindCoordinator: FindCoordinatorRequest => coordinator::find_coordinator;
         InitProducerId: InitProducerIdRequest => coordinator::init_producer_id;
         SaslHandshake: SaslHandshakeRequest => sasl::handshake;
         SaslAuthenticate: SaslAuthenticateRequest => sasl::authenticate;
-        DescribeAcls: DescribeAclsRequest => acls::describe_acls;
-        CreateAcls: CreateAclsRequest => acls::create_acls;
-        DeleteAcls: DeleteAclsRequest => acls::delete_acls;
         JoinGroup: JoinGroupRequest => groups::join_group;
         SyncGroup: SyncGroupRequest => groups::sync_group;
         Heartbeat: HeartbeatRequest => groups::heartbeat;
@@ -198,17 +191,13 @@ async fn route(conn: &mut Conn, h: &Header, body: &Bytes, injected: Option<i16>)
         ListGroups: ListGroupsRequest => groups::list_groups;
         DescribeGroups: DescribeGroupsRequest => groups::describe_groups;
         DeleteGroups: DeleteGroupsRequest => groups::delete_groups;
-        AddPartitionsToTxn: AddPartitionsToTxnRequest => txn::add_partitions_to_txn;
-        AddOffsetsToTxn: AddOffsetsToTxnRequest => txn::add_offsets_to_txn;
-        EndTxn: EndTxnRequest => txn::end_txn;
-        TxnOffsetCommit: TxnOffsetCommitRequest => txn::txn_offset_commit;
     }
 }
 
 /// Decodes a request frame's header and body without handling it: the
 /// request-decoding path alone, for the fuzz target. `Err` is the reason
 /// the connection would be closed.
-pub(crate) fn decode_only(frame: Bytes) -> Result<(), String> {
+pub fn decode_only(frame: Bytes) -> Result<(), String> {
     let (h, body) = match parse_header(&frame)? {
         Ok(parsed) => parsed,
         Err(_) => return Ok(()),
@@ -227,18 +216,13 @@ pub(crate) fn decode_only(frame: Bytes) -> Result<(), String> {
         ListOffsets: ListOffsetsRequest, OffsetForLeaderEpoch: OffsetForLeaderEpochRequest,
         CreateTopics: CreateTopicsRequest, DeleteTopics: DeleteTopicsRequest,
         CreatePartitions: CreatePartitionsRequest, DeleteRecords: DeleteRecordsRequest,
-        DescribeConfigs: DescribeConfigsRequest, AlterConfigs: AlterConfigsRequest,
-        IncrementalAlterConfigs: IncrementalAlterConfigsRequest,
         FindCoordinator: FindCoordinatorRequest, InitProducerId: InitProducerIdRequest,
         SaslHandshake: SaslHandshakeRequest, SaslAuthenticate: SaslAuthenticateRequest,
-        DescribeAcls: DescribeAclsRequest, CreateAcls: CreateAclsRequest,
-        DeleteAcls: DeleteAclsRequest, JoinGroup: JoinGroupRequest,
+        JoinGroup: JoinGroupRequest,
         SyncGroup: SyncGroupRequest, Heartbeat: HeartbeatRequest, LeaveGroup: LeaveGroupRequest,
         OffsetCommit: OffsetCommitRequest, OffsetFetch: OffsetFetchRequest,
         OffsetDelete: OffsetDeleteRequest, ListGroups: ListGroupsRequest,
         DescribeGroups: DescribeGroupsRequest, DeleteGroups: DeleteGroupsRequest,
-        AddPartitionsToTxn: AddPartitionsToTxnRequest, AddOffsetsToTxn: AddOffsetsToTxnRequest,
-        EndTxn: EndTxnRequest, TxnOffsetCommit: TxnOffsetCommitRequest,
     };
     r.map_err(|o| match o {
         Outcome::Close(reason) => reason,

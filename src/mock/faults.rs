@@ -83,9 +83,6 @@ mod tests {
         assert_eq!(f.take(0, 2), Some(Fault::DropConnection));
         assert_eq!(f.take(0, 2), None);
         assert_eq!(f.take(1, 1), None);
-        assert_eq!(
-            f.take(1, 3),
-            Some(Fault::Delay(Duration::from_millis(5)))
-        );
+        assert_eq!(f.take(1, 3), Some(Fault::Delay(Duration::from_millis(5))));
     }
 }

@@ -178,6 +178,7 @@ impl FetchSessions {
     }
 
     /// Number of open sessions.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.sessions.len()
     }
@@ -271,7 +272,8 @@ mod tests {
     #[test]
     fn wrong_epoch_and_unknown_session_are_errors() {
         let mut s = FetchSessions::default();
-        s.plan(0, 0, vec![(tp("a", 0), 0, 1)], vec![], || 5).unwrap();
+        s.plan(0, 0, vec![(tp("a", 0), 0, 1)], vec![], || 5)
+            .unwrap();
         assert_eq!(
             s.plan(5, 2, vec![], vec![], || 0).unwrap_err(),
             code::INVALID_FETCH_SESSION_EPOCH

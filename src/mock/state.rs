@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use crate::mock::config::TopicConfigs;
 use crate::mock::faults::Faults;
 use crate::mock::fetch_session::FetchSessions;
+use crate::mock::group::GroupCoordinator;
 use crate::mock::log::PartitionLog;
 
 /// Immutable settings of a running cluster (from the builder).
@@ -30,6 +31,8 @@ pub(crate) struct Settings {
     pub auto_create_topics: bool,
     pub default_partitions: i32,
     pub default_replication_factor: i16,
+    /// The host brokers advertise (`127.0.0.1`).
+    pub host: String,
 }
 
 /// One broker of the cluster.
@@ -87,8 +90,6 @@ pub struct ClusterState {
     pub topics: BTreeMap<String, Topic>,
     pub(crate) next_producer_id: i64,
     pub(crate) coordinator_overrides: HashMap<(CoordinatorKind, String), i32>,
-    /// Broker configs set by AlterConfigs/IncrementalAlterConfigs.
-    pub(crate) broker_configs: BTreeMap<i32, TopicConfigs>,
 }
 
 /// What every task of the cluster shares: settings, the state, the data
@@ -101,15 +102,19 @@ pub(crate) struct Shared {
     /// fetches wait on it.
     pub data_changed: watch::Sender<u64>,
     pub faults: Mutex<Faults>,
+    /// The group coordinator (one for the cluster; which broker answers
+    /// for a group is [`ClusterState::coordinator_for`]).
+    pub groups: GroupCoordinator,
 }
 
 impl Shared {
-    pub fn new(settings: Settings, state: ClusterState) -> Self {
+    pub fn new(settings: Settings, state: ClusterState, groups: GroupCoordinator) -> Self {
         Shared {
             settings,
             state: Mutex::new(state),
             data_changed: watch::Sender::new(0),
             faults: Mutex::new(Faults::default()),
+            groups,
         }
     }
 
@@ -143,14 +148,6 @@ impl ClusterState {
     pub fn partition_mut(&mut self, topic: &str, partition: i32) -> Option<&mut Partition> {
         let p = usize::try_from(partition).ok()?;
         self.topics.get_mut(topic)?.partitions.get_mut(p)
-    }
-
-    /// Every (topic, partition count), in name order.
-    pub fn topic_partitions(&self) -> Vec<(String, i32)> {
-        self.topics
-            .iter()
-            .map(|(name, t)| (name.clone(), t.partitions.len() as i32))
-            .collect()
     }
 
     /// Ids of the brokers that are up, in order.
@@ -244,6 +241,22 @@ impl ClusterState {
                 partitions: parts,
             },
         );
+    }
+
+    /// Gives `topic`'s partitions these replicas (CreateTopics with
+    /// explicit assignments); each is led by its first live replica.
+    pub(crate) fn set_replicas(&mut self, topic: &str, assignments: Vec<Vec<i32>>) {
+        let live = self.live_brokers();
+        if let Some(t) = self.topics.get_mut(topic) {
+            for (p, replicas) in t.partitions.iter_mut().zip(assignments) {
+                p.leader = replicas
+                    .iter()
+                    .copied()
+                    .find(|r| live.contains(r))
+                    .unwrap_or(-1);
+                p.replicas = replicas;
+            }
+        }
     }
 
     /// Moves a partition's leadership to `leader` (which must be up, or -1

@@ -3,8 +3,8 @@
 //! The ranges cover what kafkit sends (`protocol::versions`) and what
 //! librdkafka 2.12 asks for, within what `kafka-protocol` 0.18 can decode.
 //! Produce stops at v11 and Fetch at v12: later versions name topics by id
-//! only. Group, transaction and ACL APIs are hosted for the `group`, `txn`
-//! and `auth` modules.
+//! only. The transaction, ACL and config APIs are not hosted yet and so not
+//! advertised (see the list in the tests).
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
@@ -34,21 +34,22 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteRecords, 0, 2),
     (ApiKey::InitProducerId, 0, 4),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
-    (ApiKey::AddPartitionsToTxn, 0, 3),
-    (ApiKey::AddOffsetsToTxn, 0, 3),
-    (ApiKey::EndTxn, 0, 3),
-    (ApiKey::TxnOffsetCommit, 0, 3),
-    (ApiKey::DescribeAcls, 1, 3),
-    (ApiKey::CreateAcls, 1, 3),
-    (ApiKey::DeleteAcls, 1, 3),
-    (ApiKey::DescribeConfigs, 1, 4),
-    (ApiKey::AlterConfigs, 0, 2),
     (ApiKey::SaslAuthenticate, 0, 2),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
-    (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// APIs kafkit speaks that the cluster does not host yet: a client sees
+/// them as unsupported by the broker.
+#[cfg(test)]
+const NOT_YET_HOSTED: &[ApiKey] = &[
+    ApiKey::AddPartitionsToTxn,
+    ApiKey::AddOffsetsToTxn,
+    ApiKey::EndTxn,
+    ApiKey::TxnOffsetCommit,
+    ApiKey::DescribeConfigs,
 ];
 
 /// The (min, max) version the cluster speaks for `key`.
@@ -109,12 +110,22 @@ mod tests {
     fn every_advertised_range_is_within_kafka_protocol_and_kafkit() {
         for &(key, min, max) in SUPPORTED {
             let kp = key.valid_versions();
-            assert!(kp.min <= min && max <= kp.max, "{key:?} {min}..={max} vs {kp:?}");
+            assert!(
+                kp.min <= min && max <= kp.max,
+                "{key:?} {min}..={max} vs {kp:?}"
+            );
         }
         // Every API and version kafkit itself sends is answered.
         for &(key, min, max) in crate::protocol::versions::SUPPORTED {
+            if NOT_YET_HOSTED.contains(&key) {
+                assert!(supported(key).is_none(), "{key:?} is hosted now");
+                continue;
+            }
             let (lo, hi) = supported(key).unwrap_or_else(|| panic!("{key:?} not hosted"));
-            assert!(lo <= min && max <= hi, "{key:?}: kafkit {min}..={max}, mock {lo}..={hi}");
+            assert!(
+                lo <= min && max <= hi,
+                "{key:?}: kafkit {min}..={max}, mock {lo}..={hi}"
+            );
         }
         let _ = <ApiVersionsRequest as Message>::VERSIONS;
     }
