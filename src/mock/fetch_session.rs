@@ -299,9 +299,7 @@ mod tests {
         let p = s.plan(5, 0, vec![], vec![], || 5).unwrap();
         assert_eq!(p.session_id, 5);
         assert_eq!(s.len(), 1);
-        let mut next = 100;
-        for _ in 0..MAX_SESSIONS + 10 {
-            next += 1;
+        for next in 101..101 + MAX_SESSIONS as i32 + 10 {
             s.plan(0, 0, vec![], vec![], || next).unwrap();
         }
         assert_eq!(s.len(), MAX_SESSIONS);

@@ -335,7 +335,7 @@ impl PartitionLog {
                 break;
             }
             let fits = size + b.bytes.len() <= max_bytes;
-            if !fits && !(chosen.is_empty() && allow_oversize) {
+            if !(fits || chosen.is_empty() && allow_oversize) {
                 break;
             }
             size += b.bytes.len();

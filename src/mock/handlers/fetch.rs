@@ -95,8 +95,11 @@ pub(crate) async fn handle(conn: &mut Conn, _h: &Header, req: FetchRequest) -> F
     }
 }
 
+/// (high watermark, last stable offset, log start) told to the client.
+type Marks = (i64, i64, i64);
+
 struct Answer {
-    topics: Vec<(String, Vec<(PartitionData, (i64, i64, i64))>)>,
+    topics: Vec<(String, Vec<(PartitionData, Marks)>)>,
     bytes: usize,
     errors: bool,
 }
