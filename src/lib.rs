@@ -49,6 +49,8 @@ mod client;
 pub mod consumer;
 pub mod error;
 pub mod metadata;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub(crate) mod net;
 pub mod observe;
 pub mod producer;

@@ -139,6 +139,33 @@ pub fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<R::
         })
 }
 
+/// Body offsets of plain `i32`s at the start of hot *request* bodies (the
+/// embedded test cluster decodes requests through the same guard). Fetch
+/// v4+: `replica_id`, `max_wait_ms`, `min_bytes`, `max_bytes`, then
+/// `isolation_level` (i8) and, v7+, `session_id` and `session_epoch`.
+#[cfg(feature = "mock")]
+fn plain_request_i32_offsets(api_key: i16, version: i16) -> &'static [usize] {
+    const FETCH: i16 = kafka_protocol::messages::ApiKey::Fetch as i16;
+    match (api_key, version) {
+        (FETCH, 7..=14) => &[0, 4, 8, 12, 17, 21],
+        (FETCH, 4..=6) => &[0, 4, 8, 12],
+        _ => &[],
+    }
+}
+
+/// Decodes a request body (the bytes after the request header) of API
+/// `api_key` as `T` at `version`, through the allocation guard: a count or
+/// length larger than the bytes that follow it is refused before
+/// `kafka-protocol` sizes an allocation from it. The error is a reason.
+#[cfg(feature = "mock")]
+pub fn decode_request_body<T: Decodable>(
+    body: &Bytes,
+    api_key: i16,
+    version: i16,
+) -> std::result::Result<T, String> {
+    alloc_guard::decode_body::<T>(body, version, plain_request_i32_offsets(api_key, version))
+}
+
 /// SyncGroup's `assignment` is non-nullable bytes, but librdkafka's mock
 /// cluster answers an errored SyncGroup (v0-v3) with a null (-1 length)
 /// one, which kafka-protocol refuses. Read as empty, which is what the

@@ -1,0 +1,78 @@
+//! An in-process Kafka cluster for tests (feature `mock`): several brokers
+//! in one process, each on a real loopback TCP port, so kafkit and any other
+//! Kafka client (librdkafka, Java, franz-go) can connect to it.
+//!
+//! ```no_run
+//! # async fn demo() -> kafkit::Result<()> {
+//! use kafkit::mock::MockCluster;
+//! let cluster = MockCluster::builder().brokers(3).build().await?;
+//! cluster.create_topic("events", 3)?;
+//! let client = kafkit::Client::builder(cluster.bootstrap_servers()).build().await?;
+//! # let _ = client; Ok(()) }
+//! ```
+//!
+//! Dropping the [`MockCluster`] stops every broker and closes every
+//! connection.
+//!
+//! # What is faithful
+//! - Produce (acks 0/1/all) appends the record batches as sent (codec,
+//!   timestamps, producer ids untouched; only the base offset and partition
+//!   leader epoch are written in, which the CRC does not cover); CRCs are
+//!   checked; idempotence follows Kafka's producer state (a retry of one of
+//!   the last five batches answers with the original offset, a gap is
+//!   OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH);
+//!   `max.message.bytes` gives MESSAGE_TOO_LARGE.
+//! - Fetch: max bytes per request and partition (KIP-74: the first batch
+//!   always), long polls woken by appends (no timer polling), incremental
+//!   fetch sessions (KIP-227), the high watermark, the last stable offset and
+//!   the aborted-transaction list for `read_committed`, OFFSET_OUT_OF_RANGE,
+//!   NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH on the wrong broker or epoch.
+//! - Metadata with topic ids and leader epochs, auto-creation, CreateTopics,
+//!   DeleteTopics, CreatePartitions, DeleteRecords, ListOffsets (earliest,
+//!   latest by isolation level, by timestamp, max timestamp),
+//!   OffsetForLeaderEpoch, DescribeCluster, FindCoordinator (v4 batches).
+//! - Classic consumer groups (see [`group`]): join/sync/heartbeat/leave,
+//!   rebalance and session timeouts, static membership, generation fencing,
+//!   offsets, ListGroups/DescribeGroups/DeleteGroups.
+//!
+//! # What is simplified
+//! - One copy of each log: every replica is always in sync, so the high
+//!   watermark is the log end and acks=1 and acks=all are the same.
+//! - A stopped broker's partitions fail over to the next live replica at
+//!   once (Kafka waits for the controller); a restarted broker takes back
+//!   only partitions that had no leader.
+//! - No retention, compaction or segments; `retention.ms` and
+//!   `cleanup.policy` are stored, not applied.
+//! - `group.initial.rebalance.delay.ms` is 0 (Kafka: 3000).
+//! - Not yet hosted: the transaction coordinator (InitProducerId with a
+//!   transactional id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
+//!   TxnOffsetCommit), SASL, TLS, ACLs and configs APIs. They are not
+//!   advertised in ApiVersions, so clients see them as unsupported rather
+//!   than half-working.
+
+mod auth;
+mod batch;
+mod broker;
+mod cluster;
+mod config;
+mod connection;
+mod dispatch;
+mod faults;
+mod fetch_session;
+pub mod group;
+mod handlers;
+mod injected;
+mod log;
+mod state;
+
+pub use cluster::{MockCluster, MockClusterBuilder};
+pub use kafka_protocol::messages::ApiKey;
+pub use log::{AbortedTxn, BatchInfo, PartitionLogSnapshot};
+
+/// The request-decoding path of the cluster's connections (header, version
+/// check, body through the allocation guard) without a socket, for the fuzz
+/// target. `Err` is why a connection would be closed.
+#[doc(hidden)]
+pub fn decode_request_frame(frame: bytes::Bytes) -> std::result::Result<(), String> {
+    dispatch::decode_only(frame)
+}
