@@ -2,7 +2,7 @@
 //! any Kafka tool (kcat, the Java CLI tools, librdkafka programs) against it:
 //!
 //! ```text
-//! cargo run --example mock_broker --features mock -- --brokers 3 --port 9092
+//! cargo run --example mock_broker -- --brokers 3 --port 9092
 //! kcat -b 127.0.0.1:9092 -L
 //! ```
 //!
@@ -36,7 +36,7 @@ static COMMAND: Command = Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     cli::init_tracing();
-    let args = Args::parse(&COMMAND);
+    let args = Args::parse_bootstrap_optional(&COMMAND);
     cli::exit_code(COMMAND.name, run(args).await)
 }
 

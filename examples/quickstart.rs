@@ -3,11 +3,13 @@
 //! topic's offsets, list topics, delete the topic.
 //!
 //! ```text
+//! cargo run --example quickstart                                     # nothing to install
 //! cargo run --example quickstart -- --bootstrap-server localhost:9092
 //! ```
-//! (`scripts/quickstart.sh` starts a local Tansu broker when none is
-//! reachable.) Ctrl-C or SIGTERM skips to the end: the group member leaves
-//! its group and the topic is deleted.
+//! Without `--bootstrap-server` or `KAFKA_BOOTSTRAP` it starts kafkit's
+//! embedded cluster (`kafkit::mock::MockCluster`, three brokers on loopback
+//! ports) in the same process and tours that. Ctrl-C or SIGTERM skips to the
+//! end: the group member leaves its group and the topic is deleted.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -34,7 +36,7 @@ static COMMAND: Command = Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse(&COMMAND);
+    let args = Args::parse_bootstrap_optional(&COMMAND);
     cli::init_tracing();
     cli::exit_code(COMMAND.name, run(args).await)
 }
@@ -45,7 +47,22 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
         format!("kafkit-quickstart-{}", std::process::id()),
     );
     let mut shutdown = cli::Shutdown::install()?;
-    let bootstrap = args.bootstrap();
+    // No broker named: run against the embedded cluster, kept alive until
+    // the end of the tour (dropping it stops its brokers).
+    let embedded = match args.bootstrap_given() {
+        Some(_) => None,
+        None => Some(kafkit::mock::MockCluster::new(3).await?),
+    };
+    let bootstrap = match &embedded {
+        Some(cluster) => {
+            println!(
+                "no broker named (--bootstrap-server or KAFKA_BOOTSTRAP): started kafkit's embedded cluster"
+            );
+            cluster.bootstrap_servers()
+        }
+        None => args.bootstrap().to_owned(),
+    };
+    let bootstrap = bootstrap.as_str();
     let client = Client::builder(bootstrap)
         .client_id("kafkit-quickstart")
         .build()

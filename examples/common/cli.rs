@@ -139,6 +139,7 @@ pub enum Usage {
 /// A parsed command line.
 pub struct Args {
     name: &'static str,
+    /// Empty only for [`Args::parse_bootstrap_optional`] without a broker.
     bootstrap: String,
     values: HashMap<&'static str, String>,
     /// Every value given, in order (for options that may repeat).
@@ -150,8 +151,19 @@ impl Args {
     /// Parses the process's arguments. Prints the usage and exits 0 on
     /// `--help`; prints the mistake and exits 2 on a usage error.
     pub fn parse(command: &'static Command) -> Args {
+        Args::parse_process(command, true)
+    }
+
+    /// [`Args::parse`] for examples that can do without a broker (they
+    /// start the embedded cluster): see [`Args::bootstrap_given`].
+    pub fn parse_bootstrap_optional(command: &'static Command) -> Args {
+        Args::parse_process(command, false)
+    }
+
+    fn parse_process(command: &'static Command, bootstrap_required: bool) -> Args {
         let bootstrap_env = std::env::var(BOOTSTRAP_ENV).ok();
-        match Args::parse_from(command, std::env::args().skip(1), bootstrap_env) {
+        let args = std::env::args().skip(1);
+        match Args::parse_inner(command, args, bootstrap_env, bootstrap_required) {
             Ok(args) => args,
             Err(Usage::Help) => {
                 print!("{}", command.usage());
@@ -167,6 +179,15 @@ impl Args {
         command: &'static Command,
         args: impl IntoIterator<Item = String>,
         bootstrap_env: Option<String>,
+    ) -> Result<Args, Usage> {
+        Args::parse_inner(command, args, bootstrap_env, true)
+    }
+
+    fn parse_inner(
+        command: &'static Command,
+        args: impl IntoIterator<Item = String>,
+        bootstrap_env: Option<String>,
+        bootstrap_required: bool,
     ) -> Result<Args, Usage> {
         let mut values = HashMap::new();
         let mut all_values = Vec::new();
@@ -212,15 +233,20 @@ impl Args {
                 return Err(Usage::Error(format!("{} is required", o.flag)));
             }
         }
-        let bootstrap = values
+        let bootstrap = match values
             .remove(BOOTSTRAP.flag)
             .or(bootstrap_env)
             .filter(|b| !b.trim().is_empty())
-            .ok_or_else(|| {
-                Usage::Error(format!(
+        {
+            Some(b) => b,
+            // `parse_bootstrap_optional`: the example starts the embedded cluster.
+            None if !bootstrap_required => String::new(),
+            None => {
+                return Err(Usage::Error(format!(
                     "no broker given: pass --bootstrap-server HOST:PORT or set {BOOTSTRAP_ENV}"
-                ))
-            })?;
+                )));
+            }
+        };
         Ok(Args {
             name: command.name,
             bootstrap,
@@ -233,6 +259,11 @@ impl Args {
     /// The brokers to start from: `--bootstrap-server` or `KAFKA_BOOTSTRAP`.
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// The brokers named, if any (after [`Args::parse_bootstrap_optional`]).
+    pub fn bootstrap_given(&self) -> Option<&str> {
+        Some(self.bootstrap.as_str()).filter(|b| !b.is_empty())
     }
 
     /// Every value of an option that may repeat (`--group a --group b`), in
@@ -492,6 +523,28 @@ mod tests {
         assert_eq!(a.bootstrap(), "env:2");
         assert!(error(&["--topic", "t"], None).contains("KAFKA_BOOTSTRAP"));
         assert!(error(&["--topic", "t"], Some(" ")).contains("KAFKA_BOOTSTRAP"));
+    }
+
+    #[test]
+    fn an_optional_bootstrap_may_be_missing() {
+        let args = |a: &[&str], env: Option<&str>| {
+            Args::parse_inner(
+                &CMD,
+                a.iter().map(|s| s.to_string()),
+                env.map(str::to_owned),
+                false,
+            )
+            .map_err(|_| "usage")
+            .unwrap()
+        };
+        assert_eq!(args(&["--topic", "t"], None).bootstrap_given(), None);
+        assert_eq!(args(&["--topic", "t"], Some(" ")).bootstrap_given(), None);
+        assert_eq!(
+            args(&["--topic", "t"], Some("e:1")).bootstrap_given(),
+            Some("e:1")
+        );
+        let given = args(&["--bootstrap-server", "h:1", "--topic", "t"], None);
+        assert_eq!(given.bootstrap_given(), Some("h:1"));
     }
 
     #[test]
