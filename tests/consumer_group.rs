@@ -201,7 +201,7 @@ async fn vanished_member_is_replaced_from_committed_offsets(broker: &TestBroker)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eager_members_joining_while_consuming_read_each_record_once() {
     support::init_tracing();
-    for broker in support::brokers() {
+    for broker in support::brokers().await {
         if broker.kind() == support::BrokerKind::Mock {
             continue;
         }
@@ -218,7 +218,7 @@ async fn eager_members_joining_while_consuming_read_each_record_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cooperative_members_joining_while_consuming_read_each_record_once() {
     support::init_tracing();
-    for broker in support::brokers() {
+    for broker in support::brokers().await {
         if broker.kind() == support::BrokerKind::Mock {
             continue;
         }

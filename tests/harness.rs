@@ -158,6 +158,8 @@ async fn every_broker_every_codec_headers_and_nulls() {
     })
     .await;
     assert!(ran.contains(&BrokerKind::Mock), "ran against {ran:?}");
+    #[cfg(feature = "mock")]
+    assert!(ran.contains(&BrokerKind::Embedded), "ran against {ran:?}");
     if support::in_ci() {
         assert!(ran.contains(&BrokerKind::Tansu), "ran against {ran:?}");
     }

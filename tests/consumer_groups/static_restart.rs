@@ -130,7 +130,7 @@ async fn restart_within_session(broker: &TestBroker) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_static_member_restarts_without_a_rebalance() {
     support::init_tracing();
-    for broker in support::brokers() {
+    for broker in support::brokers().await {
         if broker.kind() == BrokerKind::Mock {
             continue;
         }

@@ -100,6 +100,15 @@ pub enum BrokerKind {
     ///   stores it);
     /// - a restarted static member is treated as a new member.
     Mock,
+    /// kafkit's own embedded cluster (`kafkit::mock`, feature `mock`; three
+    /// brokers in the test's process). Evidence only where librdkafka, as
+    /// an independent client, shows it behaves like Kafka
+    /// (`tests/mock_cluster.rs`, and every mixed-group test run on it).
+    ///
+    /// Deviations (see `kafkit::mock`'s module docs): no transaction
+    /// coordinator yet, no KIP-848 groups, no SASL/TLS/ACLs, no configs
+    /// APIs; `group.initial.rebalance.delay.ms` is 0.
+    Embedded,
     /// A broker the user runs, named by `KAFKA_BOOTSTRAP` (assumed to be a
     /// recent Apache Kafka with every feature; it keeps data between runs,
     /// so use [`unique_topic`] names).
@@ -114,12 +123,17 @@ impl BrokerKind {
 
     /// Whether CreatePartitions works (neither Tansu nor the mock has it).
     pub fn has_create_partitions(self) -> bool {
-        matches!(self, BrokerKind::External)
+        matches!(self, BrokerKind::External | BrokerKind::Embedded)
     }
 
     /// Whether KIP-848 ConsumerGroupHeartbeat groups work (not on Tansu).
     pub fn has_consumer_group_heartbeat(self) -> bool {
-        !matches!(self, BrokerKind::Tansu)
+        !matches!(self, BrokerKind::Tansu | BrokerKind::Embedded)
+    }
+
+    /// Whether transactions work (not yet on the embedded cluster).
+    pub fn has_transactions(self) -> bool {
+        !matches!(self, BrokerKind::Embedded)
     }
 
     /// Whether OffsetForLeaderEpoch works (not on Tansu).
@@ -155,6 +169,8 @@ pub struct TestBroker {
 enum Running {
     Tansu(TansuBroker),
     Mock(MockCluster<'static, DefaultProducerContext>),
+    #[cfg(feature = "mock")]
+    Embedded(kafkit::mock::MockCluster),
     External,
 }
 
@@ -168,6 +184,28 @@ impl TestBroker {
     /// Start a mock cluster with `brokers` brokers.
     pub fn mock(brokers: i32) -> TestBroker {
         TestBroker::from(mock_cluster(brokers))
+    }
+
+    /// Start kafkit's embedded cluster with three brokers.
+    #[cfg(feature = "mock")]
+    pub async fn embedded() -> TestBroker {
+        let cluster = kafkit::mock::MockCluster::new(3)
+            .await
+            .expect("kafkit's embedded cluster (in-process, should always start)");
+        TestBroker {
+            kind: BrokerKind::Embedded,
+            bootstrap: cluster.bootstrap_servers(),
+            running: Running::Embedded(cluster),
+        }
+    }
+
+    /// The embedded cluster, for its controls; `None` for other kinds.
+    #[cfg(feature = "mock")]
+    pub fn embedded_cluster(&self) -> Option<&kafkit::mock::MockCluster> {
+        match &self.running {
+            Running::Embedded(cluster) => Some(cluster),
+            _ => None,
+        }
     }
 
     /// The `KAFKA_BOOTSTRAP` broker, if set.
@@ -216,6 +254,12 @@ impl TestBroker {
                     .unwrap_or_else(|e| panic!("mock create_topic {topic}: {e}"));
                 wait_for_topic(&self.bootstrap, topic, partitions).await;
             }
+            #[cfg(feature = "mock")]
+            Running::Embedded(cluster) => {
+                cluster
+                    .create_topic(topic, partitions)
+                    .unwrap_or_else(|e| panic!("embedded create_topic {topic}: {e}"));
+            }
             Running::Tansu(_) | Running::External => {
                 create_topic_with_rdkafka(&self.bootstrap, topic, partitions).await
             }
@@ -256,15 +300,18 @@ impl fmt::Debug for TestBroker {
 }
 
 /// Every broker available to the calling test: Tansu (if it cannot start:
-/// skipped with a SKIP line outside CI, a panic in CI), a three-broker mock
-/// cluster, and the external broker when `KAFKA_BOOTSTRAP` is set.
-pub fn brokers() -> Vec<TestBroker> {
-    let mut all = Vec::with_capacity(3);
+/// skipped with a SKIP line outside CI, a panic in CI), librdkafka's
+/// three-broker mock cluster, kafkit's embedded cluster (with the `mock`
+/// feature), and the external broker when `KAFKA_BOOTSTRAP` is set.
+pub async fn brokers() -> Vec<TestBroker> {
+    let mut all = Vec::with_capacity(4);
     match TestBroker::tansu() {
         Ok(broker) => all.push(broker),
         Err(reason) => skip_or_fail(&format!("Tansu part skipped: {reason}")),
     }
     all.push(TestBroker::mock(3));
+    #[cfg(feature = "mock")]
+    all.push(TestBroker::embedded().await);
     all.extend(TestBroker::external());
     all
 }
@@ -281,7 +328,7 @@ pub fn brokers() -> Vec<TestBroker> {
 /// ```
 pub async fn for_each_broker(mut body: impl AsyncFnMut(&TestBroker)) {
     let test = test_name();
-    for broker in brokers() {
+    for broker in brokers().await {
         eprintln!("== {test} against {broker}");
         body(&broker).await;
     }
@@ -292,7 +339,7 @@ pub async fn for_each_broker(mut body: impl AsyncFnMut(&TestBroker)) {
 /// a panic in one fails the test. Each run's messages should name its
 /// broker.
 pub async fn on_every_broker_at_once(body: impl AsyncFn(&TestBroker)) {
-    let all = brokers();
+    let all = brokers().await;
     type Run<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
     let mut runs: Vec<Option<Run<'_>>> = all
         .iter()

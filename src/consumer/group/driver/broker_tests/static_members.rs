@@ -69,7 +69,7 @@ async fn restart_within_session(broker: &TestBroker) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_member_restart_keeps_partitions_without_rebalance() {
     support::init_tracing();
-    for broker in support::brokers() {
+    for broker in support::brokers().await {
         if broker.kind() == BrokerKind::Mock {
             continue;
         }
