@@ -278,3 +278,91 @@ async fn librdkafka_admin_and_auto_creation_work_against_the_cluster() {
     assert!(cluster.partition_log("auto", 1).is_some());
     assert!(cluster.partition_log("auto", 2).is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_configs_set_by_librdkafka_are_described_and_enforced() {
+    use rdkafka::admin::{
+        AdminClient, AdminOptions, AlterConfig, ConfigSource, OwnedResourceSpecifier,
+        ResourceSpecifier,
+    };
+    use rdkafka::client::DefaultClientContext;
+    let cluster = MockCluster::new(3).await.unwrap();
+    cluster.create_topic("limited", 1).unwrap();
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .create()
+        .unwrap();
+    let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    let altered = admin
+        .alter_configs(
+            &[AlterConfig::new(ResourceSpecifier::Topic("limited"))
+                .set("max.message.bytes", "2000")
+                .set("cleanup.policy", "compact")],
+            &opts,
+        )
+        .await
+        .unwrap();
+    assert!(altered.iter().all(|r| r.is_ok()), "{altered:?}");
+    let described = admin
+        .describe_configs(&[ResourceSpecifier::Topic("limited")], &opts)
+        .await
+        .unwrap();
+    let resource = described[0].as_ref().unwrap();
+    assert_eq!(
+        resource.specifier,
+        OwnedResourceSpecifier::Topic("limited".into())
+    );
+    let entry = resource.get("max.message.bytes").unwrap();
+    assert_eq!(entry.value.as_deref(), Some("2000"));
+    assert_eq!(entry.source, ConfigSource::DynamicTopic);
+    assert_eq!(
+        resource.get("cleanup.policy").unwrap().value.as_deref(),
+        Some("compact")
+    );
+    let default = resource.get("retention.ms").unwrap();
+    assert_eq!(default.source, ConfigSource::Default);
+    // An unknown config is refused and nothing changes: AlterConfigs
+    // replaces every config, so had it been taken, max.message.bytes would
+    // be back at its default. (rdkafka 0.39 reports every AlterConfigs
+    // resource as Ok whatever the broker said, so read the result back.)
+    admin
+        .alter_configs(
+            &[AlterConfig::new(ResourceSpecifier::Topic("limited")).set("no.such.config", "1")],
+            &opts,
+        )
+        .await
+        .unwrap();
+    let described = admin
+        .describe_configs(&[ResourceSpecifier::Topic("limited")], &opts)
+        .await
+        .unwrap();
+    let resource = described[0].as_ref().unwrap();
+    assert!(resource.get("no.such.config").is_none());
+    assert_eq!(
+        resource.get("max.message.bytes").unwrap().value.as_deref(),
+        Some("2000")
+    );
+
+    // The limit is what Produce enforces: a record over it is refused as
+    // MESSAGE_TOO_LARGE, one under it is written.
+    let p = producer(&cluster, Compression::None).await;
+    let big = p
+        .send(kafkit::producer::ProducerRecord::new(
+            "limited",
+            "x".repeat(5_000),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(big.code(), Some(ErrorCode::MESSAGE_TOO_LARGE), "{big}");
+    p.send(kafkit::producer::ProducerRecord::new(
+        "limited",
+        "x".repeat(100),
+    ))
+    .await
+    .unwrap();
+    p.close(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        cluster.partition_log("limited", 0).unwrap().high_watermark,
+        1
+    );
+}

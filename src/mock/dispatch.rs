@@ -177,6 +177,9 @@ async fn route(conn: &mut Conn, h: &Header, body: &Bytes, injected: Option<i16>)
         DeleteTopics: DeleteTopicsRequest => topics::delete_topics;
         CreatePartitions: CreatePartitionsRequest => topics::create_partitions;
         DeleteRecords: DeleteRecordsRequest => topics::delete_records;
+        DescribeConfigs: DescribeConfigsRequest => configs::describe_configs;
+        AlterConfigs: AlterConfigsRequest => configs::alter_configs;
+        IncrementalAlterConfigs: IncrementalAlterConfigsRequest => configs::incremental_alter_configs;
         FindCoordinator: FindCoordinatorRequest => coordinator::find_coordinator;
         InitProducerId: InitProducerIdRequest => coordinator::init_producer_id;
         SaslHandshake: SaslHandshakeRequest => sasl::handshake;
@@ -216,6 +219,8 @@ pub fn decode_only(frame: Bytes) -> Result<(), String> {
         ListOffsets: ListOffsetsRequest, OffsetForLeaderEpoch: OffsetForLeaderEpochRequest,
         CreateTopics: CreateTopicsRequest, DeleteTopics: DeleteTopicsRequest,
         CreatePartitions: CreatePartitionsRequest, DeleteRecords: DeleteRecordsRequest,
+        DescribeConfigs: DescribeConfigsRequest, AlterConfigs: AlterConfigsRequest,
+        IncrementalAlterConfigs: IncrementalAlterConfigsRequest,
         FindCoordinator: FindCoordinatorRequest, InitProducerId: InitProducerIdRequest,
         SaslHandshake: SaslHandshakeRequest, SaslAuthenticate: SaslAuthenticateRequest,
         JoinGroup: JoinGroupRequest,

@@ -362,3 +362,57 @@ impl ErrorResponse for DeleteGroupsRequest {
         )
     }
 }
+
+impl ErrorResponse for DescribeConfigsRequest {
+    type Response = DescribeConfigsResponse;
+    fn error_response(&self, code: i16, _: i16) -> DescribeConfigsResponse {
+        use describe_configs_response::DescribeConfigsResult;
+        DescribeConfigsResponse::default().with_results(
+            self.resources
+                .iter()
+                .map(|r| {
+                    DescribeConfigsResult::default()
+                        .with_resource_type(r.resource_type)
+                        .with_resource_name(r.resource_name.clone())
+                        .with_error_code(code)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl ErrorResponse for AlterConfigsRequest {
+    type Response = AlterConfigsResponse;
+    fn error_response(&self, code: i16, _: i16) -> AlterConfigsResponse {
+        use alter_configs_response::AlterConfigsResourceResponse;
+        AlterConfigsResponse::default().with_responses(
+            self.resources
+                .iter()
+                .map(|r| {
+                    AlterConfigsResourceResponse::default()
+                        .with_resource_type(r.resource_type)
+                        .with_resource_name(r.resource_name.clone())
+                        .with_error_code(code)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl ErrorResponse for IncrementalAlterConfigsRequest {
+    type Response = IncrementalAlterConfigsResponse;
+    fn error_response(&self, code: i16, _: i16) -> IncrementalAlterConfigsResponse {
+        use incremental_alter_configs_response::AlterConfigsResourceResponse;
+        IncrementalAlterConfigsResponse::default().with_responses(
+            self.resources
+                .iter()
+                .map(|r| {
+                    AlterConfigsResourceResponse::default()
+                        .with_resource_type(r.resource_type)
+                        .with_resource_name(r.resource_name.clone())
+                        .with_error_code(code)
+                })
+                .collect(),
+        )
+    }
+}

@@ -30,7 +30,9 @@
 //! - Metadata with topic ids and leader epochs, auto-creation, CreateTopics,
 //!   DeleteTopics, CreatePartitions, DeleteRecords, ListOffsets (earliest,
 //!   latest by isolation level, by timestamp, max timestamp),
-//!   OffsetForLeaderEpoch, DescribeCluster, FindCoordinator (v4 batches).
+//!   OffsetForLeaderEpoch, DescribeCluster, FindCoordinator (v4 batches),
+//!   DescribeConfigs/AlterConfigs/IncrementalAlterConfigs for topics (stored;
+//!   broker configs are described, read-only).
 //! - Classic consumer groups (see [`group`]): join/sync/heartbeat/leave,
 //!   rebalance and session timeouts, static membership, generation fencing,
 //!   offsets, ListGroups/DescribeGroups/DeleteGroups.
@@ -46,7 +48,7 @@
 //! - `group.initial.rebalance.delay.ms` is 0 (Kafka: 3000).
 //! - Not yet hosted: the transaction coordinator (InitProducerId with a
 //!   transactional id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
-//!   TxnOffsetCommit), SASL, TLS, ACLs and configs APIs. They are not
+//!   TxnOffsetCommit), SASL, TLS and ACLs. They are not
 //!   advertised in ApiVersions, so clients see them as unsupported rather
 //!   than half-working.
 

@@ -3,7 +3,7 @@
 //! The ranges cover what kafkit sends (`protocol::versions`) and what
 //! librdkafka 2.12 asks for, within what `kafka-protocol` 0.18 can decode.
 //! Produce stops at v11 and Fetch at v12: later versions name topics by id
-//! only. The transaction, ACL and config APIs are not hosted yet and so not
+//! only. The transaction and ACL APIs are not hosted yet and so not
 //! advertised (see the list in the tests).
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
@@ -39,6 +39,9 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
 ];
 
 /// APIs kafkit speaks that the cluster does not host yet: a client sees
@@ -49,7 +52,6 @@ const NOT_YET_HOSTED: &[ApiKey] = &[
     ApiKey::AddOffsetsToTxn,
     ApiKey::EndTxn,
     ApiKey::TxnOffsetCommit,
-    ApiKey::DescribeConfigs,
 ];
 
 /// The (min, max) version the cluster speaks for `key`.

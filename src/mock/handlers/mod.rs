@@ -3,6 +3,7 @@
 //! Handlers take the cluster state's lock for synchronous work only.
 
 pub(crate) mod api_versions;
+pub(crate) mod configs;
 pub(crate) mod coordinator;
 pub(crate) mod fetch;
 pub(crate) mod groups;
