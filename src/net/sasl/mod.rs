@@ -321,6 +321,48 @@ pub(crate) trait Exchange: Send + 'static {
     fn step(&mut self, server: Option<&[u8]>) -> Result<Step>;
 }
 
+/// Runs one client exchange of the mechanism `selector` picks (PLAIN,
+/// SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER) against the given server
+/// messages, for the fuzz target over what brokers send during
+/// authentication: any bytes must end the exchange with an error, never a
+/// panic. Not part of the API.
+#[doc(hidden)]
+pub fn fuzz_server_messages(selector: u8, server: &[&[u8]]) {
+    let credentials = Credentials::new("user", "pencil");
+    let exchange: Result<Box<dyn Exchange>> = match selector % 4 {
+        0 => plain::Plain::new(&credentials).map(|e| Box::new(e) as Box<dyn Exchange>),
+        1 => scram::Scram::with_nonce(
+            scram::ScramHash::Sha256,
+            &credentials,
+            "rOprNGfwEbeRWgbNEkqO",
+        )
+        .map(|e| Box::new(e) as Box<dyn Exchange>),
+        2 => scram::Scram::with_nonce(
+            scram::ScramHash::Sha512,
+            &credentials,
+            "rOprNGfwEbeRWgbNEkqO",
+        )
+        .map(|e| Box::new(e) as Box<dyn Exchange>),
+        _ => oauthbearer::OAuthBearer::new(&OAuthBearerToken::new(
+            "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyIn0.",
+            std::time::SystemTime::UNIX_EPOCH,
+        ))
+        .map(|e| Box::new(e) as Box<dyn Exchange>),
+    };
+    let Ok(mut exchange) = exchange else {
+        return;
+    };
+    if exchange.step(None).is_err() {
+        return;
+    }
+    for message in server {
+        match exchange.step(Some(message)) {
+            Ok(Step::Send(_)) => {}
+            Ok(Step::Done) | Err(_) => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod peer_tests;
 
