@@ -24,13 +24,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use cli::{Args, Command, Opt};
+use kafkit::TopicPartition;
 use kafkit::consumer::{Consumer, OffsetReset, RebalanceListener};
-use kafkit::{Client, TopicPartition};
 
 static COMMAND: Command = Command {
     name: "consumer_perf",
     about: "Consumer throughput, printed as kafka-consumer-perf-test prints it.",
     options: &[
+        cli::COMMAND_CONFIG,
         Opt::required("--topic", "T", "topic to read"),
         Opt::required("--messages", "N", "records to read"),
         Opt::optional(
@@ -87,10 +88,8 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
     let timeout = Duration::from_millis(args.value_or("--timeout-ms", 10_000));
     let fetch_connections: Option<usize> = args.value("--fetch-connections");
     let mut shutdown = cli::Shutdown::install()?;
-    let client = Client::builder(args.bootstrap())
-        .client_id("kafkit-consumer-perf")
-        .build()
-        .await?;
+    let (client, props) = cli::client_builder(&args)?;
+    let client = client.client_id("kafkit-consumer-perf").build().await?;
     let meta = client.metadata_for(&[&topic_name]).await?;
     let Some(topic) = meta.topic(&topic_name) else {
         return Err(format!("topic {topic_name} not found").into());
@@ -113,6 +112,8 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
     if let Some(n) = fetch_connections {
         builder = builder.fetch_connections_per_broker(n);
     }
+    // Keys in --command-config win over the flags' defaults.
+    builder = builder.properties(&props)?;
     if let Some(group) = &group {
         builder = builder
             .group_id(group.clone())

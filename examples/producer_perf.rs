@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cli::{Args, Command, Opt};
-use kafkit::Client;
 use kafkit::Compression;
 use kafkit::producer::{Acks, DeliveryFuture, Producer, ProducerRecord};
 
@@ -42,6 +41,7 @@ static COMMAND: Command = Command {
     about: "Producer throughput (default) or latency (--sequential), printed as \
             kafka-producer-perf-test prints it.",
     options: &[
+        cli::COMMAND_CONFIG,
         Opt::required(
             "--topic",
             "T",
@@ -124,16 +124,16 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
     let sequential = args.switch("--sequential");
 
     let mut shutdown = cli::Shutdown::install()?;
-    let client = Client::builder(args.bootstrap())
-        .client_id("kafkit-producer-perf")
-        .build()
-        .await?;
+    let (client, props) = cli::client_builder(&args)?;
+    let client = client.client_id("kafkit-producer-perf").build().await?;
     topics::create_if_missing(&client, &[(&topic, partitions)]).await?;
+    // Keys in --command-config win over the flags' defaults.
     let producer: Producer<(), Bytes> = Producer::builder(&client)
         .acks(acks)
         .compression(compression)
         .linger(Duration::from_millis(linger_ms))
         .batch_size(batch_size)
+        .properties(&props)?
         .build()?;
     let payload = Bytes::from(
         (0..record_size)

@@ -127,6 +127,36 @@ impl Command {
     }
 }
 
+/// `--command-config FILE`: Java client properties, as Kafka's tools take
+/// them (`security.protocol`, `ssl.*`, `sasl.*`, `client.id`, and the
+/// producer's or consumer's own keys). Add it to an example's options and
+/// build its client with [`client_builder`].
+pub const COMMAND_CONFIG: Opt = Opt::optional(
+    "--command-config",
+    "FILE",
+    "Java client properties: security.protocol, ssl.*, sasl.*, producer/consumer keys",
+);
+
+/// A client builder for `--bootstrap-server`, configured from
+/// `--command-config` when given (the command line's brokers win over the
+/// file's `bootstrap.servers`), and the properties for the producer or
+/// consumer builder (empty without a file).
+pub fn client_builder(
+    args: &Args,
+) -> Result<(kafkit::ClientBuilder, kafkit::Properties), BoxError> {
+    match args.value::<String>(COMMAND_CONFIG.flag) {
+        None => Ok((
+            kafkit::Client::builder(args.bootstrap()),
+            kafkit::Properties::new(),
+        )),
+        Some(path) => {
+            let mut props = kafkit::Properties::from_file(&path)?;
+            props.set("bootstrap.servers", args.bootstrap());
+            Ok((kafkit::ClientBuilder::from_properties(&props)?, props))
+        }
+    }
+}
+
 /// What went wrong on the command line.
 #[derive(Debug, PartialEq)]
 pub enum Usage {

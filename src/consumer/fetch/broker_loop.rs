@@ -29,7 +29,14 @@ struct LaneState {
     ends: LogEnds,
     /// The connection of lanes after the first.
     own: OwnConnection,
+    /// Since when every fetch to this broker has failed, if they do.
+    failing_since: Option<Instant>,
+    /// Persistent failures are warned about once a minute.
+    failure_log: crate::observe::log_limit::LogLimiter,
 }
+
+/// Failures for this long are an operator's business, not a blip.
+const PERSISTENT_FAILURE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(super) async fn run(
     ctx: Arc<FetchContext>,
@@ -43,6 +50,8 @@ pub(super) async fn run(
         session: FetchSession::new(),
         ends: LogEnds::new(),
         own: OwnConnection::default(),
+        failing_since: None,
+        failure_log: crate::observe::log_limit::LogLimiter::new(std::time::Duration::from_secs(60)),
     };
     let mut metadata = ctx.client.metadata_handle().subscribe();
     let backoff = ctx.client.retry_backoff();
@@ -178,6 +187,14 @@ async fn fetch_once(
     match conn.send_version(req, version).await {
         Ok(resp) => {
             ctx.counters.fetch_done(started.elapsed());
+            if let Some(since) = state.failing_since.take()
+                && since.elapsed() >= PERSISTENT_FAILURE
+            {
+                tracing::info!(
+                    broker = state.broker,
+                    "fetching from the broker works again"
+                );
+            }
             handle_response(ctx, state, &plan, &targets, resp, generation)
         }
         Err(e) => request_failed(ctx, state, &e, generation),
@@ -195,7 +212,21 @@ fn request_failed(
     state.session.reset();
     state.own.drop_connection();
     let refreshing = ctx.client.metadata_handle().on_error(error, generation);
-    tracing::debug!(broker, %error, refreshing, "fetch failed");
+    let since = *state.failing_since.get_or_insert_with(Instant::now);
+    let failing_for = since.elapsed();
+    if failing_for >= PERSISTENT_FAILURE
+        && let Some(held_back) = state.failure_log.allow()
+    {
+        tracing::warn!(
+            broker,
+            %error,
+            failing_for_s = failing_for.as_secs(),
+            failures_since_last_warning = held_back,
+            "every fetch from this broker fails; its partitions make no progress"
+        );
+    } else {
+        tracing::debug!(broker, %error, refreshing, "fetch failed");
+    }
     true
 }
 
