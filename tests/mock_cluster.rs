@@ -366,3 +366,18 @@ async fn topic_configs_set_by_librdkafka_are_described_and_enforced() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assigned_partition_that_does_not_exist_does_not_hold_up_the_others() {
+    let cluster = MockCluster::new(1).await.unwrap();
+    cluster.create_topic("one", 1).unwrap();
+    let p = producer(&cluster, Compression::None).await;
+    p.send(kafkit::producer::ProducerRecord::new("one", "r".to_string()).partition(0))
+        .await
+        .unwrap();
+    p.close(Duration::from_secs(5)).await.unwrap();
+    // Partitions 1 and 2 do not exist: Java's consumer fetches partition 0
+    // anyway (and waits for metadata on the others).
+    let read = consume_with_kafkit(&cluster, "one", 1).await;
+    assert_eq!(read.len(), 1, "{read:?}");
+}

@@ -73,6 +73,33 @@ impl Admin {
         spec: OffsetSpec,
         isolation_level: i8,
     ) -> Result<Vec<(Tp, Result<ListedOffset>)>> {
+        self.list_offsets_rounds(partitions, spec, isolation_level, true)
+            .await
+    }
+
+    /// One round of [`list_offsets_isolated`](Self::list_offsets_isolated):
+    /// partitions without a leader, or whose leader moved, get their
+    /// (retriable) error at once and a metadata refresh is asked for. The
+    /// consumer's position lookups use it, so that one partition without a
+    /// leader (or not created yet) does not hold up the others: it is
+    /// retried on a later poll.
+    pub(crate) async fn list_offsets_once(
+        &self,
+        partitions: &[(&str, i32)],
+        spec: OffsetSpec,
+        isolation_level: i8,
+    ) -> Result<Vec<(Tp, Result<ListedOffset>)>> {
+        self.list_offsets_rounds(partitions, spec, isolation_level, false)
+            .await
+    }
+
+    async fn list_offsets_rounds(
+        &self,
+        partitions: &[(&str, i32)],
+        spec: OffsetSpec,
+        isolation_level: i8,
+        patient: bool,
+    ) -> Result<Vec<(Tp, Result<ListedOffset>)>> {
         let deadline = tokio::time::Instant::now() + self.client.request_timeout();
         let topics: Vec<&str> = {
             let mut t: Vec<&str> = partitions.iter().map(|(t, _)| *t).collect();
@@ -134,6 +161,15 @@ impl Admin {
                 }
             }
             if retry.is_empty() {
+                break;
+            }
+            if !patient {
+                if let Some((_, e)) = retry.first() {
+                    self.client
+                        .metadata_handle()
+                        .on_error(e, metadata.generation);
+                }
+                done.extend(retry.into_iter().map(|(tp, e)| (tp, Err(e))));
                 break;
             }
             if tokio::time::Instant::now() >= deadline {

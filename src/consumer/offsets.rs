@@ -31,6 +31,24 @@ pub(crate) async fn list(
         .collect())
 }
 
+/// [`list`] in one round: partitions without a leader fail at once
+/// (retriable) instead of holding up the others.
+async fn list_once(
+    client: &Client,
+    tps: &[TopicPartition],
+    spec: OffsetSpec,
+    isolation: IsolationLevel,
+) -> Result<BTreeMap<TopicPartition, Result<ListedOffset>>> {
+    let query: Vec<(&str, i32)> = tps.iter().map(|tp| (&*tp.topic, tp.partition)).collect();
+    let results = crate::admin::Admin::new(client)
+        .list_offsets_once(&query, spec, isolation.wire())
+        .await?;
+    Ok(results
+        .into_iter()
+        .map(|((topic, partition), r)| (TopicPartition::new(topic, partition), r))
+        .collect())
+}
+
 /// Finds a position for every partition that needs one, per its reset
 /// strategy. Results are applied only if the partition was not sought
 /// meanwhile, so this is safe to abandon half way (cancel-safe).
@@ -54,7 +72,7 @@ pub(crate) async fn reset_positions(
             _ => OffsetSpec::Latest,
         };
         let tps: Vec<TopicPartition> = group.iter().map(|r| r.tp.clone()).collect();
-        match list(client, &tps, spec, isolation).await {
+        match list_once(client, &tps, spec, isolation).await {
             Ok(mut results) => {
                 for reset in group {
                     let result = match results.remove(&reset.tp) {
