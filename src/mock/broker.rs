@@ -66,6 +66,6 @@ fn new_conn(shared: &Arc<Shared>, id: i32, peer: SocketAddr) -> Conn {
         shared: shared.clone(),
         broker_id: id,
         peer,
-        security: ConnectionSecurity::new(&Default::default()),
+        security: ConnectionSecurity::new(&shared.settings.security),
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use kafka_protocol::messages::ApiKey;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::mock::auth::SecurityConfig;
 use crate::mock::broker::{self, Listener};
 use crate::mock::config::{TopicConfigs, valid_topic_name};
 use crate::mock::faults::Fault;
@@ -29,6 +30,8 @@ pub struct MockClusterBuilder {
     auto_create_topics: bool,
     topics: Vec<(String, i32)>,
     groups: GroupConfig,
+    /// SASL users and settings (see `auth/builder.rs` for the setters).
+    pub(crate) security: SecurityConfig,
 }
 
 impl Default for MockClusterBuilder {
@@ -41,6 +44,7 @@ impl Default for MockClusterBuilder {
             auto_create_topics: true,
             topics: Vec::new(),
             groups: GroupConfig::default(),
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -107,6 +111,7 @@ impl MockClusterBuilder {
             default_partitions: self.default_partitions,
             default_replication_factor: rf,
             host: HOST.to_owned(),
+            security: Arc::new(self.security),
         };
         let state = ClusterState {
             cluster_id: random_uuid().simple().to_string(),
@@ -331,6 +336,23 @@ impl MockCluster {
             .lock()
             .partition(topic, partition)
             .map(|p| p.leader)
+    }
+
+    /// SASL authentications that succeeded so far (re-authentications
+    /// included), across every broker.
+    pub fn authentications(&self) -> u64 {
+        self.shared
+            .authentications
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Connections closed because a request came after their SASL session
+    /// lifetime ended without a re-authentication (KIP-368): a client that
+    /// renews in time keeps this at 0.
+    pub fn expired_sessions(&self) -> u64 {
+        self.shared
+            .expired_sessions
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A consumer group's state, members and committed offsets.

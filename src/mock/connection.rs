@@ -63,6 +63,12 @@ where
                 if stream.write_all(&bytes).await.is_err() {
                     return;
                 }
+                if conn.security.failed() {
+                    // Kafka closes a connection whose authentication failed
+                    // once the error is sent.
+                    let _ = stream.shutdown().await;
+                    return;
+                }
             }
             Outcome::NoResponse => {}
             Outcome::Close(reason) => {

@@ -117,6 +117,12 @@ pub(crate) async fn handle(conn: &mut Conn, frame: Bytes) -> Outcome {
         ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
     );
     if !pre_auth && !conn.security.is_authenticated() {
+        if conn.security.expired() {
+            conn.shared
+                .expired_sessions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Outcome::Close(format!("{:?} after the session expired", h.api_key));
+        }
         return Outcome::Close(format!("{:?} before authentication", h.api_key));
     }
     let fault = conn.shared.faults().take(h.api_key as i16, conn.broker_id);

@@ -33,6 +33,12 @@
 //!   OffsetForLeaderEpoch, DescribeCluster, FindCoordinator (v4 batches),
 //!   DescribeConfigs/AlterConfigs/IncrementalAlterConfigs for topics (stored;
 //!   broker configs are described, read-only).
+//! - SASL on every listener when users are set on the builder
+//!   ([`MockClusterBuilder::sasl_user`], [`MockClusterBuilder::sasl_oauthbearer`]):
+//!   PLAIN, SCRAM-SHA-256/512 (credentials stored as Kafka stores them) and
+//!   OAUTHBEARER with unsecured JWTs; a failed authentication is answered
+//!   with SASL_AUTHENTICATION_FAILED and the connection closed; KIP-368
+//!   session lifetimes ([`MockClusterBuilder::sasl_session_lifetime`]).
 //! - Classic consumer groups (see [`group`]): join/sync/heartbeat/leave,
 //!   rebalance and session timeouts, static membership, generation fencing,
 //!   offsets, ListGroups/DescribeGroups/DeleteGroups.
@@ -48,7 +54,7 @@
 //! - `group.initial.rebalance.delay.ms` is 0 (Kafka: 3000).
 //! - Not yet hosted: the transaction coordinator (InitProducerId with a
 //!   transactional id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
-//!   TxnOffsetCommit), SASL, TLS and ACLs. They are not
+//!   TxnOffsetCommit), TLS listeners and ACLs. They are not
 //!   advertised in ApiVersions, so clients see them as unsupported rather
 //!   than half-working.
 

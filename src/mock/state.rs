@@ -33,6 +33,8 @@ pub(crate) struct Settings {
     pub default_replication_factor: i16,
     /// The host brokers advertise (`127.0.0.1`).
     pub host: String,
+    /// What every listener requires of clients (SASL).
+    pub security: std::sync::Arc<crate::mock::auth::SecurityConfig>,
 }
 
 /// One broker of the cluster.
@@ -102,6 +104,10 @@ pub(crate) struct Shared {
     /// fetches wait on it.
     pub data_changed: watch::Sender<u64>,
     pub faults: Mutex<Faults>,
+    /// Successful SASL authentications, and connections closed because
+    /// their session lifetime had passed (KIP-368), for tests.
+    pub authentications: std::sync::atomic::AtomicU64,
+    pub expired_sessions: std::sync::atomic::AtomicU64,
     /// The group coordinator (one for the cluster; which broker answers
     /// for a group is [`ClusterState::coordinator_for`]).
     pub groups: GroupCoordinator,
@@ -114,6 +120,8 @@ impl Shared {
             state: Mutex::new(state),
             data_changed: watch::Sender::new(0),
             faults: Mutex::new(Faults::default()),
+            authentications: Default::default(),
+            expired_sessions: Default::default(),
             groups,
         }
     }

@@ -76,7 +76,23 @@ pub async fn produce_records_with_rdkafka(
     records: &[PeerInput],
     compression: &str,
 ) -> Vec<(i32, i64)> {
-    let producer: FutureProducer = ClientConfig::new()
+    produce_records_with_rdkafka_config(bootstrap, topic, records, compression, &[]).await
+}
+
+/// [`produce_records_with_rdkafka`] with extra librdkafka settings (e.g.
+/// `security.protocol`, `sasl.*`).
+pub async fn produce_records_with_rdkafka_config(
+    bootstrap: &str,
+    topic: &str,
+    records: &[PeerInput],
+    compression: &str,
+    config: &[(&str, &str)],
+) -> Vec<(i32, i64)> {
+    let mut cc = ClientConfig::new();
+    for (k, v) in config {
+        cc.set(*k, *v);
+    }
+    let producer: FutureProducer = cc
         .set("bootstrap.servers", bootstrap)
         .set("compression.type", compression)
         .set("acks", "all")
@@ -150,12 +166,30 @@ pub async fn consume_with_rdkafka(
     expected: usize,
     timeout: Duration,
 ) -> Vec<PeerRecord> {
+    consume_with_rdkafka_config(bootstrap, topic, expected, timeout, &[]).await
+}
+
+/// [`consume_with_rdkafka`] with extra librdkafka settings (e.g.
+/// `security.protocol`, `sasl.*`).
+pub async fn consume_with_rdkafka_config(
+    bootstrap: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    config: &[(&str, &str)],
+) -> Vec<PeerRecord> {
     let bootstrap = bootstrap.to_string();
     let topic = topic.to_string();
+    let config: Vec<(String, String)> = config
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     // librdkafka's poll blocks: keep it off the caller's runtime thread.
-    tokio::task::spawn_blocking(move || consume_blocking(&bootstrap, &topic, expected, timeout))
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    tokio::task::spawn_blocking(move || {
+        consume_blocking(&bootstrap, &topic, expected, timeout, &config)
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 fn consume_blocking(
@@ -163,8 +197,13 @@ fn consume_blocking(
     topic: &str,
     expected: usize,
     timeout: Duration,
+    config: &[(String, String)],
 ) -> Vec<PeerRecord> {
-    let consumer: BaseConsumer = ClientConfig::new()
+    let mut cc = ClientConfig::new();
+    for (k, v) in config {
+        cc.set(k, v);
+    }
+    let consumer: BaseConsumer = cc
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "kafkit-test-peer")
         .set("enable.auto.commit", "false")

@@ -27,7 +27,8 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SyncGroup, 0, 5),
     (ApiKey::DescribeGroups, 0, 5),
     (ApiKey::ListGroups, 0, 5),
-    (ApiKey::SaslHandshake, 0, 1),
+    // v0 (raw SASL tokens outside Kafka framing) is not spoken.
+    (ApiKey::SaslHandshake, 1, 1),
     (ApiKey::ApiVersions, 0, 3),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),

@@ -19,5 +19,11 @@ pub(crate) async fn authenticate(
     h: &Header,
     req: SaslAuthenticateRequest,
 ) -> SaslAuthenticateResponse {
-    auth::sasl_authenticate(&mut conn.security, req, h.version)
+    let resp = auth::sasl_authenticate(&mut conn.security, req, h.version);
+    if conn.security.principal().is_some() && resp.error_code == 0 {
+        conn.shared
+            .authentications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    resp
 }

@@ -50,7 +50,7 @@ mod authenticate;
 pub(crate) mod jaas;
 mod oauthbearer;
 mod plain;
-mod scram;
+pub(crate) mod scram;
 
 use std::fmt;
 use std::future::Future;

@@ -42,7 +42,7 @@ pub(crate) enum ScramHash {
 }
 
 impl ScramHash {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ScramHash::Sha256 => "SCRAM-SHA-256",
             ScramHash::Sha512 => "SCRAM-SHA-512",
@@ -51,7 +51,7 @@ impl ScramHash {
 
     /// HMAC(key, data). HMAC takes keys of any length, so this does not
     /// fail; the `Result` only spares a panic path.
-    fn hmac(self, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn hmac(self, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
             let mut mac = <M as Mac>::new_from_slice(key)
                 .map_err(|_| auth_failed("SCRAM: HMAC refused the key"))?;
@@ -64,14 +64,14 @@ impl ScramHash {
         }
     }
 
-    fn hash(self, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn hash(self, data: &[u8]) -> Vec<u8> {
         match self {
             ScramHash::Sha256 => Sha256::digest(data).to_vec(),
             ScramHash::Sha512 => Sha512::digest(data).to_vec(),
         }
     }
 
-    fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+    pub(crate) fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
         match self {
             ScramHash::Sha256 => {
                 let mut out = vec![0; 32];

@@ -1,0 +1,65 @@
+//! The builder's security settings.
+
+use std::time::Duration;
+
+use super::scram::StoredCredentials;
+use super::{Secret, SecurityConfig};
+use crate::mock::MockClusterBuilder;
+use crate::net::sasl::Mechanism;
+use crate::net::sasl::scram::ScramHash;
+
+impl SecurityConfig {
+    pub(crate) fn add_user(&mut self, mechanism: Mechanism, user: &str, password: &str) {
+        match mechanism {
+            Mechanism::Plain => {
+                self.plain
+                    .insert(user.to_owned(), Secret(password.to_owned()));
+            }
+            Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
+                let hash = if mechanism == Mechanism::ScramSha256 {
+                    ScramHash::Sha256
+                } else {
+                    ScramHash::Sha512
+                };
+                self.scram.insert(
+                    (mechanism, user.to_owned()),
+                    StoredCredentials::new(hash, password),
+                );
+            }
+            Mechanism::OAuthBearer => self.oauthbearer = true,
+        }
+    }
+}
+
+impl MockClusterBuilder {
+    /// Requires SASL (`SASL_PLAINTEXT` listeners) and adds a user for
+    /// `mechanism` (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; SCRAM users are
+    /// stored as Kafka stores them: salt, 4096 iterations, StoredKey,
+    /// ServerKey). Several users and mechanisms may be enabled at once.
+    pub fn sasl_user(
+        mut self,
+        mechanism: Mechanism,
+        user: impl AsRef<str>,
+        password: impl AsRef<str>,
+    ) -> Self {
+        self.security
+            .add_user(mechanism, user.as_ref(), password.as_ref());
+        self
+    }
+
+    /// Requires SASL and enables OAUTHBEARER with unsecured JWTs (`alg`
+    /// `none`; the `sub` claim is the principal; an expired `exp` is
+    /// refused), as Kafka's unsecured validator does.
+    pub fn sasl_oauthbearer(mut self) -> Self {
+        self.security.oauthbearer = true;
+        self
+    }
+
+    /// KIP-368: authentications last this long (SaslAuthenticate v1+
+    /// returns it as `session_lifetime_ms`); a connection that has not
+    /// re-authenticated by then is closed at its next request.
+    pub fn sasl_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.security.session_lifetime = Some(lifetime);
+        self
+    }
+}

@@ -1,0 +1,272 @@
+//! SASL on kafkit's embedded cluster (PLAIN, SCRAM-SHA-256/512,
+//! OAUTHBEARER with unsecured JWTs), with librdkafka as the independent
+//! client authenticating with the same settings: what one writes, the
+//! other reads, every record counted; wrong credentials, an unknown
+//! mechanism and an expired token are refused for both; KIP-368 session
+//! lifetimes renew without a failed record.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kafkit::consumer::{Consumer, OffsetReset};
+use kafkit::mock::MockCluster;
+use kafkit::producer::{Producer, ProducerRecord};
+use kafkit::sasl::{Credentials, Mechanism, Sasl, UnsecuredJwt};
+use kafkit::{Client, ErrorCode, SecurityProtocol, TopicPartition};
+
+const PARTITIONS: i32 = 3;
+
+/// A cluster requiring every mechanism, with alice's password per mechanism.
+async fn secured() -> MockCluster {
+    MockCluster::builder()
+        .brokers(3)
+        .sasl_user(Mechanism::Plain, "alice", "plain-secret")
+        .sasl_user(Mechanism::ScramSha256, "alice", "scram256-secret")
+        .sasl_user(Mechanism::ScramSha512, "alice", "scram512-secret")
+        .sasl_oauthbearer()
+        .build()
+        .await
+        .unwrap()
+}
+
+fn kafkit_sasl(mechanism: Mechanism, password: &str) -> Sasl {
+    let c = Credentials::new("alice", password);
+    match mechanism {
+        Mechanism::Plain => Sasl::plain(c),
+        Mechanism::ScramSha256 => Sasl::scram_sha256(c),
+        Mechanism::ScramSha512 => Sasl::scram_sha512(c),
+        _ => Sasl::oauthbearer(UnsecuredJwt::new("alice")),
+    }
+}
+
+fn password(mechanism: Mechanism) -> &'static str {
+    match mechanism {
+        Mechanism::Plain => "plain-secret",
+        Mechanism::ScramSha256 => "scram256-secret",
+        Mechanism::ScramSha512 => "scram512-secret",
+        _ => "",
+    }
+}
+
+/// librdkafka's settings for the same mechanism and credentials.
+fn rdkafka_sasl(mechanism: Mechanism, password: &'static str) -> Vec<(&'static str, &'static str)> {
+    let mut c = vec![
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", mechanism.name()),
+    ];
+    if mechanism == Mechanism::OAuthBearer {
+        c.push(("enable.sasl.oauthbearer.unsecure.jwt", "true"));
+        c.push(("sasl.oauthbearer.config", "principal=alice"));
+    } else {
+        c.push(("sasl.username", "alice"));
+        c.push(("sasl.password", password));
+    }
+    c
+}
+
+async fn client(cluster: &MockCluster, sasl: Sasl) -> kafkit::Result<Client> {
+    Client::builder(cluster.bootstrap_servers())
+        .security_protocol(SecurityProtocol::SaslPlaintext)
+        .sasl(sasl)
+        .build()
+        .await
+}
+
+const ALL: [Mechanism; 4] = [
+    Mechanism::Plain,
+    Mechanism::ScramSha256,
+    Mechanism::ScramSha512,
+    Mechanism::OAuthBearer,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mechanism_authenticates_kafkit_and_librdkafka_alike() {
+    let cluster = secured().await;
+    for mechanism in ALL {
+        let what = mechanism.name();
+        let topic = format!("sasl-{}", what.to_ascii_lowercase());
+        cluster.create_topic(&topic, PARTITIONS).unwrap();
+        let client = client(&cluster, kafkit_sasl(mechanism, password(mechanism)))
+            .await
+            .unwrap();
+
+        // kafkit writes, librdkafka (same mechanism and user) reads.
+        let producer: Producer<String, String> = Producer::builder(&client).build().unwrap();
+        let n = 3_000;
+        let acked = support::produce_numbered(&producer, &topic, n, Duration::ZERO, what).await;
+        producer.close(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(acked.values().map(Vec::len).sum::<usize>(), n, "{what}");
+        let read = support::consume_with_rdkafka_config(
+            &cluster.bootstrap_servers(),
+            &topic,
+            n,
+            Duration::from_secs(60),
+            &rdkafka_sasl(mechanism, password(mechanism)),
+        )
+        .await;
+        let values: BTreeSet<String> = read
+            .iter()
+            .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+            .collect();
+        assert_eq!(
+            (read.len(), values.len()),
+            (n, n),
+            "{what}: librdkafka read back"
+        );
+        assert!(
+            (0..n).all(|i| values.contains(&format!("value-{i}"))),
+            "{what}"
+        );
+
+        // librdkafka writes, kafkit reads.
+        let rd_topic = format!("{topic}-rd");
+        cluster.create_topic(&rd_topic, PARTITIONS).unwrap();
+        let records: Vec<support::PeerInput> = (0..1_000)
+            .map(|i| support::PeerInput {
+                value: Some(format!("rd-{i}").into_bytes()),
+                ..Default::default()
+            })
+            .collect();
+        support::produce_records_with_rdkafka_config(
+            &cluster.bootstrap_servers(),
+            &rd_topic,
+            &records,
+            "lz4",
+            &rdkafka_sasl(mechanism, password(mechanism)),
+        )
+        .await;
+        let consumer: Consumer<String, String> = Consumer::builder(&client)
+            .auto_offset_reset(OffsetReset::Earliest)
+            .build()
+            .unwrap();
+        consumer
+            .assign((0..PARTITIONS).map(|p| TopicPartition::new(rd_topic.as_str(), p)))
+            .unwrap();
+        let mut got = BTreeSet::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while got.len() < records.len() && tokio::time::Instant::now() < deadline {
+            for r in &consumer.poll(Duration::from_millis(500)).await.unwrap() {
+                assert!(got.insert(r.value.clone().unwrap()), "{what}: read twice");
+            }
+        }
+        assert_eq!(got.len(), records.len(), "{what}: kafkit read back");
+        consumer.close(Duration::from_secs(5)).await;
+        client.close(Duration::from_secs(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_unknown_mechanisms_and_expired_tokens_are_refused_for_both() {
+    let cluster = MockCluster::builder()
+        .brokers(1)
+        .sasl_user(Mechanism::Plain, "alice", "plain-secret")
+        .sasl_user(Mechanism::ScramSha256, "alice", "scram256-secret")
+        .sasl_oauthbearer()
+        .build()
+        .await
+        .unwrap();
+    let broker = cluster.bootstrap_servers();
+    for (mechanism, sasl, code) in [
+        (
+            "PLAIN",
+            Sasl::plain(Credentials::new("alice", "wrong")),
+            ErrorCode::SASL_AUTHENTICATION_FAILED,
+        ),
+        (
+            "SCRAM-SHA-256",
+            Sasl::scram_sha256(Credentials::new("alice", "wrong")),
+            ErrorCode::SASL_AUTHENTICATION_FAILED,
+        ),
+        (
+            "SCRAM-SHA-512 (not enabled)",
+            Sasl::scram_sha512(Credentials::new("alice", "scram256-secret")),
+            ErrorCode::UNSUPPORTED_SASL_MECHANISM,
+        ),
+        (
+            "OAUTHBEARER (expired)",
+            Sasl::oauthbearer(UnsecuredJwt::new("alice").with_lifetime(Duration::ZERO)),
+            ErrorCode::SASL_AUTHENTICATION_FAILED,
+        ),
+    ] {
+        let e = client(&cluster, sasl).await.unwrap_err();
+        assert_eq!(e.code(), Some(code), "{mechanism}: {e}");
+        let text = e.to_string();
+        assert!(
+            text.contains(&broker),
+            "{mechanism}: the broker is named: {text}"
+        );
+        assert!(!text.contains("scram256-secret"), "{mechanism}: {text}");
+    }
+    // librdkafka with a wrong password gets no metadata either.
+    let bootstrap = broker.clone();
+    let refused = tokio::task::spawn_blocking(move || {
+        use rdkafka::consumer::{BaseConsumer, Consumer as _};
+        let c: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("security.protocol", "SASL_PLAINTEXT")
+            .set("sasl.mechanism", "PLAIN")
+            .set("sasl.username", "alice")
+            .set("sasl.password", "wrong")
+            .create()
+            .unwrap();
+        c.fetch_metadata(None, Duration::from_secs(5)).map(|_| ())
+    })
+    .await
+    .unwrap();
+    assert!(
+        refused.is_err(),
+        "librdkafka with a wrong password: {refused:?}"
+    );
+    // A client that does not authenticate gets nothing but the gate.
+    let open = Client::builder(&broker)
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .await;
+    assert!(open.is_err(), "a plaintext client on a SASL listener");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_session_lifetimes_renew_without_a_failed_record() {
+    let cluster = MockCluster::builder()
+        .brokers(3)
+        .sasl_user(Mechanism::ScramSha512, "alice", "scram512-secret")
+        .sasl_session_lifetime(Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap();
+    cluster.create_topic("renew", PARTITIONS).unwrap();
+    let client = client(
+        &cluster,
+        kafkit_sasl(Mechanism::ScramSha512, "scram512-secret"),
+    )
+    .await
+    .unwrap();
+    let producer: Producer<String, String> = Producer::builder(&client).build().unwrap();
+    // About four lifetimes of steady sends; every one must succeed.
+    let mut sent = 0usize;
+    let until = tokio::time::Instant::now() + Duration::from_secs(8);
+    while tokio::time::Instant::now() < until {
+        producer
+            .send(ProducerRecord::new("renew", format!("value-{sent}")))
+            .await
+            .unwrap_or_else(|e| panic!("record {sent}: {e}"));
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    producer.close(Duration::from_secs(5)).await.unwrap();
+    let stored: i64 = (0..PARTITIONS)
+        .map(|p| cluster.partition_log("renew", p).unwrap().high_watermark)
+        .sum();
+    assert_eq!(stored, sent as i64);
+    // Renewed before each expiry: several authentications, and no
+    // connection ever reached the broker's expiry check.
+    assert_eq!(cluster.expired_sessions(), 0);
+    assert!(
+        cluster.authentications() >= 4,
+        "{} authentications in 8 s of 2 s sessions",
+        cluster.authentications()
+    );
+}
