@@ -855,6 +855,8 @@ async fn read_committed_end_offsets_lag_and_reset_latest_stop_at_the_last_stable
         Ok(b) => brokers.push(b),
         Err(reason) => support::skip_or_fail(&format!("Tansu part skipped: {reason}")),
     }
+    #[cfg(feature = "mock")]
+    brokers.push(TestBroker::embedded().await);
     brokers.extend(TestBroker::external());
     for broker in &brokers {
         read_committed_ends_at_the_lso(broker).await;

@@ -355,6 +355,22 @@ impl MockCluster {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// A transactional id's producer id, epoch, state and open partitions.
+    pub fn transaction_state(
+        &self,
+        transactional_id: &str,
+    ) -> Option<crate::mock::TransactionSnapshot> {
+        self.shared.txns.snapshot(transactional_id)
+    }
+
+    /// Makes `broker` the coordinator of transactional id `transactional_id`.
+    pub fn set_transaction_coordinator(&self, transactional_id: &str, broker: i32) {
+        self.shared.lock().coordinator_overrides.insert(
+            (CoordinatorKind::Transaction, transactional_id.to_owned()),
+            broker,
+        );
+    }
+
     /// A consumer group's state, members and committed offsets.
     pub fn group_state(&self, group: &str) -> Option<GroupSnapshot> {
         self.shared.groups.group_state(group)

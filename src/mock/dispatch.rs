@@ -200,6 +200,10 @@ async fn route(conn: &mut Conn, h: &Header, body: &Bytes, injected: Option<i16>)
         ListGroups: ListGroupsRequest => groups::list_groups;
         DescribeGroups: DescribeGroupsRequest => groups::describe_groups;
         DeleteGroups: DeleteGroupsRequest => groups::delete_groups;
+        AddPartitionsToTxn: AddPartitionsToTxnRequest => txn::add_partitions_to_txn;
+        AddOffsetsToTxn: AddOffsetsToTxnRequest => txn::add_offsets_to_txn;
+        EndTxn: EndTxnRequest => txn::end_txn;
+        TxnOffsetCommit: TxnOffsetCommitRequest => txn::txn_offset_commit;
     }
 }
 
@@ -234,6 +238,8 @@ pub fn decode_only(frame: Bytes) -> Result<(), String> {
         OffsetCommit: OffsetCommitRequest, OffsetFetch: OffsetFetchRequest,
         OffsetDelete: OffsetDeleteRequest, ListGroups: ListGroupsRequest,
         DescribeGroups: DescribeGroupsRequest, DeleteGroups: DeleteGroupsRequest,
+        AddPartitionsToTxn: AddPartitionsToTxnRequest, AddOffsetsToTxn: AddOffsetsToTxnRequest,
+        EndTxn: EndTxnRequest, TxnOffsetCommit: TxnOffsetCommitRequest,
     };
     r.map_err(|o| match o {
         Outcome::Close(reason) => reason,

@@ -37,6 +37,8 @@ top_level! {
     LeaveGroupRequest => LeaveGroupResponse,
     ListGroupsRequest => ListGroupsResponse,
     OffsetDeleteRequest => OffsetDeleteResponse,
+    AddOffsetsToTxnRequest => AddOffsetsToTxnResponse,
+    EndTxnRequest => EndTxnResponse,
 }
 
 impl ErrorResponse for ProduceRequest {
@@ -411,6 +413,58 @@ impl ErrorResponse for IncrementalAlterConfigsRequest {
                         .with_resource_type(r.resource_type)
                         .with_resource_name(r.resource_name.clone())
                         .with_error_code(code)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl ErrorResponse for AddPartitionsToTxnRequest {
+    type Response = AddPartitionsToTxnResponse;
+    fn error_response(&self, code: i16, _: i16) -> AddPartitionsToTxnResponse {
+        use add_partitions_to_txn_response::*;
+        AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(
+            self.v3_and_below_topics
+                .iter()
+                .map(|t| {
+                    AddPartitionsToTxnTopicResult::default()
+                        .with_name(t.name.clone())
+                        .with_results_by_partition(
+                            t.partitions
+                                .iter()
+                                .map(|&p| {
+                                    AddPartitionsToTxnPartitionResult::default()
+                                        .with_partition_index(p)
+                                        .with_partition_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
+    }
+}
+
+impl ErrorResponse for TxnOffsetCommitRequest {
+    type Response = TxnOffsetCommitResponse;
+    fn error_response(&self, code: i16, _: i16) -> TxnOffsetCommitResponse {
+        use txn_offset_commit_response::*;
+        TxnOffsetCommitResponse::default().with_topics(
+            self.topics
+                .iter()
+                .map(|t| {
+                    TxnOffsetCommitResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    TxnOffsetCommitResponsePartition::default()
+                                        .with_partition_index(p.partition_index)
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
                 })
                 .collect(),
         )

@@ -39,6 +39,13 @@
 //!   OAUTHBEARER with unsecured JWTs; a failed authentication is answered
 //!   with SASL_AUTHENTICATION_FAILED and the connection closed; KIP-368
 //!   session lifetimes ([`MockClusterBuilder::sasl_session_lifetime`]).
+//! - Transactions (KIP-98): InitProducerId with a transactional id (epoch
+//!   bumps fence the previous producer; an open transaction is aborted),
+//!   AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn writing
+//!   commit/abort markers into every partition of the transaction, the
+//!   transaction timeout aborting (and fencing) a transaction left open,
+//!   and Produce refusing a transactional batch for a partition not added
+//!   (INVALID_TXN_STATE). So `read_committed` is enforced.
 //! - Classic consumer groups (see [`group`]): join/sync/heartbeat/leave,
 //!   rebalance and session timeouts, static membership, generation fencing,
 //!   offsets, ListGroups/DescribeGroups/DeleteGroups.
@@ -52,11 +59,12 @@
 //! - No retention, compaction or segments; `retention.ms` and
 //!   `cleanup.policy` are stored, not applied.
 //! - `group.initial.rebalance.delay.ms` is 0 (Kafka: 3000).
-//! - Not yet hosted: the transaction coordinator (InitProducerId with a
-//!   transactional id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
-//!   TxnOffsetCommit), TLS listeners and ACLs. They are not
-//!   advertised in ApiVersions, so clients see them as unsupported rather
-//!   than half-working.
+//! - Markers are written at once (Kafka's PrepareCommit/PrepareAbort last
+//!   no time here); AddPartitionsToTxn v4+ (KIP-890's batched form) is not
+//!   advertised.
+//! - Not yet hosted: TLS listeners and ACLs (DescribeAcls/CreateAcls/
+//!   DeleteAcls are not advertised, so clients see them as unsupported
+//!   rather than half-working).
 
 mod auth;
 mod batch;
@@ -72,10 +80,12 @@ mod handlers;
 mod injected;
 mod log;
 mod state;
+mod txn;
 
 pub use cluster::{MockCluster, MockClusterBuilder};
 pub use kafka_protocol::messages::ApiKey;
 pub use log::{AbortedTxn, BatchInfo, PartitionLogSnapshot};
+pub use txn::{TransactionSnapshot, TxnState};
 
 /// The request-decoding path of the cluster's connections (header, version
 /// check, body through the allocation guard) without a socket, for the fuzz

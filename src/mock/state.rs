@@ -111,6 +111,8 @@ pub(crate) struct Shared {
     /// The group coordinator (one for the cluster; which broker answers
     /// for a group is [`ClusterState::coordinator_for`]).
     pub groups: GroupCoordinator,
+    /// The transaction coordinator (one for the cluster, like `groups`).
+    pub txns: std::sync::Arc<crate::mock::txn::TxnCoordinator>,
 }
 
 impl Shared {
@@ -123,6 +125,7 @@ impl Shared {
             authentications: Default::default(),
             expired_sessions: Default::default(),
             groups,
+            txns: Default::default(),
         }
     }
 

@@ -105,9 +105,8 @@ pub enum BrokerKind {
     /// an independent client, shows it behaves like Kafka
     /// (`tests/mock_cluster.rs`, and every mixed-group test run on it).
     ///
-    /// Deviations (see `kafkit::mock`'s module docs): no transaction
-    /// coordinator yet, no KIP-848 groups, no SASL/TLS/ACLs, no configs
-    /// APIs; `group.initial.rebalance.delay.ms` is 0.
+    /// Deviations (see `kafkit::mock`'s module docs): no KIP-848 groups,
+    /// no TLS listener, no ACLs; `group.initial.rebalance.delay.ms` is 0.
     Embedded,
     /// A broker the user runs, named by `KAFKA_BOOTSTRAP` (assumed to be a
     /// recent Apache Kafka with every feature; it keeps data between runs,
@@ -131,11 +130,6 @@ impl BrokerKind {
         !matches!(self, BrokerKind::Tansu | BrokerKind::Embedded)
     }
 
-    /// Whether transactions work (not yet on the embedded cluster).
-    pub fn has_transactions(self) -> bool {
-        !matches!(self, BrokerKind::Embedded)
-    }
-
     /// Whether OffsetForLeaderEpoch works (not on Tansu).
     pub fn has_offset_for_leader_epoch(self) -> bool {
         !matches!(self, BrokerKind::Tansu)
@@ -147,10 +141,10 @@ impl BrokerKind {
         !matches!(self, BrokerKind::Tansu)
     }
 
-    /// Whether read_committed hides aborted records (neither Tansu nor the
-    /// mock enforces it).
+    /// Whether read_committed hides aborted records (neither Tansu nor
+    /// librdkafka's mock enforces it; the embedded cluster does).
     pub fn enforces_read_committed(self) -> bool {
-        matches!(self, BrokerKind::External)
+        matches!(self, BrokerKind::External | BrokerKind::Embedded)
     }
 
     /// Whether TxnOffsetCommit offsets are stored (not on the mock).

@@ -131,6 +131,8 @@ async fn read_committed_consumer_reads_committed_records_once_and_no_markers() {
         Ok(b) => brokers.push(b),
         Err(reason) => support::skip_or_fail(&format!("Tansu part skipped: {reason}")),
     }
+    #[cfg(feature = "mock")]
+    brokers.push(TestBroker::embedded().await);
     brokers.extend(TestBroker::external());
     for broker in &brokers {
         read_committed_consumer_reads_committed_data(broker).await;

@@ -3,7 +3,7 @@
 //! The ranges cover what kafkit sends (`protocol::versions`) and what
 //! librdkafka 2.12 asks for, within what `kafka-protocol` 0.18 can decode.
 //! Produce stops at v11 and Fetch at v12: later versions name topics by id
-//! only. The transaction and ACL APIs are not hosted yet and so not
+//! only. The ACL APIs are not hosted yet and so not
 //! advertised (see the list in the tests).
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
@@ -40,6 +40,10 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
+    (ApiKey::TxnOffsetCommit, 0, 3),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::AlterConfigs, 0, 2),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
@@ -48,12 +52,7 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
 /// APIs kafkit speaks that the cluster does not host yet: a client sees
 /// them as unsupported by the broker.
 #[cfg(test)]
-const NOT_YET_HOSTED: &[ApiKey] = &[
-    ApiKey::AddPartitionsToTxn,
-    ApiKey::AddOffsetsToTxn,
-    ApiKey::EndTxn,
-    ApiKey::TxnOffsetCommit,
-];
+const NOT_YET_HOSTED: &[ApiKey] = &[];
 
 /// The (min, max) version the cluster speaks for `key`.
 pub(crate) fn supported(key: ApiKey) -> Option<(i16, i16)> {

@@ -63,20 +63,15 @@ pub(crate) async fn find_coordinator(
 
 /// InitProducerId. Without a transactional id Kafka hands out a new
 /// producer id every time (epoch 0), whatever id and epoch the request
-/// names (KIP-360's bump applies to transactional producers). The
-/// transaction coordinator is not hosted yet: a transactional id gets
-/// UNSUPPORTED_VERSION, so a transactional producer fails at once and
-/// clearly instead of half-working.
+/// names (KIP-360's bump applies to transactional producers); with one, the
+/// transaction coordinator answers (`handlers::txn`).
 pub(crate) async fn init_producer_id(
     conn: &mut Conn,
     _h: &Header,
     req: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
     if req.transactional_id.is_some() {
-        return InitProducerIdResponse::default()
-            .with_error_code(code::UNSUPPORTED_VERSION)
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1);
+        return super::txn::init_producer_id(conn, &req);
     }
     let id = conn.shared.lock().allocate_producer_id();
     InitProducerIdResponse::default()

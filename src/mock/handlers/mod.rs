@@ -12,6 +12,7 @@ pub(crate) mod metadata;
 pub(crate) mod produce;
 pub(crate) mod sasl;
 pub(crate) mod topics;
+pub(crate) mod txn;
 
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::StrBytes;
@@ -27,7 +28,6 @@ pub(crate) mod code {
     pub const NOT_COORDINATOR: i16 = 16;
     pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
     pub const INVALID_REQUIRED_ACKS: i16 = 21;
-    pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub const INVALID_PARTITIONS: i16 = 37;
     pub const INVALID_REPLICATION_FACTOR: i16 = 38;
@@ -37,6 +37,8 @@ pub(crate) mod code {
     pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
     pub const FENCED_LEADER_EPOCH: i16 = 74;
     pub const UNKNOWN_LEADER_EPOCH: i16 = 76;
+    pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
+    pub const INVALID_TXN_STATE: i16 = 48;
 }
 
 pub(crate) fn str_bytes(s: &str) -> StrBytes {

@@ -37,9 +37,38 @@ pub(crate) async fn handle(
     encode_response(h, &resp)
 }
 
+/// A transactional batch's (producer id, epoch), read from its header
+/// without checking the rest (that comes with the append).
+fn transactional_producer(records: Option<&bytes::Bytes>) -> Option<(i64, i16)> {
+    let b = records?;
+    if b.len() < crate::mock::batch::HEADER_SIZE || b[22] & 0x10 == 0 {
+        return None;
+    }
+    let pid = i64::from_be_bytes(b[43..51].try_into().ok()?);
+    let epoch = i16::from_be_bytes(b[51..53].try_into().ok()?);
+    Some((pid, epoch))
+}
+
 fn append_all(conn: &mut Conn, req: ProduceRequest) -> ProduceResponse {
     let broker = conn.broker_id;
     let mut appended = false;
+    // A transactional batch must go to a partition its transaction added
+    // (AddPartitionsToTxn). Asked before taking the state lock: the
+    // coordinator takes that lock inside its own.
+    let outside_txn: std::collections::HashSet<(String, i32)> = req
+        .topic_data
+        .iter()
+        .flat_map(|t| {
+            t.partition_data.iter().filter_map(|p| {
+                let (pid, epoch) = transactional_producer(p.records.as_ref())?;
+                (!conn
+                    .shared
+                    .txns
+                    .in_transaction(pid, epoch, &t.name, p.index))
+                .then(|| (t.name.to_string(), p.index))
+            })
+        })
+        .collect();
     let mut st = conn.shared.lock();
     let responses = req
         .topic_data
@@ -56,6 +85,9 @@ fn append_all(conn: &mut Conn, req: ProduceRequest) -> ProduceResponse {
                     let r = PartitionProduceResponse::default().with_index(p.index);
                     let outcome =
                         led_by_mut(&mut st, &t.name, p.index, broker, -1).and_then(|part| {
+                            if outside_txn.contains(&(t.name.to_string(), p.index)) {
+                                return Err(code::INVALID_TXN_STATE);
+                            }
                             let records = p.records.unwrap_or_else(Bytes::new);
                             if max_bytes.is_some_and(|max| records.len() > max) {
                                 return Err(code::MESSAGE_TOO_LARGE);
