@@ -270,3 +270,162 @@ async fn short_session_lifetimes_renew_without_a_failed_record() {
         cluster.authentications()
     );
 }
+
+/// SASL_SSL with SCRAM-SHA-512 on the embedded cluster's TLS listener: a
+/// consumer group and transactions over it (kafkit), librdkafka reading the
+/// committed records with the same TLS and SASL settings; then mutual TLS
+/// accepting a client certificate from the CA and refusing a client
+/// without one.
+#[cfg(feature = "tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_with_groups_and_transactions_and_mutual_tls() {
+    use kafkit::consumer::IsolationLevel;
+    use kafkit::producer::TransactionalProducer;
+    use kafkit::tls::TlsSettings;
+
+    let pki = support::TestPki::new();
+    let cert = std::fs::read_to_string(&pki.server.cert).unwrap();
+    let key = std::fs::read_to_string(&pki.server.key).unwrap();
+    let cluster = MockCluster::builder()
+        .brokers(3)
+        .tls(cert.clone(), key.clone())
+        .sasl_user(Mechanism::ScramSha512, "alice", "scram512-secret")
+        .build()
+        .await
+        .unwrap();
+    cluster.create_topic("secure-in", 1).unwrap();
+    cluster.create_topic("secure-out", PARTITIONS).unwrap();
+    let client = Client::builder(cluster.bootstrap_servers())
+        .security_protocol(SecurityProtocol::SaslSsl)
+        .tls_settings(TlsSettings::new().ca_file(&pki.ca.file))
+        .sasl(kafkit_sasl(Mechanism::ScramSha512, "scram512-secret"))
+        .build()
+        .await
+        .unwrap();
+
+    // A group member over SASL_SSL reads what was produced and commits.
+    let producer: Producer<String, String> = Producer::builder(&client).build().unwrap();
+    for i in 0..100 {
+        producer
+            .send(ProducerRecord::new("secure-in", format!("in-{i}")))
+            .await
+            .unwrap();
+    }
+    producer.close(Duration::from_secs(5)).await.unwrap();
+    let member: Consumer<String, String> = Consumer::builder(&client)
+        .group_id("secure-group")
+        .auto_offset_reset(OffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .build()
+        .unwrap();
+    member.subscribe(["secure-in"]).unwrap();
+    let mut read = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while read.len() < 100 && tokio::time::Instant::now() < deadline {
+        for r in &member.poll(Duration::from_millis(500)).await.unwrap() {
+            assert!(read.insert(r.value.clone().unwrap()), "read twice");
+        }
+    }
+    assert_eq!(read.len(), 100);
+    member.commit_sync().await.unwrap();
+    let group = cluster.group_state("secure-group").unwrap();
+    assert!(!group.members.is_empty(), "{group:?}");
+
+    // Transactions over SASL_SSL: committed ones read, aborted ones not.
+    let txn: TransactionalProducer<String, String> =
+        TransactionalProducer::builder(&client, "secure-txn")
+            .build()
+            .unwrap();
+    txn.init_transactions().await.unwrap();
+    for (prefix, commit) in [("c", true), ("a", false)] {
+        txn.begin_transaction().unwrap();
+        for i in 0..30 {
+            let r = ProducerRecord::new("secure-out", format!("{prefix}-{i}"))
+                .partition(i % PARTITIONS);
+            txn.send(r).await.unwrap();
+        }
+        if commit {
+            txn.commit_transaction().await.unwrap();
+        } else {
+            txn.abort_transaction().await.unwrap();
+        }
+    }
+    txn.close(Duration::from_secs(5)).await.unwrap();
+    let rc: Consumer<String, String> = Consumer::builder(&client)
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .build()
+        .unwrap();
+    rc.assign((0..PARTITIONS).map(|p| TopicPartition::new("secure-out", p)))
+        .unwrap();
+    let mut committed = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while committed.len() < 30 && tokio::time::Instant::now() < deadline {
+        for r in &rc.poll(Duration::from_millis(500)).await.unwrap() {
+            committed.insert(r.value.clone().unwrap());
+        }
+    }
+    assert_eq!(committed, (0..30).map(|i| format!("c-{i}")).collect());
+    // librdkafka, same TLS and SASL settings, read_committed: the same 30.
+    let ca = pki.ca.file.to_string_lossy().into_owned();
+    let rd = support::consume_with_rdkafka_config(
+        &cluster.bootstrap_servers(),
+        "secure-out",
+        30,
+        Duration::from_secs(30),
+        &[
+            ("security.protocol", "SASL_SSL"),
+            ("ssl.ca.location", ca.as_str()),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "scram512-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(rd.len(), 30, "librdkafka over SASL_SSL");
+    member.close(Duration::from_secs(5)).await;
+    rc.close(Duration::from_secs(5)).await;
+    client.close(Duration::from_secs(5)).await;
+
+    // Mutual TLS: a client certificate from the CA is required.
+    let mtls = MockCluster::builder()
+        .brokers(1)
+        .tls(cert, key)
+        .tls_client_auth(pki.ca.pem.clone())
+        .build()
+        .await
+        .unwrap();
+    let with_cert = Client::builder(mtls.bootstrap_servers())
+        .security_protocol(SecurityProtocol::Ssl)
+        .tls_settings(
+            TlsSettings::new()
+                .ca_file(&pki.ca.file)
+                .client_cert_files(&pki.client.cert, &pki.client.key),
+        )
+        .build()
+        .await;
+    assert!(with_cert.is_ok(), "{:?}", with_cert.err());
+    let without = Client::builder(mtls.bootstrap_servers())
+        .security_protocol(SecurityProtocol::Ssl)
+        .tls_settings(TlsSettings::new().ca_file(&pki.ca.file))
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .await;
+    assert!(
+        without.is_err(),
+        "a client without a certificate is refused"
+    );
+    let unknown = Client::builder(mtls.bootstrap_servers())
+        .security_protocol(SecurityProtocol::Ssl)
+        .tls_settings(
+            TlsSettings::new()
+                .ca_file(&pki.ca.file)
+                .client_cert_files(&pki.unknown_client.cert, &pki.unknown_client.key),
+        )
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .await;
+    assert!(unknown.is_err(), "a certificate from another CA is refused");
+}

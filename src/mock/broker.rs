@@ -46,7 +46,20 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, id: i32) {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(connection::serve(stream, new_conn(&shared, id, peer)));
+                    let conn = new_conn(&shared, id, peer);
+                    #[cfg(feature = "_tls")]
+                    if let Some(acceptor) = shared.settings.tls.clone() {
+                        connections.spawn(async move {
+                            // A failed handshake (plaintext client, unknown
+                            // client certificate) closes the socket.
+                            match acceptor.0.accept(stream).await {
+                                Ok(tls) => connection::serve(tls, conn).await,
+                                Err(e) => tracing::debug!(broker = id, "mock: TLS handshake failed: {e}"),
+                            }
+                        });
+                        continue;
+                    }
+                    connections.spawn(connection::serve(stream, conn));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: keep serving the

@@ -111,6 +111,11 @@ impl MockClusterBuilder {
             default_partitions: self.default_partitions,
             default_replication_factor: rf,
             host: HOST.to_owned(),
+            #[cfg(feature = "_tls")]
+            tls: match &self.security.tls {
+                Some(t) => Some(t.acceptor()?),
+                None => None,
+            },
             security: Arc::new(self.security),
         };
         let state = ClusterState {

@@ -39,6 +39,8 @@
 //!   OAUTHBEARER with unsecured JWTs; a failed authentication is answered
 //!   with SASL_AUTHENTICATION_FAILED and the connection closed; KIP-368
 //!   session lifetimes ([`MockClusterBuilder::sasl_session_lifetime`]).
+//! - TLS listeners with the `tls` feature (`MockClusterBuilder::tls`,
+//!   `tls_client_auth` for mutual TLS): `SSL`, or `SASL_SSL` with users.
 //! - Transactions (KIP-98): InitProducerId with a transactional id (epoch
 //!   bumps fence the previous producer; an open transaction is aborted),
 //!   AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn writing
@@ -62,9 +64,9 @@
 //! - Markers are written at once (Kafka's PrepareCommit/PrepareAbort last
 //!   no time here); AddPartitionsToTxn v4+ (KIP-890's batched form) is not
 //!   advertised.
-//! - Not yet hosted: TLS listeners and ACLs (DescribeAcls/CreateAcls/
-//!   DeleteAcls are not advertised, so clients see them as unsupported
-//!   rather than half-working).
+//! - Not yet hosted: ACLs (DescribeAcls/CreateAcls/DeleteAcls are not
+//!   advertised, so clients see them as unsupported rather than
+//!   half-working).
 
 mod auth;
 mod batch;

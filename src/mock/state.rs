@@ -35,6 +35,9 @@ pub(crate) struct Settings {
     pub host: String,
     /// What every listener requires of clients (SASL).
     pub security: std::sync::Arc<crate::mock::auth::SecurityConfig>,
+    /// The TLS acceptor, when the listeners speak TLS.
+    #[cfg(feature = "_tls")]
+    pub tls: Option<crate::mock::auth::tls::Acceptor>,
 }
 
 /// One broker of the cluster.

@@ -63,3 +63,29 @@ impl MockClusterBuilder {
         self
     }
 }
+
+#[cfg(feature = "_tls")]
+impl MockClusterBuilder {
+    /// TLS on every listener (features `mock` and `tls`): clients connect
+    /// with `SSL`, or `SASL_SSL` when SASL users are set. The certificate
+    /// chain and the unencrypted private key are PEM text; the certificate
+    /// must name `127.0.0.1`, the address brokers advertise.
+    pub fn tls(mut self, cert_chain_pem: impl Into<String>, key_pem: impl Into<String>) -> Self {
+        let client_ca_pem = self.security.tls.take().and_then(|t| t.client_ca_pem);
+        self.security.tls = Some(super::tls::TlsListener {
+            cert_chain_pem: cert_chain_pem.into(),
+            key_pem: key_pem.into(),
+            client_ca_pem,
+        });
+        self
+    }
+
+    /// Mutual TLS (after [`tls`](Self::tls)): clients must present a
+    /// certificate issued by this CA (PEM).
+    pub fn tls_client_auth(mut self, client_ca_pem: impl Into<String>) -> Self {
+        if let Some(t) = &mut self.security.tls {
+            t.client_ca_pem = Some(client_ca_pem.into());
+        }
+        self
+    }
+}

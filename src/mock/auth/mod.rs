@@ -13,6 +13,8 @@
 mod builder;
 mod oauthbearer;
 mod scram;
+#[cfg(feature = "_tls")]
+pub(crate) mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -49,6 +51,9 @@ pub(crate) struct SecurityConfig {
     oauthbearer: bool,
     /// KIP-368: how long an authentication lasts.
     session_lifetime: Option<Duration>,
+    /// TLS on every listener (`SSL` / `SASL_SSL`).
+    #[cfg(feature = "_tls")]
+    pub(crate) tls: Option<tls::TlsListener>,
 }
 
 impl SecurityConfig {

@@ -21,7 +21,7 @@ use crate::error::{Context, Error, Result};
 
 /// The crypto provider chosen by cargo features: `aws-lc-rs` with
 /// `tls-aws-lc`, otherwise `ring` (`tls`).
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     #[cfg(feature = "tls-aws-lc")]
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     #[cfg(not(feature = "tls-aws-lc"))]
@@ -183,7 +183,7 @@ fn read_file(what: &str, path: &std::path::Path) -> Result<Vec<u8>> {
 }
 
 /// Certificates from PEM text; `what` names the setting in errors.
-fn certs_from_pem(what: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn certs_from_pem(what: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| config_err(what, format!("not valid PEM: {e}")))?;
@@ -194,7 +194,7 @@ fn certs_from_pem(what: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>
 }
 
 /// A private key from PEM text. The key itself never appears in errors.
-fn key_from_pem(what: &str, pem: &[u8]) -> Result<PrivateKeyDer<'static>> {
+pub(crate) fn key_from_pem(what: &str, pem: &[u8]) -> Result<PrivateKeyDer<'static>> {
     if pem.windows(9).any(|w| w == b"ENCRYPTED") {
         return Err(config_err(
             what,

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 #[cfg(feature = "_tls")]
-mod config;
+pub(crate) mod config;
 #[cfg(feature = "_tls")]
 pub use config::TlsConfig;
 #[cfg(feature = "_tls")]
