@@ -32,6 +32,7 @@ static COMMAND: Command = Command {
     about: "Consumer throughput, printed as kafka-consumer-perf-test prints it.",
     options: &[
         cli::COMMAND_CONFIG,
+        cli::CONSUMER_CONFIG,
         Opt::required("--topic", "T", "topic to read"),
         Opt::required("--messages", "N", "records to read"),
         Opt::optional(

@@ -42,6 +42,7 @@ static COMMAND: Command = Command {
             kafka-producer-perf-test prints it.",
     options: &[
         cli::COMMAND_CONFIG,
+        cli::PRODUCER_CONFIG,
         Opt::required(
             "--topic",
             "T",

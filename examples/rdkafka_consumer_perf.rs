@@ -30,6 +30,8 @@ static COMMAND: Command = Command {
     name: "rdkafka_consumer_perf",
     about: "librdkafka's consumer measured as consumer_perf measures kafkit's.",
     options: &[
+        cli::COMMAND_CONFIG,
+        cli::CONSUMER_CONFIG,
         Opt::required("--topic", "T", "topic to read"),
         Opt::required("--messages", "N", "records to read"),
         Opt::optional(
@@ -52,7 +54,7 @@ fn run(args: Args) -> Result<(), cli::BoxError> {
     let partitions: i32 = args.value_or("--partitions", 6);
     // The poll below returns at least every 100 ms to look at the flag.
     let stop = cli::stop_flag(COMMAND.name, || {})?;
-    let consumer: BaseConsumer = ClientConfig::new()
+    let consumer: BaseConsumer = rd_config(&args)?
         .set("bootstrap.servers", args.bootstrap())
         .set("group.id", "rdkafka-consumer-perf")
         .set("enable.auto.commit", "false")
@@ -88,4 +90,17 @@ fn run(args: Args) -> Result<(), cli::BoxError> {
         bytes,
     });
     Ok(())
+}
+
+/// librdkafka's settings from `--command-config` (Java property names, which
+/// librdkafka shares for what the comparison uses: `security.protocol`,
+/// `ssl.ca.location`, `sasl.*`), or none.
+fn rd_config(args: &Args) -> Result<ClientConfig, cli::BoxError> {
+    let mut config = ClientConfig::new();
+    if let Some(props) = cli::command_config(args)? {
+        for (key, value) in props.iter() {
+            config.set(key, value);
+        }
+    }
+    Ok(config)
 }

@@ -39,6 +39,8 @@ static COMMAND: Command = Command {
     name: "rdkafka_producer_perf",
     about: "librdkafka's producer measured as producer_perf measures kafkit's.",
     options: &[
+        cli::COMMAND_CONFIG,
+        cli::PRODUCER_CONFIG,
         Opt::required("--topic", "T", "topic to write (must exist)"),
         Opt::required("--num-records", "N", "records to send"),
         Opt::optional("--record-size", "BYTES", "value size (default 100)"),
@@ -133,7 +135,7 @@ fn run(args: Args) -> Result<(), cli::BoxError> {
         let _reports = wake.lock();
         wake.changed.notify_all();
     })?;
-    let producer: ThreadedProducer<Context> = ClientConfig::new()
+    let producer: ThreadedProducer<Context> = rd_config(&args)?
         .set("bootstrap.servers", args.bootstrap())
         .set("acks", &acks)
         .set("linger.ms", linger_ms.to_string())
@@ -186,4 +188,17 @@ fn run(args: Args) -> Result<(), cli::BoxError> {
     }
     perf_summary::print(reports.latencies_us, reports.failed, elapsed, record_size);
     Ok(flushed?)
+}
+
+/// librdkafka's settings from `--command-config` (Java property names, which
+/// librdkafka shares for what the comparison uses: `security.protocol`,
+/// `ssl.ca.location`, `sasl.*`), or none.
+fn rd_config(args: &Args) -> Result<ClientConfig, cli::BoxError> {
+    let mut config = ClientConfig::new();
+    if let Some(props) = cli::command_config(args)? {
+        for (key, value) in props.iter() {
+            config.set(key, value);
+        }
+    }
+    Ok(config)
 }

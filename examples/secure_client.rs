@@ -38,6 +38,11 @@ static COMMAND: Command = Command {
     options: &[
         cli::COMMAND_CONFIG,
         Opt::required("--topic", "T", "an existing topic to write one record to"),
+        Opt::optional(
+            "--connect-times",
+            "N",
+            "also time N connection set-ups (TCP, TLS, SASL, ApiVersions, Metadata) and print p50/p99",
+        ),
     ],
 };
 
@@ -50,6 +55,9 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), cli::BoxError> {
     let topic: String = args.required("--topic");
+    if let Some(n) = args.value::<usize>("--connect-times") {
+        time_connections(&args, n.max(1)).await?;
+    }
     let (client, props) = cli::client_builder(&args)?;
     let client = client.client_id("kafkit-secure-client").build().await?;
     let cluster = kafkit::Admin::new(&client).describe_cluster().await?;
@@ -87,4 +95,26 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
         }
     }
     Err("the record did not come back within 30 s".into())
+}
+
+/// Builds `n` clients one after the other (each opens its bootstrap
+/// connection: TCP, TLS, SASL, ApiVersions, then Metadata) and prints the
+/// median and 99th percentile set-up time.
+async fn time_connections(args: &Args, n: usize) -> Result<(), cli::BoxError> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (builder, _) = cli::client_builder(args)?;
+        let started = std::time::Instant::now();
+        let client = builder.build().await?;
+        times.push(started.elapsed());
+        client.close(Duration::from_secs(1)).await;
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "connection set-up over {n}: p50 {:.2} ms, p99 {:.2} ms",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3
+    );
+    Ok(())
 }

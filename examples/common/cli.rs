@@ -137,6 +137,36 @@ pub const COMMAND_CONFIG: Opt = Opt::optional(
     "Java client properties: security.protocol, ssl.*, sasl.*, producer/consumer keys",
 );
 
+/// `--producer.config FILE`: [`COMMAND_CONFIG`] as kafka-producer-perf-test spells it.
+pub const PRODUCER_CONFIG: Opt = Opt::optional(
+    "--producer.config",
+    "FILE",
+    "same as --command-config (kafka-producer-perf-test's name)",
+);
+
+/// `--consumer.config FILE`: [`COMMAND_CONFIG`] as kafka-consumer-perf-test spells it.
+pub const CONSUMER_CONFIG: Opt = Opt::optional(
+    "--consumer.config",
+    "FILE",
+    "same as --command-config (kafka-consumer-perf-test's name)",
+);
+
+/// The properties file named by `--command-config` (or its perf-tool
+/// spellings), if any, with `bootstrap.servers` set from the command line.
+pub fn command_config(args: &Args) -> Result<Option<kafkit::Properties>, BoxError> {
+    let path = [COMMAND_CONFIG, PRODUCER_CONFIG, CONSUMER_CONFIG]
+        .iter()
+        .find_map(|o| args.value::<String>(o.flag));
+    match path {
+        None => Ok(None),
+        Some(path) => {
+            let mut props = kafkit::Properties::from_file(&path)?;
+            props.set("bootstrap.servers", args.bootstrap());
+            Ok(Some(props))
+        }
+    }
+}
+
 /// A client builder for `--bootstrap-server`, configured from
 /// `--command-config` when given (the command line's brokers win over the
 /// file's `bootstrap.servers`), and the properties for the producer or
@@ -144,16 +174,12 @@ pub const COMMAND_CONFIG: Opt = Opt::optional(
 pub fn client_builder(
     args: &Args,
 ) -> Result<(kafkit::ClientBuilder, kafkit::Properties), BoxError> {
-    match args.value::<String>(COMMAND_CONFIG.flag) {
+    match command_config(args)? {
         None => Ok((
             kafkit::Client::builder(args.bootstrap()),
             kafkit::Properties::new(),
         )),
-        Some(path) => {
-            let mut props = kafkit::Properties::from_file(&path)?;
-            props.set("bootstrap.servers", args.bootstrap());
-            Ok((kafkit::ClientBuilder::from_properties(&props)?, props))
-        }
+        Some(props) => Ok((kafkit::ClientBuilder::from_properties(&props)?, props)),
     }
 }
 
