@@ -6,6 +6,8 @@
 #   scripts/tansu_scram.sh                       print the binary's path, building it if missing
 #   scripts/tansu_scram.sh start USER_SPEC...    start a broker with SCRAM users and
 #                                                `--authentication`; print "PID PORT DIR"
+#                                                (TANSU_ADVERTISED_PORT=P: advertise port P,
+#                                                e.g. stunnel's, instead of its own)
 #
 # USER_SPEC is MECHANISM:USER:PASSWORD with MECHANISM scram256 or scram512,
 # e.g. scram512:alice:alice-secret. `start` makes a fresh data directory DIR
@@ -93,9 +95,12 @@ run_broker() {
     local bin="$1" dir="$2" port="$3"
     shift 3
     local url="tcp://127.0.0.1:$port"
+    # TANSU_ADVERTISED_PORT: the port clients are sent to (a TLS terminator
+    # such as stunnel in front of the broker), if not the broker's own.
+    local advertised="tcp://127.0.0.1:${TANSU_ADVERTISED_PORT:-$port}"
     (
         cd "$dir"
-        exec "$bin" broker --listener-url "$url" --advertised-listener-url "$url" \
+        exec "$bin" broker --listener-url "$url" --advertised-listener-url "$advertised" \
             --storage-engine sqlite://tansu.db "$@" </dev/null >>"$dir/tansu.log" 2>&1
     ) &
     pid=$!

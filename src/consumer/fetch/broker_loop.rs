@@ -33,7 +33,16 @@ struct LaneState {
     failing_since: Option<Instant>,
     /// Persistent failures are warned about once a minute.
     failure_log: crate::observe::log_limit::LogLimiter,
+    /// A lower Fetch version for this broker, after it answered the
+    /// negotiated one with a tagged field that version does not define.
+    version_cap: Option<i16>,
 }
+
+/// The last Fetch version without tagged fields: what a broker that puts
+/// newer versions' tagged fields into its responses (Tansu 0.6 sends v16's
+/// NodeEndpoints in v12) can still be read with. Kafka's rule is that
+/// unknown tags are skipped; the decoder refuses them, so kafkit steps down.
+const UNTAGGED_FETCH_VERSION: i16 = 11;
 
 /// Failures for this long are an operator's business, not a blip.
 const PERSISTENT_FAILURE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -51,6 +60,7 @@ pub(super) async fn run(
         ends: LogEnds::new(),
         own: OwnConnection::default(),
         failing_since: None,
+        version_cap: None,
         failure_log: crate::observe::log_limit::LogLimiter::new(std::time::Duration::from_secs(60)),
     };
     let mut metadata = ctx.client.metadata_handle().subscribe();
@@ -160,7 +170,10 @@ async fn fetch_once(
         Ok(conn) => conn,
         Err(e) => return request_failed(ctx, state, &e, generation),
     };
-    let Some(version) = conn.version_for(ApiKey::Fetch) else {
+    let Some(version) = conn
+        .version_for(ApiKey::Fetch)
+        .map(|v| state.version_cap.map_or(v, |cap| v.min(cap)))
+    else {
         let e = Error::UnsupportedVersion {
             api: "Fetch",
             broker_min: -1,
@@ -197,8 +210,26 @@ async fn fetch_once(
             }
             handle_response(ctx, state, &plan, &targets, resp, generation)
         }
-        Err(e) => request_failed(ctx, state, &e, generation),
+        Err(e) => {
+            if version > UNTAGGED_FETCH_VERSION && is_undefined_tag(&e) {
+                tracing::warn!(
+                    broker = state.broker,
+                    version,
+                    error = %e,
+                    "the broker's Fetch response carries a tagged field this version does not define; \
+                     fetching from it with v{UNTAGGED_FETCH_VERSION}"
+                );
+                state.version_cap = Some(UNTAGGED_FETCH_VERSION);
+            }
+            request_failed(ctx, state, &e, generation)
+        }
     }
+}
+
+/// Whether `e` is the decoder refusing a tagged field the response's
+/// version does not define.
+fn is_undefined_tag(e: &Error) -> bool {
+    matches!(e, Error::Protocol { reason, .. } if reason.contains("is not valid for version"))
 }
 
 fn request_failed(
