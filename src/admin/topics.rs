@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
+    BrokerId, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
     MetadataRequest, MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
@@ -25,6 +27,9 @@ pub struct NewTopic {
     pub replication_factor: i16,
     /// Topic configs, e.g. `("cleanup.policy", "compact")`.
     pub configs: Vec<(String, String)>,
+    /// Explicit replica placement: broker ids per partition, preferred
+    /// leader first (then the counts are -1 on the wire, as Kafka wants).
+    pub assignments: Option<Vec<Vec<i32>>>,
 }
 
 impl NewTopic {
@@ -35,6 +40,23 @@ impl NewTopic {
             num_partitions,
             replication_factor,
             configs: Vec::new(),
+            assignments: None,
+        }
+    }
+
+    /// A topic whose partitions are placed on these brokers: one list of
+    /// broker ids per partition, preferred leader first
+    /// (`kafka-topics --create --replica-assignment`).
+    pub fn with_replica_assignment(
+        name: impl Into<String>,
+        assignments: Vec<Vec<i32>>,
+    ) -> NewTopic {
+        NewTopic {
+            name: name.into(),
+            num_partitions: -1,
+            replication_factor: -1,
+            configs: Vec::new(),
+            assignments: Some(assignments),
         }
     }
 
@@ -82,10 +104,30 @@ impl Admin {
         &self,
         topics: impl IntoIterator<Item = NewTopic>,
     ) -> Result<Vec<(String, Result<()>)>> {
-        let topics: Vec<NewTopic> = topics.into_iter().collect();
+        self.create_topics_checked(topics.into_iter().collect(), false)
+            .await
+    }
+
+    /// Checks what [`create_topics`](Admin::create_topics) would do
+    /// (CreateTopics with `validate_only`): names, counts, configs and
+    /// placement are validated and nothing is created.
+    pub async fn validate_create_topics(
+        &self,
+        topics: impl IntoIterator<Item = NewTopic>,
+    ) -> Result<Vec<(String, Result<()>)>> {
+        self.create_topics_checked(topics.into_iter().collect(), true)
+            .await
+    }
+
+    async fn create_topics_checked(
+        &self,
+        topics: Vec<NewTopic>,
+        validate_only: bool,
+    ) -> Result<Vec<(String, Result<()>)>> {
         let timeout = self.client.request_timeout();
         let req = CreateTopicsRequest::default()
             .with_timeout_ms(timeout_ms(timeout))
+            .with_validate_only(validate_only)
             .with_topics(
                 topics
                     .iter()
@@ -94,6 +136,20 @@ impl Admin {
                             .with_name(name(&t.name))
                             .with_num_partitions(t.num_partitions)
                             .with_replication_factor(t.replication_factor)
+                            .with_assignments(
+                                t.assignments
+                                    .iter()
+                                    .flatten()
+                                    .enumerate()
+                                    .map(|(i, brokers)| {
+                                        CreatableReplicaAssignment::default()
+                                            .with_partition_index(i as i32)
+                                            .with_broker_ids(
+                                                brokers.iter().map(|b| BrokerId(*b)).collect(),
+                                            )
+                                    })
+                                    .collect(),
+                            )
                             .with_configs(
                                 t.configs
                                     .iter()
@@ -159,6 +215,50 @@ impl Admin {
             Context::api("DeleteTopics"),
             broker,
         ))
+    }
+
+    /// Deletes topics by topic id (DeleteTopics v6+), which names the
+    /// exact incarnation of a topic: a topic deleted and created again
+    /// under the same name is not touched. One result per id, in order.
+    pub async fn delete_topics_by_id(
+        &self,
+        ids: &[[u8; 16]],
+    ) -> Result<Vec<([u8; 16], Result<()>)>> {
+        let req = DeleteTopicsRequest::default()
+            .with_timeout_ms(timeout_ms(self.client.request_timeout()))
+            .with_topics(
+                ids.iter()
+                    .map(|id| {
+                        kafka_protocol::messages::delete_topics_request::DeleteTopicState::default()
+                            .with_topic_id(uuid_of(*id))
+                    })
+                    .collect(),
+            );
+        let (broker, resp): (_, DeleteTopicsResponse) = self
+            .send_to_controller(req, "DeleteTopics", |r: &DeleteTopicsResponse| {
+                r.responses
+                    .iter()
+                    .any(|t| t.error_code == ErrorCode::NOT_CONTROLLER.0)
+            })
+            .await?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let context = || {
+                    super::answered_by(Context::api("DeleteTopics"), broker)
+                        .with_resource("topic-id", hex(id))
+                };
+                let result = match resp
+                    .responses
+                    .iter()
+                    .find(|t| *t.topic_id.as_bytes() == *id)
+                {
+                    Some(t) => Error::check(t.error_code, t.error_message.as_deref(), context),
+                    None => Err(Error::protocol("topic id missing from response", context())),
+                };
+                (*id, result)
+            })
+            .collect())
     }
 
     /// Lists the cluster's topics, internal ones excluded (as Java's
@@ -248,7 +348,7 @@ impl Admin {
     /// Sends to the controller (or any broker if none is known), refreshing
     /// metadata and retrying while the response says `NOT_CONTROLLER`, until
     /// the request timeout has passed.
-    async fn send_to_controller<R>(
+    pub(super) async fn send_to_controller<R>(
         &self,
         req: R,
         api: &'static str,
@@ -288,12 +388,20 @@ impl Admin {
     }
 }
 
-fn timeout_ms(d: Duration) -> i32 {
+fn uuid_of(id: [u8; 16]) -> uuid::Uuid {
+    uuid::Uuid::from_bytes(id)
+}
+
+fn hex(id: &[u8; 16]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(super) fn timeout_ms(d: Duration) -> i32 {
     d.as_millis().min(i32::MAX as u128) as i32
 }
 
 /// Matches per-topic answers to the names asked for, in the asked order.
-fn per_topic<'a>(
+pub(super) fn per_topic<'a>(
     asked: impl Iterator<Item = &'a str>,
     answered: impl Iterator<Item = (&'a str, i16, Option<&'a str>)>,
     context: Context,

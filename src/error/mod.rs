@@ -39,6 +39,9 @@ pub struct Context {
     pub topic: Option<Arc<str>>,
     /// The partition concerned.
     pub partition: Option<i32>,
+    /// Another resource concerned, named by kind: `group=orders`,
+    /// `transactional.id=etl-1`, `user=alice`, `broker-config=1`.
+    pub resource: Option<Arc<str>>,
 }
 
 impl Context {
@@ -74,8 +77,18 @@ impl Context {
         self
     }
 
+    /// This context naming another resource: `kind=name` (e.g.
+    /// `with_resource("group", "orders")`).
+    pub fn with_resource(mut self, kind: &str, name: impl fmt::Display) -> Self {
+        self.resource = Some(format!("{kind}={name}").into());
+        self
+    }
+
     fn is_empty(&self) -> bool {
-        self.api.is_none() && self.broker.is_none() && self.topic.is_none()
+        self.api.is_none()
+            && self.broker.is_none()
+            && self.topic.is_none()
+            && self.resource.is_none()
     }
 }
 
@@ -102,6 +115,10 @@ impl fmt::Display for Context {
             if let Some(p) = self.partition {
                 write!(f, "-{p}")?;
             }
+            sep = " ";
+        }
+        if let Some(resource) = &self.resource {
+            write!(f, "{sep}{resource}")?;
         }
         f.write_str("]")
     }

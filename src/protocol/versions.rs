@@ -119,11 +119,39 @@ versions! {
     EndTxnRequest / EndTxnResponse => EndTxn 0..=3;
     TxnOffsetCommitRequest / TxnOffsetCommitResponse => TxnOffsetCommit 0..=3;
     DescribeGroupsRequest / DescribeGroupsResponse => DescribeGroups 0..=5;
-    ListGroupsRequest / ListGroupsResponse => ListGroups 0..=4;
+    ListGroupsRequest / ListGroupsResponse => ListGroups 0..=5;
     DescribeClusterRequest / DescribeClusterResponse => DescribeCluster 0..=1;
     CreatePartitionsRequest / CreatePartitionsResponse => CreatePartitions 0..=3;
     DeleteRecordsRequest / DeleteRecordsResponse => DeleteRecords 0..=2;
     OffsetForLeaderEpochRequest / OffsetForLeaderEpochResponse => OffsetForLeaderEpoch 2..=4;
+    // The admin client's APIs.
+    IncrementalAlterConfigsRequest / IncrementalAlterConfigsResponse => IncrementalAlterConfigs 0..=1;
+    DeleteGroupsRequest / DeleteGroupsResponse => DeleteGroups 0..=2;
+    OffsetDeleteRequest / OffsetDeleteResponse => OffsetDelete 0..=0;
+    DescribeAclsRequest / DescribeAclsResponse => DescribeAcls 1..=3;
+    CreateAclsRequest / CreateAclsResponse => CreateAcls 1..=3;
+    DeleteAclsRequest / DeleteAclsResponse => DeleteAcls 1..=3;
+    DescribeUserScramCredentialsRequest / DescribeUserScramCredentialsResponse => DescribeUserScramCredentials 0..=0;
+    AlterUserScramCredentialsRequest / AlterUserScramCredentialsResponse => AlterUserScramCredentials 0..=0;
+    ListTransactionsRequest / ListTransactionsResponse => ListTransactions 0..=1;
+    DescribeTransactionsRequest / DescribeTransactionsResponse => DescribeTransactions 0..=0;
+    DescribeProducersRequest / DescribeProducersResponse => DescribeProducers 0..=0;
+    DescribeLogDirsRequest / DescribeLogDirsResponse => DescribeLogDirs 1..=4;
+    ElectLeadersRequest / ElectLeadersResponse => ElectLeaders 0..=2;
+}
+
+// WriteTxnMarkers (the admin's abort of a hanging transaction) has no
+// throttle time in its response.
+impl VersionedRequest for WriteTxnMarkersRequest {
+    const API_KEY: ApiKey = ApiKey::WriteTxnMarkers;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 1;
+}
+
+impl ThrottleTime for WriteTxnMarkersResponse {
+    fn throttle_time_ms(&self) -> Option<i32> {
+        None
+    }
 }
 
 // SASL (KIP-152): a SaslHandshake v1 names the mechanism, then its
@@ -251,6 +279,21 @@ pub fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeCluster => "DescribeCluster",
         ApiKey::SaslHandshake => "SaslHandshake",
         ApiKey::SaslAuthenticate => "SaslAuthenticate",
+        ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
+        ApiKey::AlterConfigs => "AlterConfigs",
+        ApiKey::DeleteGroups => "DeleteGroups",
+        ApiKey::OffsetDelete => "OffsetDelete",
+        ApiKey::DescribeAcls => "DescribeAcls",
+        ApiKey::CreateAcls => "CreateAcls",
+        ApiKey::DeleteAcls => "DeleteAcls",
+        ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
+        ApiKey::AlterUserScramCredentials => "AlterUserScramCredentials",
+        ApiKey::ListTransactions => "ListTransactions",
+        ApiKey::DescribeTransactions => "DescribeTransactions",
+        ApiKey::DescribeProducers => "DescribeProducers",
+        ApiKey::DescribeLogDirs => "DescribeLogDirs",
+        ApiKey::ElectLeaders => "ElectLeaders",
+        ApiKey::WriteTxnMarkers => "WriteTxnMarkers",
         _ => "Other",
     }
 }

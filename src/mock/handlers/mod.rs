@@ -37,6 +37,7 @@ pub(crate) mod code {
     pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
     pub const FENCED_LEADER_EPOCH: i16 = 74;
     pub const UNKNOWN_LEADER_EPOCH: i16 = 76;
+    pub const UNKNOWN_TOPIC_ID: i16 = 100;
     pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
     pub const INVALID_TXN_STATE: i16 = 48;
 }

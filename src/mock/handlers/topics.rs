@@ -163,7 +163,8 @@ pub(crate) async fn delete_topics(
                         None => r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION),
                     }
                 }
-                None => r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION),
+                // Named by an id no topic has (Kafka's DeleteTopics v6+).
+                None => r.with_error_code(code::UNKNOWN_TOPIC_ID),
             }
         })
         .collect();
