@@ -124,6 +124,16 @@ versions! {
     CreatePartitionsRequest / CreatePartitionsResponse => CreatePartitions 0..=3;
     DeleteRecordsRequest / DeleteRecordsResponse => DeleteRecords 0..=2;
     OffsetForLeaderEpochRequest / OffsetForLeaderEpochResponse => OffsetForLeaderEpoch 2..=4;
+    // Admin APIs (KIP-554 SCRAM credentials, KIP-664 transactions, KIP-113
+    // log dirs, KIP-460 elections). ListTransactions v2 (KIP-1152's
+    // transactional id pattern) is left out until a caller needs it.
+    DescribeUserScramCredentialsRequest / DescribeUserScramCredentialsResponse => DescribeUserScramCredentials 0..=0;
+    AlterUserScramCredentialsRequest / AlterUserScramCredentialsResponse => AlterUserScramCredentials 0..=0;
+    ListTransactionsRequest / ListTransactionsResponse => ListTransactions 0..=1;
+    DescribeTransactionsRequest / DescribeTransactionsResponse => DescribeTransactions 0..=0;
+    DescribeProducersRequest / DescribeProducersResponse => DescribeProducers 0..=0;
+    DescribeLogDirsRequest / DescribeLogDirsResponse => DescribeLogDirs 1..=4;
+    ElectLeadersRequest / ElectLeadersResponse => ElectLeaders 0..=2;
 }
 
 // SASL (KIP-152): a SaslHandshake v1 names the mechanism, then its
@@ -251,6 +261,13 @@ pub fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeCluster => "DescribeCluster",
         ApiKey::SaslHandshake => "SaslHandshake",
         ApiKey::SaslAuthenticate => "SaslAuthenticate",
+        ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
+        ApiKey::AlterUserScramCredentials => "AlterUserScramCredentials",
+        ApiKey::ListTransactions => "ListTransactions",
+        ApiKey::DescribeTransactions => "DescribeTransactions",
+        ApiKey::DescribeProducers => "DescribeProducers",
+        ApiKey::DescribeLogDirs => "DescribeLogDirs",
+        ApiKey::ElectLeaders => "ElectLeaders",
         _ => "Other",
     }
 }
