@@ -80,6 +80,7 @@ mod fetch_session;
 pub mod group;
 mod handlers;
 mod injected;
+mod injected_admin;
 mod log;
 mod state;
 mod txn;
