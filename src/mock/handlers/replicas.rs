@@ -173,14 +173,23 @@ pub(crate) async fn elect_leaders(
     for (topic, partitions) in wanted {
         let mut answers = Vec::new();
         for partition in partitions {
-            let r = PartitionResult::default().with_partition_id(partition);
+            // Kafka's controller answers a success with a null message and
+            // an error with its message.
+            let r = PartitionResult::default()
+                .with_partition_id(partition)
+                .with_error_message(None);
             match elect(&mut st, &topic, partition, unclean) {
                 Ok(true) => {
                     moved = true;
                     answers.push(r);
                 }
                 Ok(false) if all => {}
-                Ok(false) => answers.push(r.with_error_code(ErrorCode::ELECTION_NOT_NEEDED.0)),
+                Ok(false) => answers.push(
+                    r.with_error_code(ErrorCode::ELECTION_NOT_NEEDED.0)
+                        .with_error_message(Some(str_bytes(
+                            "Leader election not needed for topic partition.",
+                        ))),
+                ),
                 Err((e, message)) => answers.push(
                     r.with_error_code(e)
                         .with_error_message(Some(str_bytes(&message))),

@@ -142,7 +142,9 @@ pub(crate) async fn describe_producers(
                 .map(|&index| {
                     let r = PartitionResponse::default().with_partition_index(index);
                     match led_by(&st, &t.name, index, conn.broker_id, -1) {
-                        Err(e) => r.with_error_code(e),
+                        Err(e) => r
+                            .with_error_code(e)
+                            .with_error_message(Some(str_bytes(ErrorCode(e).name()))),
                         Ok(p) => r.with_active_producers(
                             p.log
                                 .active_producers()
