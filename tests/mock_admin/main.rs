@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod rdkafka_scram;
 mod replicas;
 mod scram;
 mod transactions;
