@@ -368,6 +368,50 @@ impl MockCluster {
         self.shared.txns.snapshot(transactional_id)
     }
 
+    /// Makes the transaction coordinator forget `transactional_id` without
+    /// writing markers, as a coordinator that lost its state would: the
+    /// open transaction stays open in its partitions (holding their last
+    /// stable offset) and is *hanging* (`kafka-transactions --find-hanging`
+    /// finds it through DescribeProducers). Returns whether it was known.
+    pub fn forget_transaction(&self, transactional_id: &str) -> bool {
+        self.shared.txns.forget(transactional_id)
+    }
+
+    /// Writes an ABORT marker for `producer_id`'s open transaction in one
+    /// partition, as `kafka-transactions abort` has the leader do (through
+    /// WriteTxnMarkers, which clients cannot send). Returns the marker's
+    /// offset, `None` when that producer has no transaction open there.
+    pub fn abort_open_transaction(
+        &self,
+        topic: &str,
+        partition: i32,
+        producer_id: i64,
+    ) -> Option<i64> {
+        let offset = {
+            let mut st = self.shared.lock();
+            let p = st.partition_mut(topic, partition)?;
+            let open = p
+                .log
+                .active_producers()
+                .into_iter()
+                .find(|a| a.producer_id == producer_id && a.current_txn_start_offset >= 0)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let leader_epoch = p.leader_epoch;
+            p.log.append_marker(
+                producer_id,
+                open.producer_epoch,
+                false,
+                0,
+                now,
+                leader_epoch,
+            )
+        };
+        self.shared.notify_data();
+        Some(offset)
+    }
+
     /// Makes `broker` the coordinator of transactional id `transactional_id`.
     pub fn set_transaction_coordinator(&self, transactional_id: &str, broker: i32) {
         self.shared.lock().coordinator_overrides.insert(

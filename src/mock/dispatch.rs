@@ -204,6 +204,13 @@ async fn route(conn: &mut Conn, h: &Header, body: &Bytes, injected: Option<i16>)
         AddOffsetsToTxn: AddOffsetsToTxnRequest => txn::add_offsets_to_txn;
         EndTxn: EndTxnRequest => txn::end_txn;
         TxnOffsetCommit: TxnOffsetCommitRequest => txn::txn_offset_commit;
+        DescribeUserScramCredentials: DescribeUserScramCredentialsRequest => sasl::describe_user_scram_credentials;
+        AlterUserScramCredentials: AlterUserScramCredentialsRequest => sasl::alter_user_scram_credentials;
+        ListTransactions: ListTransactionsRequest => txn_admin::list_transactions;
+        DescribeTransactions: DescribeTransactionsRequest => txn_admin::describe_transactions;
+        DescribeProducers: DescribeProducersRequest => txn_admin::describe_producers;
+        DescribeLogDirs: DescribeLogDirsRequest => replicas::describe_log_dirs;
+        ElectLeaders: ElectLeadersRequest => replicas::elect_leaders;
     }
 }
 
@@ -240,6 +247,12 @@ pub fn decode_only(frame: Bytes) -> Result<(), String> {
         DescribeGroups: DescribeGroupsRequest, DeleteGroups: DeleteGroupsRequest,
         AddPartitionsToTxn: AddPartitionsToTxnRequest, AddOffsetsToTxn: AddOffsetsToTxnRequest,
         EndTxn: EndTxnRequest, TxnOffsetCommit: TxnOffsetCommitRequest,
+        DescribeUserScramCredentials: DescribeUserScramCredentialsRequest,
+        AlterUserScramCredentials: AlterUserScramCredentialsRequest,
+        ListTransactions: ListTransactionsRequest,
+        DescribeTransactions: DescribeTransactionsRequest,
+        DescribeProducers: DescribeProducersRequest,
+        DescribeLogDirs: DescribeLogDirsRequest, ElectLeaders: ElectLeadersRequest,
     };
     r.map_err(|o| match o {
         Outcome::Close(reason) => reason,

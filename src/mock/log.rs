@@ -87,11 +87,40 @@ struct StoredBatch {
 }
 
 /// Per producer id: the epoch and the last batches' (first seq, last seq,
-/// base offset), newest last.
-#[derive(Debug, Default, Clone)]
+/// base offset), newest last; the last batch's timestamp and the
+/// coordinator epoch of the last marker (DescribeProducers shows them).
+#[derive(Debug, Clone)]
 struct ProducerEntry {
     epoch: i16,
     recent: VecDeque<(i32, i32, i64)>,
+    last_timestamp: i64,
+    coordinator_epoch: i32,
+}
+
+impl Default for ProducerEntry {
+    fn default() -> Self {
+        ProducerEntry {
+            epoch: 0,
+            recent: VecDeque::new(),
+            last_timestamp: -1,
+            coordinator_epoch: -1,
+        }
+    }
+}
+
+/// A producer with state in a partition's log, as DescribeProducers
+/// reports it (KIP-664).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ActiveProducer {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// The last sequence written (-1 when only markers were).
+    pub last_sequence: i32,
+    pub last_timestamp: i64,
+    /// -1 until a marker was written.
+    pub coordinator_epoch: i32,
+    /// First offset of its open transaction here, -1 when none is open.
+    pub current_txn_start_offset: i64,
 }
 
 /// The outcome of checking an idempotent batch against the producer state.
@@ -246,6 +275,7 @@ impl PartitionLog {
                 entry.recent.clear();
             }
             entry.epoch = b.producer_epoch;
+            entry.last_timestamp = b.max_timestamp;
             if !b.is_control && b.base_sequence >= 0 {
                 if entry.recent.len() == PRODUCER_BATCHES_KEPT {
                     entry.recent.pop_front();
@@ -269,9 +299,8 @@ impl PartitionLog {
     /// ends its open transaction in this partition (moving the LSO) and, for
     /// an abort, indexes the aborted range. Returns the marker's offset.
     ///
-    /// The hook for the transaction coordinator's EndTxn, which is not
-    /// hosted yet (only the tests call it today).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Called by the transaction coordinator's EndTxn, and by
+    /// [`crate::mock::MockCluster::abort_open_transaction`].
     pub fn append_marker(
         &mut self,
         producer_id: i64,
@@ -297,6 +326,9 @@ impl PartitionLog {
             Err(_) => return self.end,
         };
         let offset = self.append(&parsed, leader_epoch);
+        if let Some(entry) = self.producers.get_mut(&producer_id) {
+            entry.coordinator_epoch = coordinator_epoch;
+        }
         if let Some(first) = self.open_txns.remove(&producer_id) {
             if !commit {
                 self.aborted.push(AbortedTxn {
@@ -390,6 +422,29 @@ impl PartitionLog {
     /// Stored batches from the log start, with their bytes, in offset order.
     pub(crate) fn batches(&self) -> impl Iterator<Item = (&BatchInfo, &Bytes)> {
         self.batches.iter().map(|b| (&b.info, &b.bytes))
+    }
+
+    /// Every producer with state here, by producer id (DescribeProducers).
+    pub(crate) fn active_producers(&self) -> Vec<ActiveProducer> {
+        let mut out: Vec<ActiveProducer> = self
+            .producers
+            .iter()
+            .map(|(&producer_id, e)| ActiveProducer {
+                producer_id,
+                producer_epoch: e.epoch,
+                last_sequence: e.recent.back().map_or(-1, |&(_, last, _)| last),
+                last_timestamp: e.last_timestamp,
+                coordinator_epoch: e.coordinator_epoch,
+                current_txn_start_offset: self.open_txns.get(&producer_id).copied().unwrap_or(-1),
+            })
+            .collect();
+        out.sort_by_key(|p| p.producer_id);
+        out
+    }
+
+    /// Bytes of the stored batches (DescribeLogDirs' partition size).
+    pub(crate) fn size_bytes(&self) -> i64 {
+        self.batches.iter().map(|b| b.bytes.len() as i64).sum()
     }
 
     /// A snapshot for inspection.

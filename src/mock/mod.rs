@@ -48,6 +48,15 @@
 //!   transaction timeout aborting (and fencing) a transaction left open,
 //!   and Produce refusing a transactional batch for a partition not added
 //!   (INVALID_TXN_STATE). So `read_committed` is enforced.
+//! - Admin APIs: DescribeUserScramCredentials/AlterUserScramCredentials
+//!   (credentials set at run time log in on new connections; the listeners'
+//!   enabled mechanisms stay those of the builder's users, as
+//!   `sasl.enabled.mechanisms` does), ListTransactions/DescribeTransactions
+//!   (per coordinator) and DescribeProducers (per leader), which together
+//!   find hanging transactions ([`MockCluster::forget_transaction`] makes
+//!   one), DescribeLogDirs (one directory per broker, sizes from the stored
+//!   batches, a nominal 1 TiB volume) and ElectLeaders (preferred and
+//!   unclean).
 //! - Classic consumer groups (see [`group`]): join/sync/heartbeat/leave,
 //!   rebalance and session timeouts, static membership, generation fencing,
 //!   offsets, ListGroups/DescribeGroups/DeleteGroups.
@@ -80,6 +89,7 @@ mod fetch_session;
 pub mod group;
 mod handlers;
 mod injected;
+mod injected_admin;
 mod log;
 mod state;
 mod txn;

@@ -124,7 +124,9 @@ versions! {
     CreatePartitionsRequest / CreatePartitionsResponse => CreatePartitions 0..=3;
     DeleteRecordsRequest / DeleteRecordsResponse => DeleteRecords 0..=2;
     OffsetForLeaderEpochRequest / OffsetForLeaderEpochResponse => OffsetForLeaderEpoch 2..=4;
-    // The admin client's APIs.
+    // The admin client's APIs (KIP-554 SCRAM credentials, KIP-664
+    // transactions, KIP-113 log dirs, KIP-460 elections). ListTransactions v2
+    // (KIP-1152's transactional id pattern) is left out until a caller needs it.
     IncrementalAlterConfigsRequest / IncrementalAlterConfigsResponse => IncrementalAlterConfigs 0..=1;
     DeleteGroupsRequest / DeleteGroupsResponse => DeleteGroups 0..=2;
     OffsetDeleteRequest / OffsetDeleteResponse => OffsetDelete 0..=0;

@@ -21,10 +21,13 @@ impl SecurityConfig {
                 } else {
                     ScramHash::Sha512
                 };
-                self.scram.insert(
+                self.scram.lock().insert(
                     (mechanism, user.to_owned()),
                     StoredCredentials::new(hash, password),
                 );
+                if !self.scram_enabled.contains(&mechanism) {
+                    self.scram_enabled.push(mechanism);
+                }
             }
             Mechanism::OAuthBearer => self.oauthbearer = true,
         }

@@ -13,10 +13,11 @@
 mod builder;
 mod oauthbearer;
 mod scram;
+pub(crate) mod scram_admin;
 #[cfg(feature = "_tls")]
 pub(crate) mod tls;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,8 +46,12 @@ impl std::fmt::Debug for Secret {
 pub(crate) struct SecurityConfig {
     /// PLAIN users and their passwords.
     plain: BTreeMap<String, Secret>,
-    /// SCRAM credentials per mechanism and user.
-    scram: HashMap<(Mechanism, String), scram::StoredCredentials>,
+    /// The SCRAM mechanisms the listeners enable (from the builder's users;
+    /// fixed once the cluster runs, as `sasl.enabled.mechanisms` is).
+    scram_enabled: Vec<Mechanism>,
+    /// SCRAM credentials per mechanism and user, changed at run time by
+    /// AlterUserScramCredentials (every connection shares this store).
+    pub(crate) scram: scram::ScramStore,
     /// OAUTHBEARER with unsecured JWTs.
     oauthbearer: bool,
     /// KIP-368: how long an authentication lasts.
@@ -59,7 +64,7 @@ pub(crate) struct SecurityConfig {
 impl SecurityConfig {
     /// Whether clients must authenticate (some mechanism is enabled).
     pub(crate) fn sasl_required(&self) -> bool {
-        !self.plain.is_empty() || !self.scram.is_empty() || self.oauthbearer
+        !self.plain.is_empty() || !self.scram_enabled.is_empty() || self.oauthbearer
     }
 
     /// The mechanisms enabled, as SaslHandshake lists them.
@@ -69,7 +74,7 @@ impl SecurityConfig {
             m.push(Mechanism::Plain);
         }
         for mech in [Mechanism::ScramSha256, Mechanism::ScramSha512] {
-            if self.scram.keys().any(|(k, _)| *k == mech) {
+            if self.scram_enabled.contains(&mech) {
                 m.push(mech);
             }
         }
@@ -203,7 +208,7 @@ pub(crate) fn sasl_authenticate(
             } else {
                 ScramHash::Sha512
             };
-            scram::ServerExchange::first(&config.scram, m, hash, &req.auth_bytes)
+            scram::ServerExchange::first(&config.scram.lock(), m, hash, &req.auth_bytes)
                 .map(|(exchange, reply)| Step::Continue(AuthState::Scram(exchange), reply))
         }
         AuthState::Scram(exchange) => exchange

@@ -4,6 +4,7 @@
 //! StoredKey and ServerKey; never the password.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -14,6 +15,31 @@ use crate::net::sasl::scram::ScramHash;
 
 /// Kafka's default iteration count for new SCRAM credentials.
 const ITERATIONS: u32 = 4096;
+
+/// The SCRAM credentials of every user, per mechanism.
+pub(crate) type ScramUsers = HashMap<(Mechanism, String), StoredCredentials>;
+
+/// The cluster's SCRAM credential store: set by the builder, changed by
+/// AlterUserScramCredentials while the cluster runs, read by every SCRAM
+/// login. A short std mutex, never held across an `.await`.
+#[derive(Debug, Default)]
+pub(crate) struct ScramStore(Mutex<ScramUsers>);
+
+impl Clone for ScramStore {
+    /// A copy of the credentials, not a shared store: a cloned builder must
+    /// not see users added to the other.
+    fn clone(&self) -> Self {
+        ScramStore(Mutex::new(self.lock().clone()))
+    }
+}
+
+impl ScramStore {
+    /// The credentials (a panic elsewhere cannot leave them half-written,
+    /// so a poisoned lock is taken over).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ScramUsers> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// A user's SCRAM credentials as a broker stores them.
 #[derive(Clone)]
@@ -39,14 +65,36 @@ impl StoredCredentials {
         // A fixed salt if the OS has no randomness: harmless in a test cluster.
         let _ = getrandom::fill(&mut salt);
         let salted = hash.salted_password(password.as_bytes(), &salt, ITERATIONS);
-        let client_key = hash.hmac(&salted, b"Client Key").unwrap_or_default();
-        let server_key = hash.hmac(&salted, b"Server Key").unwrap_or_default();
+        StoredCredentials::from_salted(hash, &salt, ITERATIONS, &salted)
+    }
+
+    /// The stored form of a SaltedPassword a client computed
+    /// (AlterUserScramCredentials sends salt, iterations and
+    /// `Hi(password, salt, iterations)`, never the password).
+    pub(crate) fn from_salted(
+        hash: ScramHash,
+        salt: &[u8],
+        iterations: u32,
+        salted_password: &[u8],
+    ) -> StoredCredentials {
+        // HMAC takes keys of any length, so these cannot fail.
+        let client_key = hash
+            .hmac(salted_password, b"Client Key")
+            .unwrap_or_default();
+        let server_key = hash
+            .hmac(salted_password, b"Server Key")
+            .unwrap_or_default();
         StoredCredentials {
-            salt,
-            iterations: ITERATIONS,
+            salt: salt.to_vec(),
+            iterations,
             stored_key: hash.hash(&client_key),
             server_key,
         }
+    }
+
+    /// The iteration count (DescribeUserScramCredentials shows it).
+    pub(crate) fn iterations(&self) -> u32 {
+        self.iterations
     }
 }
 
@@ -88,7 +136,7 @@ impl ServerExchange {
     /// Reads client-first (`gs2-header client-first-bare`) and answers
     /// server-first (`r=nonce,s=salt,i=iterations`).
     pub(crate) fn first(
-        users: &HashMap<(Mechanism, String), StoredCredentials>,
+        users: &ScramUsers,
         mechanism: Mechanism,
         hash: ScramHash,
         message: &[u8],

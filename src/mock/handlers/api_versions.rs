@@ -47,6 +47,15 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::AlterConfigs, 0, 2),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DescribeUserScramCredentials, 0, 0),
+    (ApiKey::AlterUserScramCredentials, 0, 0),
+    // v2 (KIP-1152's transactional id pattern) is not hosted.
+    (ApiKey::ListTransactions, 0, 1),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::DescribeProducers, 0, 0),
+    // v0 is gone from kafka-protocol (and from Kafka 4).
+    (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::ElectLeaders, 0, 2),
 ];
 
 /// APIs kafkit speaks that the cluster does not host yet: a client sees
@@ -56,13 +65,6 @@ const NOT_YET_HOSTED: &[ApiKey] = &[
     ApiKey::DescribeAcls,
     ApiKey::CreateAcls,
     ApiKey::DeleteAcls,
-    ApiKey::DescribeUserScramCredentials,
-    ApiKey::AlterUserScramCredentials,
-    ApiKey::ListTransactions,
-    ApiKey::DescribeTransactions,
-    ApiKey::DescribeProducers,
-    ApiKey::DescribeLogDirs,
-    ApiKey::ElectLeaders,
 ];
 
 /// The (min, max) version the cluster speaks for `key`.

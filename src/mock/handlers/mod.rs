@@ -10,9 +10,11 @@ pub(crate) mod groups;
 pub(crate) mod list_offsets;
 pub(crate) mod metadata;
 pub(crate) mod produce;
+pub(crate) mod replicas;
 pub(crate) mod sasl;
 pub(crate) mod topics;
 pub(crate) mod txn;
+pub(crate) mod txn_admin;
 
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::StrBytes;

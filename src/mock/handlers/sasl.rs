@@ -1,4 +1,5 @@
-//! SaslHandshake and SaslAuthenticate, handed to [`crate::mock::auth`].
+//! SaslHandshake, SaslAuthenticate and the SCRAM credential APIs, handed
+//! to [`crate::mock::auth`].
 
 use kafka_protocol::messages::*;
 
@@ -26,4 +27,24 @@ pub(crate) async fn authenticate(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     resp
+}
+
+/// DescribeUserScramCredentials on the cluster's SCRAM store (any broker
+/// answers: Kafka forwards it to the controller).
+pub(crate) async fn describe_user_scram_credentials(
+    conn: &mut Conn,
+    _h: &Header,
+    req: DescribeUserScramCredentialsRequest,
+) -> DescribeUserScramCredentialsResponse {
+    auth::scram_admin::describe(&conn.shared.settings.security, &req)
+}
+
+/// AlterUserScramCredentials: the changed credentials apply to the next
+/// SCRAM login on any broker.
+pub(crate) async fn alter_user_scram_credentials(
+    conn: &mut Conn,
+    _h: &Header,
+    req: AlterUserScramCredentialsRequest,
+) -> AlterUserScramCredentialsResponse {
+    auth::scram_admin::alter(&conn.shared.settings.security, &req)
 }

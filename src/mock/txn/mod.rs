@@ -9,12 +9,15 @@
 //! `.await`; the cluster state's lock is taken inside it (always in this
 //! order) to write markers.
 
+mod admin;
 mod state;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub(crate) use admin::{ListFilter, TxnListing};
+pub(crate) use state::KAFKA_STATE_NAMES;
 pub use state::TxnState;
 pub(crate) use state::code;
 use state::{TxnEvent, transition};
@@ -31,6 +34,10 @@ struct Txn {
     state: TxnState,
     timeout: Duration,
     partitions: BTreeSet<(String, i32)>,
+    /// When the current (or last) transaction started, in ms since the
+    /// epoch; -1 while none has started since InitProducerId, as Kafka
+    /// reports it.
+    start_ms: i64,
     /// Incremented when a transaction starts, so a stale timeout task for
     /// an earlier transaction does nothing.
     round: u64,
@@ -121,6 +128,7 @@ impl TxnCoordinator {
                     state: TxnState::Empty,
                     timeout,
                     partitions: BTreeSet::new(),
+                    start_ms: -1,
                     round: 0,
                 },
             );
@@ -136,6 +144,7 @@ impl TxnCoordinator {
         }
         t.timeout = timeout;
         t.state = TxnState::Empty;
+        t.start_ms = -1;
         if t.epoch >= i16::MAX - 1 {
             // Epochs exhausted: a new producer id, as Kafka does.
             t.producer_id = shared.lock().allocate_producer_id();
@@ -189,6 +198,7 @@ impl TxnCoordinator {
         if t.state != TxnState::Ongoing {
             t.round += 1;
             t.partitions.clear();
+            t.start_ms = now_ms();
             arm_timeout(self, shared, transactional_id, t.round, t.timeout);
         }
         t.state = next;

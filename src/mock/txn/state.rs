@@ -26,6 +26,34 @@ pub enum TxnState {
     CompleteAbort,
 }
 
+impl TxnState {
+    /// Kafka's name for the state, as ListTransactions and
+    /// DescribeTransactions report it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnState::Empty => "Empty",
+            TxnState::Ongoing => "Ongoing",
+            TxnState::CompleteCommit => "CompleteCommit",
+            TxnState::CompleteAbort => "CompleteAbort",
+        }
+    }
+}
+
+/// Every state name Kafka's coordinator knows (a ListTransactions filter
+/// naming another is reported back as unknown). The Prepare*, Dead and
+/// fencing states are known but never reached here: markers are written
+/// at once.
+pub(crate) const KAFKA_STATE_NAMES: &[&str] = &[
+    "Empty",
+    "Ongoing",
+    "PrepareCommit",
+    "PrepareAbort",
+    "CompleteCommit",
+    "CompleteAbort",
+    "Dead",
+    "PrepareEpochFence",
+];
+
 /// What happens to a transactional id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TxnEvent {
