@@ -211,6 +211,7 @@ async fn route(conn: &mut Conn, h: &Header, body: &Bytes, injected: Option<i16>)
         DescribeProducers: DescribeProducersRequest => txn_admin::describe_producers;
         DescribeLogDirs: DescribeLogDirsRequest => replicas::describe_log_dirs;
         ElectLeaders: ElectLeadersRequest => replicas::elect_leaders;
+        WriteTxnMarkers: WriteTxnMarkersRequest => txn_markers::write_txn_markers;
     }
 }
 
@@ -253,6 +254,7 @@ pub fn decode_only(frame: Bytes) -> Result<(), String> {
         DescribeTransactions: DescribeTransactionsRequest,
         DescribeProducers: DescribeProducersRequest,
         DescribeLogDirs: DescribeLogDirsRequest, ElectLeaders: ElectLeadersRequest,
+        WriteTxnMarkers: WriteTxnMarkersRequest,
     };
     r.map_err(|o| match o {
         Outcome::Close(reason) => reason,

@@ -133,3 +133,40 @@ impl ErrorResponse for ElectLeadersRequest {
         )
     }
 }
+
+impl ErrorResponse for WriteTxnMarkersRequest {
+    type Response = WriteTxnMarkersResponse;
+    fn error_response(&self, code: i16, _: i16) -> Self::Response {
+        use write_txn_markers_response::{
+            WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
+        };
+        WriteTxnMarkersResponse::default().with_markers(
+            self.markers
+                .iter()
+                .map(|m| {
+                    WritableTxnMarkerResult::default()
+                        .with_producer_id(m.producer_id)
+                        .with_topics(
+                            m.topics
+                                .iter()
+                                .map(|t| {
+                                    WritableTxnMarkerTopicResult::default()
+                                        .with_name(t.name.clone())
+                                        .with_partitions(
+                                            t.partition_indexes
+                                                .iter()
+                                                .map(|&p| {
+                                                    WritableTxnMarkerPartitionResult::default()
+                                                        .with_partition_index(p)
+                                                        .with_error_code(code)
+                                                })
+                                                .collect(),
+                                        )
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
+    }
+}

@@ -56,16 +56,14 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     // v0 is gone from kafka-protocol (and from Kafka 4).
     (ApiKey::DescribeLogDirs, 1, 4),
     (ApiKey::ElectLeaders, 0, 2),
+    // What Admin.abortTransaction sends (KIP-664); brokers send it too.
+    (ApiKey::WriteTxnMarkers, 1, 1),
 ];
 
 /// APIs kafkit speaks that the cluster does not host yet: a client sees
 /// them as unsupported by the broker.
 #[cfg(test)]
-const NOT_YET_HOSTED: &[ApiKey] = &[
-    ApiKey::DescribeAcls,
-    ApiKey::CreateAcls,
-    ApiKey::DeleteAcls,
-];
+const NOT_YET_HOSTED: &[ApiKey] = &[ApiKey::DescribeAcls, ApiKey::CreateAcls, ApiKey::DeleteAcls];
 
 /// The (min, max) version the cluster speaks for `key`.
 pub(crate) fn supported(key: ApiKey) -> Option<(i16, i16)> {

@@ -15,6 +15,7 @@ pub(crate) mod sasl;
 pub(crate) mod topics;
 pub(crate) mod txn;
 pub(crate) mod txn_admin;
+pub(crate) mod txn_markers;
 
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::StrBytes;
