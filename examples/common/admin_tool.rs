@@ -284,7 +284,9 @@ async fn configs(admin: &Admin, p: &Parsed) -> Result<Vec<String>, BoxError> {
         ("brokers", None) | ("broker-defaults", _) => ConfigResource::BrokerDefaults,
         ("topics", None) => return Err("--entity-type topics needs --entity-name".into()),
         (other, _) => {
-            return Err(format!("--entity-type {other}: topics, brokers or broker-defaults").into());
+            return Err(
+                format!("--entity-type {other}: topics, brokers or broker-defaults").into(),
+            );
         }
     };
     let mut out = Vec::new();

@@ -32,6 +32,11 @@ pub struct ConsumerRecord<K, V> {
     /// The leader epoch of the batch the record came in (KIP-320), if the
     /// broker recorded one.
     pub leader_epoch: Option<i32>,
+    /// The key's size in bytes as read, before deserializing; -1 for a
+    /// null key (Java's `serializedKeySize`).
+    pub serialized_key_size: i32,
+    /// The value's size in bytes as read; -1 for a null value.
+    pub serialized_value_size: i32,
 }
 
 impl<K, V> ConsumerRecord<K, V> {

@@ -235,6 +235,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             };
             e.map_context(|c| c.with_topic(r.topic.clone()).with_partition(r.partition))
         };
+        // Java's serializedKeySize/serializedValueSize: -1 for null.
+        let serialized_key_size = r.record.key.as_ref().map_or(-1, |k| k.len() as i32);
+        let serialized_value_size = r.record.value.as_ref().map_or(-1, |v| v.len() as i32);
         let key = match take_bytes_as::<K>(self.default_serde.0, &mut r.record.key) {
             Some(k) => Some(k),
             None => match &r.record.key {
@@ -265,6 +268,8 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             value,
             headers: r.record.headers,
             leader_epoch: r.leader_epoch,
+            serialized_key_size,
+            serialized_value_size,
         })
     }
 }
