@@ -53,6 +53,9 @@ pub mod metadata;
 pub mod mock;
 pub(crate) mod net;
 pub mod observe;
+// The processing runtime's parts; crate-private until the runtime is wired in.
+#[allow(dead_code)]
+pub(crate) mod processor;
 pub mod producer;
 mod properties;
 pub use net::sasl;
