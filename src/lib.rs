@@ -55,7 +55,7 @@ pub(crate) mod net;
 pub mod observe;
 // The processing runtime's parts; crate-private until the runtime is wired in.
 #[allow(dead_code)]
-pub(crate) mod processor;
+pub mod processor;
 pub mod producer;
 mod properties;
 pub use net::sasl;

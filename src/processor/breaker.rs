@@ -21,12 +21,22 @@ use std::time::{Duration, Instant};
 
 /// When to open and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BreakerConfig {
+pub struct BreakerConfig {
     /// Consecutive failures that open the breaker; 0 = never open (the
     /// breaker is off).
-    pub(crate) failure_threshold: u32,
+    pub failure_threshold: u32,
     /// How long the breaker stays open before a probe is let through.
-    pub(crate) cool_down: Duration,
+    pub cool_down: Duration,
+}
+
+impl BreakerConfig {
+    /// Open after `failure_threshold` consecutive failures, for `cool_down`.
+    pub fn new(failure_threshold: u32, cool_down: Duration) -> BreakerConfig {
+        BreakerConfig {
+            failure_threshold,
+            cool_down,
+        }
+    }
 }
 
 /// The breaker's state (the diagram in the module docs).

@@ -1,11 +1,11 @@
 //! The ordering scheduler: which received record may start processing now.
 //!
 //! Three orderings, as Confluent's Parallel Consumer offers:
-//! - [`Ordering::Partition`]: one record in flight per partition, in offset
+//! - [`ProcessingOrder::Partition`]: one record in flight per partition, in offset
 //!   order (what a plain consumer loop gives, but partitions run in parallel).
-//! - [`Ordering::Key`]: one record in flight per key within a partition, in
+//! - [`ProcessingOrder::Key`]: one record in flight per key within a partition, in
 //!   offset order per key; different keys run in parallel.
-//! - [`Ordering::Unordered`]: any record may start; only the limits apply.
+//! - [`ProcessingOrder::Unordered`]: any record may start; only the limits apply.
 //!
 //! Records are queued per *lane*: the partition (Partition ordering) or the
 //! (partition, key) pair (Key ordering). A lane's head starts when the lane
@@ -42,7 +42,7 @@ use crate::TopicPartition;
 
 /// What must not run concurrently (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ordering {
+pub enum ProcessingOrder {
     /// One record in flight per partition, in offset order.
     Partition,
     /// One record in flight per key within a partition, in offset order per
@@ -139,8 +139,8 @@ impl<T: WorkItem> PartitionWork<T> {
     }
 
     /// Takes the record to start at `now`, if any, and marks its lane busy.
-    fn take_ready(&mut self, ordering: Ordering, now: Instant) -> Option<T> {
-        if ordering == Ordering::Unordered {
+    fn take_ready(&mut self, ordering: ProcessingOrder, now: Instant) -> Option<T> {
+        if ordering == ProcessingOrder::Unordered {
             // Due retries go first: they are older than anything queued.
             while let Some(entry) = self.delayed.first_entry() {
                 if entry.key().0 > now {
@@ -196,7 +196,7 @@ impl<T: WorkItem> PartitionWork<T> {
 #[derive(Debug)]
 pub(crate) struct Scheduler<T> {
     /// What must not run concurrently.
-    ordering: Ordering,
+    ordering: ProcessingOrder,
     /// Work per partition, including revoked ones with records in flight.
     partitions: HashMap<TopicPartition, PartitionWork<T>>,
     /// Assigned partitions in round-robin order: the front is asked first.
@@ -209,7 +209,7 @@ pub(crate) struct Scheduler<T> {
 
 impl<T: WorkItem> Scheduler<T> {
     /// An empty scheduler for `ordering`.
-    pub(crate) fn new(ordering: Ordering) -> Self {
+    pub(crate) fn new(ordering: ProcessingOrder) -> Self {
         Scheduler {
             ordering,
             partitions: HashMap::new(),
@@ -220,15 +220,15 @@ impl<T: WorkItem> Scheduler<T> {
     }
 
     /// The ordering this scheduler keeps.
-    pub(crate) fn ordering(&self) -> Ordering {
+    pub(crate) fn ordering(&self) -> ProcessingOrder {
         self.ordering
     }
 
     /// The lane of a record with `key`.
     fn lane_key(&self, key: Option<&Bytes>) -> LaneKey {
         match self.ordering {
-            Ordering::Key => key.cloned(),
-            Ordering::Partition | Ordering::Unordered => None,
+            ProcessingOrder::Key => key.cloned(),
+            ProcessingOrder::Partition | ProcessingOrder::Unordered => None,
         }
     }
 
@@ -250,7 +250,7 @@ impl<T: WorkItem> Scheduler<T> {
             self.rotation.push_back(tp);
         }
         part.queued += 1;
-        if self.ordering == Ordering::Unordered {
+        if self.ordering == ProcessingOrder::Unordered {
             part.ready.push_back(item);
             return;
         }
@@ -313,7 +313,7 @@ impl<T: WorkItem> Scheduler<T> {
         if part.in_flight == 0 {
             return false;
         }
-        if ordering != Ordering::Unordered && !part.free_lane(&lane_key) {
+        if ordering != ProcessingOrder::Unordered && !part.free_lane(&lane_key) {
             return false;
         }
         part.in_flight -= 1;
@@ -342,14 +342,14 @@ impl<T: WorkItem> Scheduler<T> {
             self.in_flight_total -= 1;
         }
         if !part.assigned {
-            if ordering != Ordering::Unordered {
+            if ordering != ProcessingOrder::Unordered {
                 part.free_lane(&key);
             }
             self.forget_if_revoked_and_idle(&tp);
             return Some(item);
         }
         part.queued += 1;
-        if ordering == Ordering::Unordered {
+        if ordering == ProcessingOrder::Unordered {
             part.delayed.insert((not_before, self.seq), item);
             self.seq = self.seq.wrapping_add(1);
             return None;
@@ -491,7 +491,7 @@ mod tests {
     #[test]
     fn partition_ordering_runs_one_per_partition_in_offset_order() {
         let now = Instant::now();
-        let mut s = Scheduler::new(Ordering::Partition);
+        let mut s = Scheduler::new(ProcessingOrder::Partition);
         for o in 0..3 {
             s.push(rec(0, o, Some("a")));
             s.push(rec(1, 10 + o, Some("b")));
@@ -510,7 +510,7 @@ mod tests {
     #[test]
     fn key_ordering_runs_keys_in_parallel_and_each_key_in_order() {
         let now = Instant::now();
-        let mut s = Scheduler::new(Ordering::Key);
+        let mut s = Scheduler::new(ProcessingOrder::Key);
         s.push(rec(0, 0, Some("a")));
         s.push(rec(0, 1, Some("b")));
         s.push(rec(0, 2, Some("a")));
@@ -529,7 +529,7 @@ mod tests {
     #[test]
     fn null_keys_share_one_lane_per_partition_and_empty_keys_are_keys() {
         let now = Instant::now();
-        let mut s = Scheduler::new(Ordering::Key);
+        let mut s = Scheduler::new(ProcessingOrder::Key);
         s.push(rec(0, 0, None));
         s.push(rec(0, 1, None));
         s.push(rec(0, 2, Some("")));
@@ -542,7 +542,7 @@ mod tests {
     #[test]
     fn unordered_starts_anything_within_the_limits() {
         let now = Instant::now();
-        let mut s = Scheduler::new(Ordering::Unordered);
+        let mut s = Scheduler::new(ProcessingOrder::Unordered);
         for o in 0..5 {
             s.push(rec(0, o, Some("a")));
         }
@@ -565,7 +565,7 @@ mod tests {
     #[test]
     fn round_robin_keeps_a_busy_partition_from_starving_the_others() {
         let now = Instant::now();
-        let mut s = Scheduler::new(Ordering::Unordered);
+        let mut s = Scheduler::new(ProcessingOrder::Unordered);
         for o in 0..100 {
             s.push(rec(0, o, None));
         }
@@ -584,7 +584,7 @@ mod tests {
     fn a_retry_under_key_ordering_holds_up_only_its_key() {
         let t0 = Instant::now();
         let later = t0 + Duration::from_secs(1);
-        let mut s = Scheduler::new(Ordering::Key);
+        let mut s = Scheduler::new(ProcessingOrder::Key);
         s.push(rec(0, 0, Some("a")));
         s.push(rec(0, 1, Some("b")));
         s.push(rec(0, 2, Some("a")));
@@ -609,7 +609,7 @@ mod tests {
     fn a_retry_under_partition_ordering_holds_up_only_its_partition() {
         let t0 = Instant::now();
         let later = t0 + Duration::from_secs(1);
-        let mut s = Scheduler::new(Ordering::Partition);
+        let mut s = Scheduler::new(ProcessingOrder::Partition);
         s.push(rec(0, 0, None));
         s.push(rec(0, 1, None));
         s.push(rec(1, 0, None));
@@ -626,7 +626,7 @@ mod tests {
     fn a_retry_under_unordered_holds_up_nothing_and_goes_first_when_due() {
         let t0 = Instant::now();
         let later = t0 + Duration::from_secs(1);
-        let mut s = Scheduler::new(Ordering::Unordered);
+        let mut s = Scheduler::new(ProcessingOrder::Unordered);
         for o in 0..3 {
             s.push(rec(0, o, None));
         }
@@ -640,7 +640,7 @@ mod tests {
     #[test]
     fn revoking_drops_queued_work_and_in_flight_records_still_report() {
         let now = Instant::now();
-        let mut s = Scheduler::new(Ordering::Key);
+        let mut s = Scheduler::new(ProcessingOrder::Key);
         for o in 0..4 {
             s.push(rec(0, o, Some(if o % 2 == 0 { "a" } else { "b" })));
         }
@@ -672,7 +672,7 @@ mod tests {
     #[test]
     fn reassigned_while_records_are_in_flight_keeps_their_keys_busy() {
         let now = Instant::now();
-        let mut s = Scheduler::new(Ordering::Key);
+        let mut s = Scheduler::new(ProcessingOrder::Key);
         s.push(rec(0, 0, Some("a")));
         let a0 = s.next_ready(now, NO_LIMIT, NO_LIMIT).expect("a@0");
         assert!(s.remove_partition(&tp(0)).is_empty());
@@ -687,7 +687,7 @@ mod tests {
     #[test]
     fn idle_lanes_are_dropped_so_keys_do_not_accumulate() {
         let now = Instant::now();
-        let mut s = Scheduler::new(Ordering::Key);
+        let mut s = Scheduler::new(ProcessingOrder::Key);
         for o in 0..1000 {
             s.push(Rec {
                 tp: tp(0),
@@ -728,9 +728,9 @@ mod tests {
     }
 
     /// The lane a record belongs to under `ordering`.
-    fn unit(ordering: Ordering, r: &Rec) -> (i32, Option<Bytes>) {
+    fn unit(ordering: ProcessingOrder, r: &Rec) -> (i32, Option<Bytes>) {
         match ordering {
-            Ordering::Key => (r.tp.partition, r.key.clone()),
+            ProcessingOrder::Key => (r.tp.partition, r.key.clone()),
             _ => (r.tp.partition, None),
         }
     }
@@ -738,7 +738,7 @@ mod tests {
     /// Checks one start against the model: one record in flight per lane,
     /// offsets never going back within a lane, retries not before their time.
     fn start(
-        ordering: Ordering,
+        ordering: ProcessingOrder,
         r: &Rec,
         now: Instant,
         busy: &mut HashSet<(i32, Option<Bytes>)>,
@@ -746,7 +746,7 @@ mod tests {
         not_before: &HashMap<(i32, i64), Instant>,
     ) -> Result<(), TestCaseError> {
         let u = unit(ordering, r);
-        if ordering != Ordering::Unordered {
+        if ordering != ProcessingOrder::Unordered {
             prop_assert!(busy.insert(u.clone()), "two in flight in {:?}", u);
             if let Some(&prev) = last.get(&u) {
                 prop_assert!(
@@ -769,7 +769,7 @@ mod tests {
     /// record in flight per lane, starts in offset order per lane (a retried
     /// record may start again, nothing may pass it), retries not before
     /// their time, the limits, and in the end every record finished once.
-    fn check(ordering: Ordering, ops: &[Op]) -> Result<(), TestCaseError> {
+    fn check(ordering: ProcessingOrder, ops: &[Op]) -> Result<(), TestCaseError> {
         const GLOBAL: usize = 4;
         const PER_PARTITION: usize = 3;
         let t0 = Instant::now();
@@ -856,21 +856,21 @@ mod tests {
         fn key_ordering_starts_each_key_in_offset_order_one_at_a_time(
             ops in proptest::collection::vec(op(), 0..200),
         ) {
-            check(Ordering::Key, &ops)?;
+            check(ProcessingOrder::Key, &ops)?;
         }
 
         #[test]
         fn partition_ordering_starts_each_partition_in_offset_order_one_at_a_time(
             ops in proptest::collection::vec(op(), 0..200),
         ) {
-            check(Ordering::Partition, &ops)?;
+            check(ProcessingOrder::Partition, &ops)?;
         }
 
         #[test]
         fn unordered_runs_everything_once_within_the_limits(
             ops in proptest::collection::vec(op(), 0..200),
         ) {
-            check(Ordering::Unordered, &ops)?;
+            check(ProcessingOrder::Unordered, &ops)?;
         }
     }
 }

@@ -200,9 +200,9 @@ impl PartitionOffsets {
         }
         // `expected` is the next offset a run would start at.
         let mut expected = base.saturating_add(1);
-        let mut runs = Runs::new(&self.beyond);
+        let runs = Runs::new(&self.beyond);
         let mut wrote_any = false;
-        while let Some((gap_start, done_len)) = runs.next() {
+        for (gap_start, done_len) in runs {
             let gap = gap_start.saturating_sub(expected) as u64;
             let room = budget - payload.len();
             let gap_bytes = varint_len(gap);

@@ -91,6 +91,22 @@ impl TokenBucket {
 
     /// Tokens available at `now` (negative while repaying an oversized take;
     /// infinite when unlimited).
+    /// The configured rate (tokens per second).
+    pub(crate) fn rate_per_sec(&self) -> f64 {
+        self.rate_per_sec
+    }
+
+    /// Takes `amount` whatever the balance, which may go below zero: the
+    /// caller admitted the work already (it waited for a positive
+    /// balance), and what it overdraws, later work waits for.
+    pub(crate) fn take_owed(&mut self, amount: f64, now: Instant) {
+        if self.is_unlimited() || amount.is_nan() || amount <= 0.0 {
+            return;
+        }
+        self.refill(now);
+        self.tokens -= amount;
+    }
+
     pub(crate) fn available(&self, now: Instant) -> f64 {
         if self.is_unlimited() {
             return f64::INFINITY;

@@ -11,23 +11,24 @@ use std::time::Duration;
 
 /// Backoff and give-up limits for one record's retries.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RetryPolicy {
+#[non_exhaustive]
+pub struct RetryPolicy {
     /// Wait before the first retry. Default 100 ms.
-    pub(crate) initial_backoff: Duration,
+    pub initial_backoff: Duration,
     /// Growth per retry. Default 2. Below 1 (or not a number) counts as 1: a
     /// constant backoff, never a shrinking one.
-    pub(crate) multiplier: f64,
+    pub multiplier: f64,
     /// Longest wait between attempts, before jitter. Default 30 s.
-    pub(crate) max_backoff: Duration,
+    pub max_backoff: Duration,
     /// Attempts in all, the first included; 0 = unlimited. Default 10.
-    pub(crate) max_attempts: u32,
+    pub max_attempts: u32,
     /// Give up once this much time has passed since the first attempt
     /// started. Default none.
-    pub(crate) max_elapsed: Option<Duration>,
+    pub max_elapsed: Option<Duration>,
     /// The fraction of each wait that is random, 0 to 1: the wait is drawn
     /// from `[backoff * (1 - jitter), backoff]`; 1 is AWS's "full jitter".
     /// Values outside 0..=1 are clamped (NaN counts as 0). Default 0.2.
-    pub(crate) jitter: f64,
+    pub jitter: f64,
 }
 
 impl Default for RetryPolicy {
@@ -54,12 +55,7 @@ impl RetryPolicy {
     /// Gives up when `max_attempts` attempts were made, or `elapsed` has
     /// reached `max_elapsed`. Otherwise the wait is cut so the next attempt
     /// still starts within `max_elapsed`: the last chance is taken, not lost.
-    pub(crate) fn next_delay(
-        &self,
-        attempt: u32,
-        elapsed: Duration,
-        random: f64,
-    ) -> Option<Duration> {
+    pub fn next_delay(&self, attempt: u32, elapsed: Duration, random: f64) -> Option<Duration> {
         let attempt = attempt.max(1);
         if self.max_attempts != 0 && attempt >= self.max_attempts {
             return None;
