@@ -558,3 +558,113 @@ async fn batches_settings_at_run_time_and_shutdown_leave_the_group() {
     let lags: BTreeMap<_, _> = lag.iter().map(|(tp, l)| (tp.partition, l.lag)).collect();
     assert_eq!(lags, BTreeMap::from([(0, 0), (1, 0), (2, 0)]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_once_outputs_survive_a_crashed_member_without_loss_or_duplicates() {
+    use kafkit::processor::TransactionConfig;
+    use kafkit::producer::TransactionalProducer;
+    const N: usize = 600;
+    support::init_tracing();
+    let cluster = MockCluster::new(3).await.unwrap();
+    cluster.create_topic("eos-in", 3).unwrap();
+    cluster.create_topic("eos-out", 3).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let client = client(&bootstrap).await;
+    produce(&client, "eos-in", N, 30).await;
+    let processed = Arc::new(AtomicUsize::new(0));
+    let start = |slow: bool| {
+        let processor = Processor::builder(consumer(&client, "g-eos"), ["eos-in"])
+            .max_concurrency(8)
+            .build()
+            .unwrap();
+        let handle = processor.handle();
+        let producer: TransactionalProducer<String, String> =
+            TransactionalProducer::builder(&client, "eos-member-0")
+                .build()
+                .unwrap();
+        let p = processed.clone();
+        let run = tokio::spawn(processor.run_exactly_once(
+            producer,
+            TransactionConfig {
+                max_records: 50,
+                max_time: Duration::from_millis(100),
+            },
+            move |record, outputs| {
+                let p = p.clone();
+                async move {
+                    let value = record.value.clone().unwrap_or_default();
+                    let mut out = ProducerRecord::new("eos-out", format!("out-{value}"));
+                    if let Some(k) = &record.key {
+                        out = out.key(k.clone());
+                    }
+                    outputs.send(out).await.map_err(ProcessError::retry)?;
+                    if slow {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    p.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            },
+            std::future::pending(),
+        ));
+        (handle, run)
+    };
+    // The first member crashes half way (its task is killed: no drain, no
+    // commit, a transaction left open).
+    let (_a, run_a) = start(true);
+    until("half the records", Duration::from_secs(30), || {
+        processed.load(Ordering::SeqCst) >= N / 2
+    })
+    .await;
+    run_a.abort();
+    let _ = run_a.await;
+    // Its successor with the same transactional.id fences it; the open
+    // transaction is aborted, and processing resumes at the committed offsets.
+    let (b, run_b) = start(false);
+    let admin = Admin::new(&client);
+    let mut done = false;
+    for _ in 0..300 {
+        let lag = admin
+            .consumer_group_lag("g-eos", IsolationLevel::ReadCommitted)
+            .await
+            .unwrap();
+        if lag.len() == 3 && lag.values().all(|l| l.lag == 0) {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        done,
+        "the successor committed every input offset: {:?} {:?}",
+        admin
+            .consumer_group_lag("g-eos", IsolationLevel::ReadCommitted)
+            .await,
+        b.health()
+    );
+    b.shutdown();
+    run_b.await.unwrap().unwrap();
+    // read_committed (enforced by the embedded cluster): each input's
+    // output exactly once, read by librdkafka.
+    let read = support::consume_with_rdkafka_config(
+        &bootstrap,
+        "eos-out",
+        N,
+        Duration::from_secs(30),
+        &[("isolation.level", "read_committed")],
+    )
+    .await;
+    let mut values: Vec<String> = read
+        .iter()
+        .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+        .collect();
+    values.sort();
+    let before = values.len();
+    values.dedup();
+    assert_eq!(before, values.len(), "duplicated outputs");
+    assert_eq!(values.len(), N, "missing outputs");
+    // Aborted outputs exist in the log (the crash left them), unseen.
+    let raw =
+        support::consume_with_rdkafka(&bootstrap, "eos-out", N, Duration::from_secs(10)).await;
+    assert!(raw.len() >= N);
+}

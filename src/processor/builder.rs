@@ -11,10 +11,11 @@ use super::listener::ProcessorListener;
 use super::retry::RetryPolicy;
 use super::runtime::{DeadLetters, Fixed, Handler, ProcessorHandle, Shared};
 use super::settings::{BatchConfig, ProcessorSettings};
+use super::transaction::{Outputs, TransactionConfig};
 use super::{ProcessError, ProcessingOrder, dead_letter};
 use crate::consumer::{Consumer, ConsumerBuilder, ConsumerRecord};
 use crate::error::{Error, Result};
-use crate::producer::Producer;
+use crate::producer::{Producer, TransactionalProducer};
 
 /// Builds a [`Processor`] (see the [module docs](super)).
 pub struct ProcessorBuilder<K, V> {
@@ -251,6 +252,47 @@ where
             Box::pin(async move {
                 match records.pop() {
                     Some(r) => handler(r).await,
+                    None => Ok(()),
+                }
+            })
+        });
+        self.shared.run(self.consumer, erased, shutdown).await
+    }
+
+    /// Exactly-once processing (KIP-447): the handler writes its outputs
+    /// through [`Outputs`], and they commit in one transaction with the
+    /// input offsets, per `config` (records or time per transaction). An
+    /// aborted transaction rewinds the partitions, so its records are
+    /// processed again and its outputs are never visible to
+    /// `read_committed` readers. The producer's `transactional.id` must be
+    /// stable across restarts of this member (e.g. the pod's name), so a
+    /// restarted instance fences its predecessor. Dead letters are written
+    /// outside the transaction (at least once).
+    pub async fn run_exactly_once<KO, VO, F, Fut>(
+        self,
+        producer: TransactionalProducer<KO, VO>,
+        config: TransactionConfig,
+        handler: F,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()>
+    where
+        KO: Send + Sync + 'static,
+        VO: Send + Sync + 'static,
+        F: Fn(Arc<ConsumerRecord<K, V>>, Outputs<KO, VO>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<(), ProcessError>> + Send + 'static,
+    {
+        producer.init_transactions().await?;
+        producer.begin_transaction()?;
+        let producer = Arc::new(producer);
+        self.shared.set_transactions(producer.clone(), config);
+        let outputs = Outputs { producer };
+        let handler = Arc::new(handler);
+        let erased: Handler<K, V> = Arc::new(move |mut records: Vec<Arc<ConsumerRecord<K, V>>>| {
+            let handler = handler.clone();
+            let outputs = outputs.clone();
+            Box::pin(async move {
+                match records.pop() {
+                    Some(r) => handler(r, outputs).await,
                     None => Ok(()),
                 }
             })

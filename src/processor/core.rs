@@ -107,6 +107,9 @@ struct Assigned {
     revoking: bool,
     /// What was last committed, to commit only changes.
     last_commit: Option<(i64, String)>,
+    /// The first offset taken in, when no committed offset was found (an
+    /// abort rewinds there).
+    first_offset: Option<i64>,
     limiter: Option<TokenBucket>,
 }
 
@@ -127,6 +130,10 @@ pub(crate) struct Core<K, V> {
     /// A wake-up already scheduled (so one is not spawned per call).
     wake_at: Option<Instant>,
     stopped: bool,
+    /// A transaction is ending: nothing new starts.
+    committing: bool,
+    /// Jobs finished since the last commit (a transaction's size).
+    finished_since_commit: usize,
     pub processed: u64,
     pub dead_lettered: u64,
 }
@@ -150,6 +157,8 @@ where
             paused_all: false,
             wake_at: None,
             stopped: false,
+            committing: false,
+            finished_since_commit: 0,
             processed: 0,
             dead_lettered: 0,
         };
@@ -207,6 +216,7 @@ where
                 revoking: false,
                 last_commit,
                 limiter,
+                first_offset: None,
             },
         );
     }
@@ -262,6 +272,7 @@ where
             let offsets = p
                 .offsets
                 .get_or_insert_with(|| PartitionOffsets::new(record.offset));
+            p.first_offset.get_or_insert(record.offset);
             if !offsets.started(record.offset) {
                 continue;
             }
@@ -286,7 +297,7 @@ where
     ) -> (Vec<Job<K, V>>, Option<Instant>) {
         let mut jobs = Vec::new();
         let mut wake: Option<Instant> = None;
-        if self.stopped {
+        if self.stopped || self.committing {
             return (jobs, None);
         }
         loop {
@@ -512,6 +523,9 @@ where
         {
             b.on_success(now);
         }
+        if outcome != Outcome::Abandoned {
+            self.finished_since_commit += job.items.len();
+        }
         for w in &job.items {
             self.scheduler.finished(&w.tp, w.key.as_ref());
             let Some(p) = self.partitions.get_mut(&w.tp) else {
@@ -537,6 +551,21 @@ where
                 Outcome::Abandoned => {}
             }
         }
+    }
+
+    /// A transaction ends (`true`) or the next one runs (`false`).
+    pub(crate) fn set_committing(&mut self, committing: bool) {
+        self.committing = committing;
+    }
+
+    pub(crate) fn finished_since_commit(&self) -> usize {
+        self.finished_since_commit
+    }
+
+    /// The first offset taken in for `tp` in this assignment, when no
+    /// committed offset gave its start.
+    pub(crate) fn first_offset(&self, tp: &TopicPartition) -> Option<i64> {
+        self.partitions.get(tp).and_then(|p| p.first_offset)
     }
 
     /// Jobs running (handler, retry wait or dead-letter write) for
@@ -651,6 +680,7 @@ where
 
     /// Those offsets were committed.
     pub(crate) fn committed(&mut self, offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>) {
+        self.finished_since_commit = 0;
         for (tp, c) in offsets {
             if let Some(p) = self.partitions.get_mut(tp) {
                 p.last_commit = Some((c.offset, c.metadata.clone().unwrap_or_default()));

@@ -60,9 +60,7 @@ where
         self.shared.core().release(partitions);
     }
 
-    async fn on_partitions_lost(&self, _consumer: &Consumer<K, V>, partitions: &[TopicPartition]) {
-        let mut core = self.shared.core();
-        core.revoking(partitions);
-        core.release(partitions);
+    async fn on_partitions_lost(&self, consumer: &Consumer<K, V>, partitions: &[TopicPartition]) {
+        self.shared.partitions_lost(consumer, partitions).await;
     }
 }

@@ -62,6 +62,7 @@ mod rate;
 mod retry;
 mod runtime;
 mod settings;
+mod transaction;
 
 pub use breaker::BreakerConfig;
 pub use builder::{Processor, ProcessorBuilder};
@@ -70,6 +71,7 @@ pub use keyed::ProcessingOrder;
 pub use retry::RetryPolicy;
 pub use runtime::ProcessorHandle;
 pub use settings::{BatchConfig, ProcessorSettings};
+pub use transaction::{Outputs, TransactionConfig};
 
 use std::fmt;
 

@@ -3,7 +3,7 @@
 //! dead-letters it, and the commits. Decisions are made by [`Core`] under
 //! one mutex, never held across an `.await`; this file does the waiting.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -17,6 +17,7 @@ use super::core::{Core, Job, Outcome};
 use super::dead_letter::dead_letter_headers;
 use super::health::Health;
 use super::settings::{BatchConfig, ProcessorSettings};
+use super::transaction::{TransactionConfig, Transactions};
 use super::{ProcessError, ProcessingOrder};
 use crate::TopicPartition;
 use crate::consumer::{Consumer, ConsumerRecord, OffsetAndMetadata};
@@ -55,7 +56,14 @@ pub(crate) struct Shared<K, V> {
     core: Mutex<Core<K, V>>,
     /// Wakes whoever waits for jobs to finish (revocation, shutdown).
     pub(crate) jobs_changed: Notify,
-    pub(crate) consumer: OnceLock<Arc<Consumer<K, V>>>,
+    /// Weak: the `run` future owns the consumer, so dropping it (a crash,
+    /// or a caller that gave up) drops the member, as killing the process
+    /// would, even while handles are alive.
+    pub(crate) consumer: OnceLock<std::sync::Weak<Consumer<K, V>>>,
+    /// The job tasks running, so dropping `run` aborts them (no zombie
+    /// handler keeps writing for a member that is gone).
+    jobs: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
+    next_job: AtomicU64,
     handler: OnceLock<Handler<K, V>>,
     dead_letters: Option<DeadLetters<K, V>>,
     pub(crate) fixed: Mutex<Fixed>,
@@ -65,6 +73,10 @@ pub(crate) struct Shared<K, V> {
     /// When the last poll returned, in ms since `started` (0 = never).
     last_poll_ms: AtomicU64,
     joined: std::sync::atomic::AtomicBool,
+    /// Exactly-once mode: commits go through this transaction.
+    txn: OnceLock<(Arc<dyn Transactions>, TransactionConfig)>,
+    /// The poll loop reports a fatal error (a fenced producer) here.
+    fatal: Mutex<Option<crate::Error>>,
 }
 
 impl<K, V> Shared<K, V>
@@ -82,6 +94,8 @@ where
             core: Mutex::new(Core::new(order, settings, std::time::Instant::now())),
             jobs_changed: Notify::new(),
             consumer: OnceLock::new(),
+            jobs: Mutex::new(HashMap::new()),
+            next_job: AtomicU64::new(0),
             handler: OnceLock::new(),
             dead_letters,
             fixed: Mutex::new(fixed),
@@ -89,6 +103,8 @@ where
             started: std::time::Instant::now(),
             last_poll_ms: AtomicU64::new(0),
             joined: std::sync::atomic::AtomicBool::new(false),
+            txn: OnceLock::new(),
+            fatal: Mutex::new(None),
         })
     }
 
@@ -125,7 +141,19 @@ where
         for job in jobs {
             let shared = self.clone();
             let handler = handler.clone();
-            tokio::spawn(async move { shared.run_job(job, handler).await });
+            let id = self.next_job.fetch_add(1, AtomicOrdering::Relaxed);
+            // Registered before it can finish (the lock is held across
+            // the spawn), removed by the task itself at its end.
+            let mut running = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+            let task = tokio::spawn(async move {
+                shared.clone().run_job(job, handler).await;
+                shared
+                    .jobs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+            });
+            running.insert(id, task.abort_handle());
         }
         if let Some(at) = wake {
             let shared = self.clone();
@@ -141,7 +169,7 @@ where
     /// Pauses and resumes partitions as the core's buffers and breaker
     /// say (never by sleeping in the poll loop).
     pub(crate) fn flow_control(&self) {
-        let Some(consumer) = self.consumer.get() else {
+        let Some(consumer) = self.consumer.get().and_then(std::sync::Weak::upgrade) else {
             return;
         };
         let (pause, resume) = self.core().flow(std::time::Instant::now());
@@ -309,7 +337,16 @@ where
 
     /// Commits each partition's safe offset (with the completed-beyond
     /// metadata) where it changed; `only` limits it to some partitions.
-    pub(crate) async fn commit(&self, consumer: &Consumer<K, V>, only: Option<&[TopicPartition]>) {
+    pub(crate) async fn commit(
+        self: &Arc<Self>,
+        consumer: &Consumer<K, V>,
+        only: Option<&[TopicPartition]>,
+    ) {
+        if let Some((txn, _)) = self.txn.get() {
+            // A transaction covers every partition: end it whole.
+            self.commit_transaction(consumer, txn.clone()).await;
+            return;
+        }
         let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = self.core().commit_offsets(only);
         if offsets.is_empty() {
             return;
@@ -322,9 +359,109 @@ where
         }
     }
 
+    /// Ends the transaction: no new work, running work finishes, the
+    /// offsets join the transaction, it commits and the next one opens.
+    /// A transaction that cannot commit is aborted and every partition
+    /// rewound to its committed offset; a fenced producer stops the
+    /// processor.
+    async fn commit_transaction(
+        self: &Arc<Self>,
+        consumer: &Consumer<K, V>,
+        txn: Arc<dyn Transactions>,
+    ) {
+        self.core().set_committing(true);
+        let drained = self.drain(None).await;
+        let offsets = self.core().commit_offsets(None);
+        let result = if !drained {
+            Err(crate::Error::IllegalState(
+                "records still running at the end of the transaction".into(),
+            ))
+        } else if offsets.is_empty() {
+            Ok(())
+        } else {
+            match consumer.group_metadata() {
+                Ok(group) => txn.commit(offsets.clone(), &group).await,
+                Err(e) => Err(e),
+            }
+        };
+        match result {
+            Ok(()) => self.core().committed(&offsets),
+            Err(e) if e.is_fatal() => {
+                tracing::error!(error = %e, "processor: the transactional producer cannot go on; stopping");
+                *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                self.request_stop();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "processor: transaction aborted; its records are processed again");
+                if let Err(e) = txn.abort().await {
+                    tracing::error!(error = %e, "processor: abort failed; stopping");
+                    *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    self.request_stop();
+                }
+                self.rewind(consumer).await;
+            }
+        }
+        self.core().set_committing(false);
+        self.dispatch();
+    }
+
+    /// Partitions were lost (the member was fenced): in exactly-once mode
+    /// the open transaction holds their outputs, so it is aborted and the
+    /// remaining partitions start again from their committed offsets.
+    pub(crate) async fn partitions_lost(&self, consumer: &Consumer<K, V>, lost: &[TopicPartition]) {
+        {
+            let mut core = self.core();
+            core.revoking(lost);
+            core.release(lost);
+        }
+        if let Some((txn, _)) = self.txn.get() {
+            let txn = txn.clone();
+            self.core().set_committing(true);
+            self.drain(None).await;
+            if let Err(e) = txn.abort().await {
+                tracing::error!(error = %e, "processor: abort failed; stopping");
+                *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                self.request_stop();
+            }
+            self.rewind(consumer).await;
+            self.core().set_committing(false);
+        }
+    }
+
+    /// After an abort: every partition starts again from its committed
+    /// offset (and the records done beyond it).
+    async fn rewind(&self, consumer: &Consumer<K, V>) {
+        let partitions = consumer.assignment();
+        let committed = consumer.committed(&partitions).await.unwrap_or_default();
+        let seeks = {
+            let mut core = self.core();
+            core.revoking(&partitions);
+            core.release(&partitions);
+            let mut seeks = Vec::new();
+            for tp in &partitions {
+                let restored = committed
+                    .get(tp)
+                    .and_then(|c| c.as_ref())
+                    .map(|c| (c.offset, c.metadata.clone()));
+                let start = core.first_offset(tp);
+                core.assign(tp.clone(), restored.clone());
+                match restored.map(|(o, _)| o).or(start) {
+                    Some(o) => seeks.push((tp.clone(), o)),
+                    None => {}
+                }
+            }
+            seeks
+        };
+        for (tp, offset) in seeks {
+            if let Err(e) = consumer.seek(&tp, offset) {
+                tracing::warn!(error = %e, "processor: rewind failed for a partition");
+            }
+        }
+    }
+
     /// Waits until no job of `partitions` (all when `None`) runs, or the
     /// drain timeout passes.
-    pub(crate) async fn drain(&self, partitions: Option<&[TopicPartition]>) {
+    pub(crate) async fn drain(&self, partitions: Option<&[TopicPartition]>) -> bool {
         let deadline = Instant::now() + self.fixed().drain_timeout;
         loop {
             let changed = self.jobs_changed.notified();
@@ -332,14 +469,14 @@ where
             changed.as_mut().enable();
             let running = self.core().running(partitions);
             if running == 0 {
-                return;
+                return true;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
                 tracing::warn!(
                     running,
                     "processor: jobs still running after the drain timeout; their records are not committed"
                 );
-                return;
+                return false;
             }
         }
     }
@@ -366,6 +503,13 @@ where
         }
     }
 
+    /// Exactly-once mode: commits go through `txn`, one transaction per
+    /// `config`.
+    pub(crate) fn set_transactions(&self, txn: Arc<dyn Transactions>, config: TransactionConfig) {
+        let _ = self.txn.set((txn, config));
+        self.fixed().commit_interval = config.max_time;
+    }
+
     /// The poll loop: the `run` future.
     pub(crate) async fn run(
         self: Arc<Self>,
@@ -373,8 +517,10 @@ where
         handler: Handler<K, V>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
-        let _ = self.consumer.set(consumer.clone());
+        let _ = self.consumer.set(Arc::downgrade(&consumer));
         let _ = self.handler.set(handler);
+        // Dropped with this future: stops dispatching and aborts the jobs.
+        let _abort_on_drop = AbortJobs(self.clone());
         tokio::pin!(shutdown);
         let mut next_commit = Instant::now() + self.fixed().commit_interval;
         let mut stop = self.stop.subscribe();
@@ -409,18 +555,25 @@ where
                 break Ok(());
             }
             self.dispatch();
-            if Instant::now() >= next_commit {
+            let due = match self.txn.get() {
+                Some((_, config)) => self.core().finished_since_commit() >= config.max_records,
+                None => false,
+            };
+            if due || Instant::now() >= next_commit {
                 self.commit(&consumer, None).await;
                 next_commit = Instant::now() + self.fixed().commit_interval;
             }
         };
         self.shut_down(&consumer).await;
+        if let Some(e) = self.fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(e);
+        }
         result
     }
 
     /// Stops taking work, lets running jobs finish (bounded), commits and
     /// leaves the group.
-    async fn shut_down(&self, consumer: &Consumer<K, V>) {
+    async fn shut_down(self: &Arc<Self>, consumer: &Consumer<K, V>) {
         self.stop.send_replace(true);
         self.core().stop();
         self.drain(None).await;
@@ -432,6 +585,20 @@ where
     /// Begins shutdown from a [`ProcessorHandle`].
     fn request_stop(&self) {
         self.stop.send_replace(true);
+    }
+}
+
+/// Aborts the job tasks and stops dispatch when the `run` future ends or
+/// is dropped half way.
+struct AbortJobs<K, V>(Arc<Shared<K, V>>);
+
+impl<K, V> Drop for AbortJobs<K, V> {
+    fn drop(&mut self) {
+        self.0.stop.send_replace(true);
+        let jobs = std::mem::take(&mut *self.0.jobs.lock().unwrap_or_else(|p| p.into_inner()));
+        for (_, job) in jobs {
+            job.abort();
+        }
     }
 }
 
@@ -499,6 +666,7 @@ where
         self.shared
             .consumer
             .get()
+            .and_then(std::sync::Weak::upgrade)
             .map(|c| c.paused())
             .unwrap_or_default()
     }
