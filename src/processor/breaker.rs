@@ -133,7 +133,7 @@ impl CircuitBreaker {
             BreakerState::HalfOpen {
                 probe_in_flight: true,
             } => Admission::Rejected {
-                retry_at: now + self.config.cool_down,
+                retry_at: after(now, self.config.cool_down),
             },
         }
     }
@@ -228,7 +228,7 @@ impl CircuitBreaker {
             BreakerState::Open { .. } => {
                 let opened = self.opened_at.unwrap_or(now);
                 self.state = BreakerState::Open {
-                    until: opened + config.cool_down,
+                    until: after(opened, config.cool_down),
                 };
             }
             BreakerState::Closed { .. } | BreakerState::HalfOpen { .. } => {}
@@ -239,9 +239,18 @@ impl CircuitBreaker {
     fn open(&mut self, now: Instant) {
         self.opened_at = Some(now);
         self.state = BreakerState::Open {
-            until: now + self.config.cool_down,
+            until: after(now, self.config.cool_down),
         };
     }
+}
+
+/// `at + d`, or a century after `at` when that overflows `Instant` (a
+/// cool-down of `Duration::MAX` means "until reconfigured"), never a panic.
+fn after(at: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    at.checked_add(d)
+        .or_else(|| at.checked_add(CENTURY))
+        .unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -404,6 +413,21 @@ mod tests {
                 consecutive_failures: 1
             }
         );
+    }
+
+    #[test]
+    fn an_endless_cool_down_does_not_overflow() {
+        let t0 = Instant::now();
+        let mut b = CircuitBreaker::new(BreakerConfig {
+            failure_threshold: 1,
+            cool_down: Duration::MAX,
+        });
+        assert!(b.on_failure(t0));
+        let BreakerState::Open { until } = b.state() else {
+            panic!("open: {:?}", b.state());
+        };
+        assert!(until > t0 + Duration::from_secs(365 * 24 * 3600));
+        assert!(matches!(b.allow(t0), Admission::Rejected { .. }));
     }
 
     #[test]

@@ -420,7 +420,8 @@ impl<T: WorkItem> Scheduler<T> {
 
     /// The earliest time a retried record waits for, if any: when to call
     /// `next_ready` again if nothing else happens. It may be in the past (the
-    /// record is due but a limit or a busy lane holds it).
+    /// record is due but a limit holds it). Looks at every idle lane: call it
+    /// when about to sleep, not per record.
     pub(crate) fn next_retry_at(&self) -> Option<Instant> {
         self.partitions
             .values()

@@ -705,6 +705,21 @@ mod tests {
             let r = PartitionOffsets::from_committed(offset, Some(&ours));
             prop_assert!(r.beyond_len() <= MAX_RESTORED);
             prop_assert!(r.completed_beyond().all(|o| o > offset));
+            // Random runs behind a matching offset and a valid CRC reach the
+            // run decoder itself: huge runs, overflowing offsets, odd counts.
+            let mut payload = Vec::new();
+            put_varint(&mut payload, offset as u64);
+            payload.extend_from_slice(&b);
+            let crc = crc32c::crc32c(&payload);
+            payload.extend_from_slice(&crc.to_be_bytes());
+            let framed = format!("kp1:{}", URL_SAFE_NO_PAD.encode(&payload));
+            let mut r = PartitionOffsets::from_committed(offset, Some(&framed));
+            prop_assert!(r.beyond_len() <= MAX_RESTORED);
+            prop_assert!(r.completed_beyond().all(|o| o > offset));
+            prop_assert_eq!(r.committable(), offset);
+            // Restored completions never move the position by themselves.
+            r.started(offset);
+            prop_assert_eq!(r.committable(), offset);
         }
     }
 }

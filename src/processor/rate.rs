@@ -57,7 +57,9 @@ impl TokenBucket {
     }
 
     /// Takes `amount` tokens at `now`, or says how long to wait until it
-    /// could. Amounts of 0, negative or NaN take nothing and succeed.
+    /// could. Amounts of 0, negative or NaN take nothing and succeed. A wait
+    /// at a vanishing rate can be centuries long (up to `u64::MAX` ns): add
+    /// it to an `Instant` with `checked_add`.
     ///
     /// An amount above `burst` is taken once the bucket is full, leaving it
     /// negative (see the module docs), so every request is admitted in time.
