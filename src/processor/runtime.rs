@@ -445,9 +445,8 @@ where
                     .map(|c| (c.offset, c.metadata.clone()));
                 let start = core.first_offset(tp);
                 core.assign(tp.clone(), restored.clone());
-                match restored.map(|(o, _)| o).or(start) {
-                    Some(o) => seeks.push((tp.clone(), o)),
-                    None => {}
+                if let Some(o) = restored.map(|(o, _)| o).or(start) {
+                    seeks.push((tp.clone(), o));
                 }
             }
             seeks
