@@ -131,15 +131,14 @@ impl Ledger {
     }
 }
 
+type Record = Arc<kafkit::consumer::ConsumerRecord<String, String>>;
+type Handled =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ProcessError>> + Send>>;
+/// value -> (attempts, partition, offset).
+type Attempts = Arc<Mutex<HashMap<u64, (u32, i32, i64)>>>;
+
 /// A record handler that logs to the ledger and takes 0-5 ms.
-fn ledger_handler(
-    ledger: Arc<Ledger>,
-) -> impl Fn(
-    Arc<kafkit::consumer::ConsumerRecord<String, String>>,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ProcessError>> + Send>>
-+ Send
-+ Sync
-+ 'static {
+fn ledger_handler(ledger: Arc<Ledger>) -> impl Fn(Record) -> Handled + Send + Sync + 'static {
     move |record| {
         let ledger = ledger.clone();
         Box::pin(async move {
@@ -212,10 +211,9 @@ async fn a_hundred_thousand_records_in_key_order_never_committed_past_unfinished
         .await;
         handle.shutdown();
         run.await.unwrap().unwrap();
-        let done = ledger.done.lock().unwrap();
+        let done = ledger.done.lock().unwrap().clone();
         assert_eq!(done.len(), N as usize);
         assert!(done.values().all(|&n| n == 1), "a record processed twice");
-        drop(done);
         ledger.assert_key_order();
         let lag = admin
             .consumer_group_lag(&group, IsolationLevel::ReadUncommitted)
@@ -383,7 +381,7 @@ async fn every_hundredth_record_fails_three_times_and_is_dead_lettered_with_its_
         let client = client(&bootstrap).await;
         produce(&client, &topic, N, 100).await;
         let group = support::unique_topic("dlt-group");
-        let attempts: Arc<Mutex<HashMap<u64, (u32, i32, i64)>>> = Arc::default();
+        let attempts: Attempts = Arc::default();
         let mut retry = RetryPolicy::default();
         retry.initial_backoff = Duration::from_millis(5);
         retry.max_attempts = 3;
