@@ -115,7 +115,7 @@ async fn sigterm_drains_commits_and_leaves_the_group_for_the_next_member() {
     handle.shutdown();
     run.await.unwrap().unwrap();
     // The final commit held: nothing done twice, nothing lost.
-    let done = done.lock().unwrap();
+    let done = done.lock().unwrap().clone();
     assert_eq!(done.len(), N);
     assert!(
         done.values().all(|&n| n == 1),
