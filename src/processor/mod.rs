@@ -27,6 +27,15 @@
 //!   work within a deadline, commits and leaves the group.
 //!   [`ProcessorHandle::health`] answers liveness and readiness probes.
 //!
+//! Use the cooperative-sticky assignor
+//! (`partition_assignment_strategy(vec![Arc::new(CooperativeSticky)])` on
+//! the consumer builder): partitions are then revoked after the new
+//! generation forms, and the revoke commit is accepted by every broker.
+//! With eager assignors (Java's default list starts with `range`) a broker
+//! that refuses commits during a rebalance (librdkafka's mock cluster does;
+//! Kafka accepts them while the group prepares to rebalance) makes the new
+//! owner redo what was finished since the last commit.
+//!
 //! ```no_run
 //! # async fn demo() -> kafkit::Result<()> {
 //! use kafkit::consumer::Consumer;
