@@ -26,9 +26,9 @@ const MAX_METADATA: usize = 4096;
 /// tracker's memory bound while one record is stuck).
 const MAX_BEYOND: usize = 10_000;
 /// Records taken in per partition before it is paused.
-const MAX_QUEUED_PER_PARTITION: usize = 1_000;
+const MAX_QUEUED_PER_PARTITION: usize = 5_000;
 /// Records taken in overall before every partition is paused.
-const MAX_QUEUED: usize = 20_000;
+const MAX_QUEUED: usize = 50_000;
 
 /// One record on its way through the processor.
 pub(crate) struct Work<K, V> {
@@ -42,6 +42,9 @@ pub(crate) struct Work<K, V> {
     pub attempts: u32,
     /// When the first call started.
     pub first_attempt: Option<Instant>,
+    /// Put back in its lane to start later (a retry, or held back by a
+    /// rate limit): the scheduler's wake-up time only matters while one is.
+    pub delayed: bool,
 }
 
 impl<K, V> WorkItem for Work<K, V> {
@@ -63,6 +66,8 @@ impl<K, V> WorkItem for Work<K, V> {
 pub(crate) struct Job<K, V> {
     pub items: Vec<Work<K, V>>,
     pub cancelled: watch::Receiver<bool>,
+    /// The handler timeout in force when the job started.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl<K, V> Job<K, V> {
@@ -129,6 +134,10 @@ pub(crate) struct Core<K, V> {
     paused_all: bool,
     /// A wake-up already scheduled (so one is not spawned per call).
     wake_at: Option<Instant>,
+    /// Records put back in their lanes with a start time (see
+    /// `Work::delayed`): the scheduler is asked for its next wake-up only
+    /// while there are any (asking walks every waiting lane).
+    delayed: usize,
     stopped: bool,
     /// A transaction is ending: nothing new starts.
     committing: bool,
@@ -156,6 +165,7 @@ where
             paused: HashSet::new(),
             paused_all: false,
             wake_at: None,
+            delayed: 0,
             stopped: false,
             committing: false,
             finished_since_commit: 0,
@@ -226,7 +236,9 @@ where
     /// starts; running jobs may finish.
     pub(crate) fn revoking(&mut self, partitions: &[TopicPartition]) {
         for tp in partitions {
-            self.scheduler.remove_partition(tp);
+            let dropped = self.scheduler.remove_partition(tp);
+            let delayed = dropped.iter().filter(|w| w.delayed).count();
+            self.delayed = self.delayed.saturating_sub(delayed);
             // A forming batch's records of the partition were handed out:
             // free their slots.
             let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.forming)
@@ -284,6 +296,7 @@ where
                 epoch: p.epoch,
                 attempts: 0,
                 first_attempt: None,
+                delayed: false,
             });
         }
     }
@@ -331,11 +344,18 @@ where
                 }
                 break;
             };
+            if work.delayed {
+                work.delayed = false;
+                self.delayed = self.delayed.saturating_sub(1);
+            }
             // A partition over its own rate goes back to the head of its
             // queue until its tokens are there.
             if let Some(at) = self.limiters_wait(now, Some(&work.tp)) {
                 // Back at the head of its lane, holding no slot.
-                let _ = self.scheduler.retry_later(work, now);
+                work.delayed = true;
+                if self.scheduler.retry_later(work, now).is_none() {
+                    self.delayed += 1;
+                }
                 if probe {
                     self.breaker_probe_unused();
                 }
@@ -377,7 +397,9 @@ where
                 wake = earliest(wake, since + b.max_wait);
             }
         }
-        if let Some(at) = self.scheduler.next_retry_at() {
+        if self.delayed > 0
+            && let Some(at) = self.scheduler.next_retry_at()
+        {
             wake = earliest(wake, at.max(now));
         }
         // Only schedule a wake-up earlier than the one pending.
@@ -404,7 +426,11 @@ where
             .partitions
             .get(&items[0].tp)
             .map_or_else(|| watch::channel(true).1, |p| p.cancel.subscribe());
-        Job { items, cancelled }
+        Job {
+            items,
+            cancelled,
+            timeout: self.settings.handler_timeout,
+        }
     }
 
     /// Nothing more will become ready without a job finishing: a forming
@@ -492,13 +518,16 @@ where
     /// start again from `at`; records of revoked partitions are dropped
     /// (not done: their next owner processes them).
     pub(crate) fn retry_later(&mut self, job: Job<K, V>, at: Instant) {
-        for w in job.items {
+        for mut w in job.items {
             if let Some(p) = self.partitions.get_mut(&w.tp)
                 && p.epoch == w.epoch
             {
                 p.running = p.running.saturating_sub(1);
             }
-            let _ = self.scheduler.retry_later(w, at);
+            w.delayed = true;
+            if self.scheduler.retry_later(w, at).is_none() {
+                self.delayed += 1;
+            }
         }
     }
 

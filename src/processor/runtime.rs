@@ -130,30 +130,43 @@ where
     /// the earliest moment it will allow more (rate limits, breaker
     /// cool-down, a batch's wait).
     pub(crate) fn dispatch(self: &Arc<Self>) {
-        if self.stopping() {
-            return;
-        }
-        let Some(handler) = self.handler.get().cloned() else {
-            return;
-        };
-        let batch = self.fixed().batch;
-        let (jobs, wake) = self.core().next_jobs(std::time::Instant::now(), batch);
+        let jobs = self.step(None);
         for job in jobs {
-            let shared = self.clone();
-            let handler = handler.clone();
-            let id = self.next_job.fetch_add(1, AtomicOrdering::Relaxed);
-            // Registered before it can finish (the lock is held across
-            // the spawn), removed by the task itself at its end.
-            let mut running = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-            let task = tokio::spawn(async move {
-                shared.clone().run_job(job, handler).await;
-                shared
-                    .jobs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&id);
-            });
-            running.insert(id, task.abort_handle());
+            self.spawn_worker(job);
+        }
+    }
+
+    /// One pass of the core under one lock: a finished job's outcome (if
+    /// any), then the jobs that may start and which partitions to pause or
+    /// resume. Applies the pauses and the wake-up; returns the jobs.
+    fn step(self: &Arc<Self>, finished: Option<(&Job<K, V>, Outcome)>) -> Vec<Job<K, V>> {
+        let now = std::time::Instant::now();
+        let batch = self.fixed().batch;
+        let stopping = self.stopping() || self.handler.get().is_none();
+        let (jobs, wake, pause, resume) = {
+            let mut core = self.core();
+            if let Some((job, outcome)) = finished {
+                core.job_finished(job, outcome, now);
+            }
+            let (jobs, wake) = if stopping {
+                (Vec::new(), None)
+            } else {
+                core.next_jobs(now, batch)
+            };
+            let (pause, resume) = core.flow(now);
+            (jobs, wake, pause, resume)
+        };
+        if finished.is_some() {
+            self.jobs_changed.notify_waiters();
+        }
+        if let Some(consumer) = self.consumer.get().and_then(std::sync::Weak::upgrade) {
+            // Partitions no longer assigned are refused; nothing to do then.
+            if !pause.is_empty() {
+                let _ = consumer.pause(&pause);
+            }
+            if !resume.is_empty() {
+                let _ = consumer.resume(&resume);
+            }
         }
         if let Some(at) = wake {
             let shared = self.clone();
@@ -163,33 +176,47 @@ where
                 shared.dispatch();
             });
         }
-        self.flow_control();
+        jobs
     }
 
-    /// Pauses and resumes partitions as the core's buffers and breaker
-    /// say (never by sleeping in the poll loop).
-    pub(crate) fn flow_control(&self) {
-        let Some(consumer) = self.consumer.get().and_then(std::sync::Weak::upgrade) else {
+    /// A task that runs `job`, then the jobs its completion lets start
+    /// (one itself, the others in new workers), until none is ready: one
+    /// spawn per burst of work, not per record.
+    fn spawn_worker(self: &Arc<Self>, job: Job<K, V>) {
+        let Some(handler) = self.handler.get().cloned() else {
             return;
         };
-        let (pause, resume) = self.core().flow(std::time::Instant::now());
-        if !pause.is_empty() {
-            // Partitions no longer assigned are refused; nothing to do then.
-            let _ = consumer.pause(&pause);
-        }
-        if !resume.is_empty() {
-            let _ = consumer.resume(&resume);
-        }
+        let shared = self.clone();
+        let id = self.next_job.fetch_add(1, AtomicOrdering::Relaxed);
+        // Registered before it can finish (the lock is held across the
+        // spawn), removed by the task itself at its end.
+        let mut running = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let task = tokio::spawn(async move {
+            let mut next = Some(job);
+            while let Some(job) = next.take() {
+                let mut more = shared.clone().run_job(job, handler.clone()).await.into_iter();
+                next = more.next();
+                for other in more {
+                    shared.spawn_worker(other);
+                }
+            }
+            shared
+                .jobs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        });
+        running.insert(id, task.abort_handle());
     }
 
     /// One job: one handler call (with its timeout). A retriable failure
     /// puts the records back in their lanes to start again after the
     /// policy's backoff (holding back only their own keys or partitions,
     /// not a concurrency slot); a final one dead-letters them.
-    async fn run_job(self: Arc<Self>, job: Job<K, V>, handler: Handler<K, V>) {
+    async fn run_job(self: Arc<Self>, job: Job<K, V>, handler: Handler<K, V>) -> Vec<Job<K, V>> {
         let mut cancelled = job.cancelled.clone();
         let records = job.records();
-        let timeout = self.core().settings().handler_timeout;
+        let timeout = job.timeout;
         let call = handler(records);
         let result = match timeout {
             None => call.await,
@@ -202,10 +229,7 @@ where
             },
         };
         let error = match result {
-            Ok(()) => {
-                self.finish(job, Outcome::Processed);
-                return;
-            }
+            Ok(()) => return self.finish(job, Outcome::Processed),
             Err(e) => e,
         };
         let retry = {
@@ -231,7 +255,7 @@ where
                 self.core()
                     .retry_later(job, std::time::Instant::now() + delay);
                 self.jobs_changed.notify_waiters();
-                self.dispatch();
+                self.step(None)
             }
             None => {
                 tracing::warn!(
@@ -250,7 +274,7 @@ where
                 } else {
                     Outcome::Abandoned
                 };
-                self.finish(job, outcome);
+                self.finish(job, outcome)
             }
         }
     }
@@ -328,11 +352,9 @@ where
         true
     }
 
-    fn finish(self: &Arc<Self>, job: Job<K, V>, outcome: Outcome) {
-        self.core()
-            .job_finished(&job, outcome, std::time::Instant::now());
-        self.jobs_changed.notify_waiters();
-        self.dispatch();
+    /// Reports a finished job; returns the jobs that may start now.
+    fn finish(self: &Arc<Self>, job: Job<K, V>, outcome: Outcome) -> Vec<Job<K, V>> {
+        self.step(Some((&job, outcome)))
     }
 
     /// Commits each partition's safe offset (with the completed-beyond
