@@ -204,6 +204,9 @@ async fn route(conn: &mut Conn, h: &Header, body: &Bytes, injected: Option<i16>)
         AddOffsetsToTxn: AddOffsetsToTxnRequest => txn::add_offsets_to_txn;
         EndTxn: EndTxnRequest => txn::end_txn;
         TxnOffsetCommit: TxnOffsetCommitRequest => txn::txn_offset_commit;
+        DescribeAcls: DescribeAclsRequest => acls::describe_acls;
+        CreateAcls: CreateAclsRequest => acls::create_acls;
+        DeleteAcls: DeleteAclsRequest => acls::delete_acls;
     }
 }
 
@@ -240,6 +243,8 @@ pub fn decode_only(frame: Bytes) -> Result<(), String> {
         DescribeGroups: DescribeGroupsRequest, DeleteGroups: DeleteGroupsRequest,
         AddPartitionsToTxn: AddPartitionsToTxnRequest, AddOffsetsToTxn: AddOffsetsToTxnRequest,
         EndTxn: EndTxnRequest, TxnOffsetCommit: TxnOffsetCommitRequest,
+        DescribeAcls: DescribeAclsRequest, CreateAcls: CreateAclsRequest,
+        DeleteAcls: DeleteAclsRequest,
     };
     r.map_err(|o| match o {
         Outcome::Close(reason) => reason,

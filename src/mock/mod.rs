@@ -68,6 +68,7 @@
 //!   advertised, so clients see them as unsupported rather than
 //!   half-working).
 
+mod acl;
 mod auth;
 mod batch;
 mod broker;

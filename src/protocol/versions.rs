@@ -124,6 +124,11 @@ versions! {
     CreatePartitionsRequest / CreatePartitionsResponse => CreatePartitions 0..=3;
     DeleteRecordsRequest / DeleteRecordsResponse => DeleteRecords 0..=2;
     OffsetForLeaderEpochRequest / OffsetForLeaderEpochResponse => OffsetForLeaderEpoch 2..=4;
+    // ACLs: no admin call yet; `Client::send_to` sends them raw. v0 has no
+    // pattern type (KIP-290).
+    DescribeAclsRequest / DescribeAclsResponse => DescribeAcls 1..=3;
+    CreateAclsRequest / CreateAclsResponse => CreateAcls 1..=3;
+    DeleteAclsRequest / DeleteAclsResponse => DeleteAcls 1..=3;
 }
 
 // SASL (KIP-152): a SaslHandshake v1 names the mechanism, then its
@@ -251,6 +256,9 @@ pub fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeCluster => "DescribeCluster",
         ApiKey::SaslHandshake => "SaslHandshake",
         ApiKey::SaslAuthenticate => "SaslAuthenticate",
+        ApiKey::DescribeAcls => "DescribeAcls",
+        ApiKey::CreateAcls => "CreateAcls",
+        ApiKey::DeleteAcls => "DeleteAcls",
         _ => "Other",
     }
 }
