@@ -419,6 +419,17 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
         let (delivery, appended) = {
             let mut sticky = shared.sticky.lock().unwrap_or_else(|p| p.into_inner());
             let mut acc = shared.lock();
+            // Checked again under the lock: the sender may have failed
+            // fatally (e.g. InitProducerId refused) or the producer closed
+            // while this call waited for metadata. Both set the flag before
+            // they take the batches out under this lock, so a record
+            // appended after the flag would never be completed.
+            if shared.is_closed() {
+                drop(acc);
+                drop(sticky);
+                shared.release_memory(permits as usize);
+                return Err(shared.check_usable().err().unwrap_or(Error::Closed));
+            }
             let partition = match choice {
                 PartitionChoice::Partition(p) => p,
                 PartitionChoice::Sticky => sticky
