@@ -358,27 +358,7 @@ impl Authorizer {
         resource_type: ResourceType,
         name: &str,
     ) -> bool {
-        if !self.enabled || self.super_users.iter().any(|s| s == who.principal) {
-            return true;
-        }
-        let table = self.table();
-        let applying = table.iter().filter(|b| {
-            b.resource_type == resource_type
-                && b.covers(name)
-                && (b.principal == who.principal || b.principal == WILDCARD_PRINCIPAL)
-                && (b.host == who.host || b.host == WILDCARD)
-        });
-        let mut allowed = false;
-        for b in applying {
-            match b.permission {
-                Permission::Deny if b.operation == op || b.operation == Operation::All => {
-                    return false;
-                }
-                Permission::Allow if b.operation.allows(op) => allowed = true,
-                _ => {}
-            }
-        }
-        allowed
+        self.decide(who, op, resource_type, |b| b.covers(name), |_| true)
     }
 
     /// Whether `who` may do `op` on some resource of `resource_type`
@@ -392,6 +372,22 @@ impl Authorizer {
         op: Operation,
         resource_type: ResourceType,
     ) -> bool {
+        let everything = |b: &AclBinding| b.pattern == PatternType::Literal && b.name == WILDCARD;
+        self.decide(who, op, resource_type, |_| true, everything)
+    }
+
+    /// The decision over the bindings of `resource_type` that apply to
+    /// `who` and pass `resource`: false if a DENY for `op` (or ALL) that
+    /// also passes `deny_counts` is among them, else whether an ALLOW
+    /// grants `op`.
+    fn decide(
+        &self,
+        who: Requester<'_>,
+        op: Operation,
+        resource_type: ResourceType,
+        resource: impl Fn(&AclBinding) -> bool,
+        deny_counts: impl Fn(&AclBinding) -> bool,
+    ) -> bool {
         if !self.enabled || self.super_users.iter().any(|s| s == who.principal) {
             return true;
         }
@@ -400,14 +396,13 @@ impl Authorizer {
             b.resource_type == resource_type
                 && (b.principal == who.principal || b.principal == WILDCARD_PRINCIPAL)
                 && (b.host == who.host || b.host == WILDCARD)
+                && resource(b)
         });
         let mut allowed = false;
         for b in applying {
             match b.permission {
                 Permission::Deny
-                    if (b.operation == op || b.operation == Operation::All)
-                        && b.pattern == PatternType::Literal
-                        && b.name == WILDCARD =>
+                    if (b.operation == op || b.operation == Operation::All) && deny_counts(b) =>
                 {
                     return false;
                 }

@@ -116,19 +116,20 @@ pub(crate) async fn offset_commit(
 ) -> OffsetCommitResponse {
     use offset_commit_response::*;
     let groups = conn.shared.groups.clone();
-    // Read on each topic: the others' offsets are committed, these refused.
+    if !may(conn, Operation::Read, &req.group_id) {
+        return req.error_response(code::GROUP_AUTHORIZATION_FAILED, h.version);
+    }
+    // Read on each topic: the others go to the coordinator, these are
+    // refused whatever it answers.
     let (allowed, denied): (Vec<_>, Vec<_>) = std::mem::take(&mut req.topics)
         .into_iter()
         .partition(|t| acl::allowed(conn, Operation::Read, ResourceType::Topic, &t.name));
     req.topics = allowed;
-    let mut resp = coordinated!(
-        conn,
-        h,
-        req,
-        &req.group_id,
-        Operation::Read,
+    let mut resp = if coordinates(conn, &req.group_id) {
         groups.offset_commit(req, h.version).await
-    );
+    } else {
+        req.error_response(code::NOT_COORDINATOR, h.version)
+    };
     resp.topics.extend(denied.into_iter().map(|t| {
         OffsetCommitResponseTopic::default()
             .with_name(t.name)
@@ -191,15 +192,13 @@ pub(crate) async fn offset_fetch(
     };
     let mut resp = if req.groups.is_empty() && h.version >= 8 {
         OffsetFetchResponse::default()
+    } else if !may(conn, Operation::Describe, &group) {
+        // Only before v8: v8+ groups were sorted out above.
+        req.error_response(code::GROUP_AUTHORIZATION_FAILED, h.version)
+    } else if !coordinates(conn, &group) {
+        req.error_response(code::NOT_COORDINATOR, h.version)
     } else {
-        coordinated!(
-            conn,
-            h,
-            req,
-            &group,
-            Operation::Describe,
-            groups.offset_fetch(req, h.version).await
-        )
+        groups.offset_fetch(req, h.version).await
     };
     hide_topics(conn, &mut resp, &named);
     resp.groups.extend(hidden.into_iter().map(|g| {
