@@ -79,8 +79,7 @@
 //!   mutual-TLS client is still `User:ANONYMOUS` (no certificate principal);
 //!   InitProducerId's "Write on some topic" asks whether an ALLOW for Write
 //!   on any topic applies and no DENY on the literal `*` takes it away (Kafka
-//!   also weighs DENY prefixes); OffsetDelete checks the group only; the
-//!   authorized-operations fields of Metadata and DescribeGroups are not
+//!   also weighs DENY prefixes); the authorized-operations fields of Metadata and DescribeGroups are not
 //!   filled in.
 
 mod acl;

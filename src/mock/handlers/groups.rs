@@ -244,17 +244,38 @@ fn hide_topics(conn: &Conn, resp: &mut OffsetFetchResponse, named: &[Option<Vec<
 pub(crate) async fn offset_delete(
     conn: &mut Conn,
     h: &Header,
-    req: OffsetDeleteRequest,
+    mut req: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
+    use offset_delete_response::*;
     let groups = conn.shared.groups.clone();
-    coordinated!(
-        conn,
-        h,
-        req,
-        &req.group_id,
-        Operation::Delete,
+    if !may(conn, Operation::Delete, &req.group_id) {
+        return req.error_response(code::GROUP_AUTHORIZATION_FAILED, h.version);
+    }
+    // Read on each topic, as for a commit.
+    let (allowed, denied): (Vec<_>, Vec<_>) = std::mem::take(&mut req.topics)
+        .into_iter()
+        .partition(|t| acl::allowed(conn, Operation::Read, ResourceType::Topic, &t.name));
+    req.topics = allowed;
+    let mut resp = if coordinates(conn, &req.group_id) {
         groups.offset_delete(req, h.version).await
-    )
+    } else {
+        req.error_response(code::NOT_COORDINATOR, h.version)
+    };
+    resp.topics.extend(denied.into_iter().map(|t| {
+        OffsetDeleteResponseTopic::default()
+            .with_name(t.name)
+            .with_partitions(
+                t.partitions
+                    .iter()
+                    .map(|p| {
+                        OffsetDeleteResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(code::TOPIC_AUTHORIZATION_FAILED)
+                    })
+                    .collect(),
+            )
+    }));
+    resp
 }
 
 pub(crate) async fn describe_groups(
