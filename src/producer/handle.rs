@@ -481,13 +481,22 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             {
                 return Ok(p);
             }
+            let error = meta.topic_errors.get(topic).copied();
+            // As Java's producer: a topic we may not describe, or whose
+            // name is invalid, fails the send at once; waiting cannot help.
+            if let Some(
+                code @ (ErrorCode::TOPIC_AUTHORIZATION_FAILED | ErrorCode::INVALID_TOPIC_EXCEPTION),
+            ) = error
+            {
+                return Err(Error::Broker {
+                    code,
+                    message: None,
+                    context: Context::api("Metadata").with_topic(topic),
+                });
+            }
             let now = Instant::now();
             if now >= deadline {
-                let code = meta
-                    .topic_errors
-                    .get(topic)
-                    .copied()
-                    .unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+                let code = error.unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
                 return Err(Error::Broker {
                     code,
                     message: Some(format!(

@@ -197,12 +197,12 @@ pub fn set(acls: &[Acl]) -> BTreeSet<Acl> {
     acls.iter().cloned().collect()
 }
 
-/// A producer that gives up within seconds (authorization errors are not
-/// retried, but a wait for metadata would otherwise last `max.block.ms`).
+/// A producer whose records time out within seconds; `max.block.ms` stays
+/// long, so that a send refused at once shows it did not wait for it.
 pub fn producer(client: &Client, idempotent: bool) -> Producer<String, String> {
     Producer::builder(client)
         .enable_idempotence(idempotent)
-        .max_block(Duration::from_secs(3))
+        .max_block(Duration::from_secs(30))
         .request_timeout(Duration::from_secs(5))
         .delivery_timeout(Duration::from_secs(10))
         .build()

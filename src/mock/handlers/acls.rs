@@ -104,7 +104,7 @@ pub(crate) async fn create_acls(
             match outcome {
                 Ok(binding) => {
                     conn.shared.acls.create(binding);
-                    AclCreationResult::default()
+                    AclCreationResult::default().with_error_message(None)
                 }
                 Err((error, message)) => AclCreationResult::default()
                     .with_error_code(error)
