@@ -87,13 +87,18 @@ async fn kafkit_clients_are_refused_until_granted() {
     );
     txn.close(Duration::from_secs(5)).await.ok();
 
-    // Describe on the topic only: the metadata is hers, but an idempotent
-    // producer needs IdempotentWrite or Write on some topic, a plain one
-    // Write on the topic (Produce answers per partition), a consumer Read.
+    // Describe on the topic and the group only: the metadata and the
+    // coordinator are hers, but an idempotent producer needs IdempotentWrite
+    // or Write on some topic, a plain one Write on the topic (Produce
+    // answers per partition), a consumer Read, a member Read on the group
+    // (JoinGroup refuses).
     grant(
         &cluster,
         &admin,
-        &[acl(TOPIC, "orders", LITERAL, "User:alice", DESCRIBE, ALLOW)],
+        &[
+            acl(TOPIC, "orders", LITERAL, "User:alice", DESCRIBE, ALLOW),
+            acl(GROUP, "alice-group", LITERAL, "User:alice", DESCRIBE, ALLOW),
+        ],
     )
     .await;
     let p = producer(&alice, true);
@@ -136,6 +141,19 @@ async fn kafkit_clients_are_refused_until_granted() {
         .expect("a fetch without Read fails");
     assert_eq!(e.code(), Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED), "{e}");
     c.close(Duration::from_secs(5)).await;
+    let member: Consumer<String, String> = Consumer::builder(&alice)
+        .group_id("alice-group")
+        .auto_offset_reset(OffsetReset::Earliest)
+        .build()
+        .unwrap();
+    member.subscribe(["orders"]).unwrap();
+    let e = first_poll_error(&member, Duration::from_secs(15))
+        .await
+        .expect("JoinGroup without Read on the group fails");
+    assert_eq!(e.code(), Some(ErrorCode::GROUP_AUTHORIZATION_FAILED), "{e}");
+    let ctx = e.context().expect("context");
+    assert_eq!(ctx.api, Some("JoinGroup"), "{e}");
+    member.close(Duration::from_secs(5)).await;
     assert_eq!(
         cluster.partition_log("orders", 1).unwrap().high_watermark,
         hw1,
