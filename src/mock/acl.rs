@@ -52,6 +52,40 @@ impl ResourceType {
     }
 }
 
+impl ResourceType {
+    /// The operations Kafka defines on resources of this type: what an
+    /// authorized-operations bit field covers.
+    fn operations(self) -> &'static [Operation] {
+        use Operation::*;
+        match self {
+            Self::Topic => &[
+                Read,
+                Write,
+                Create,
+                Delete,
+                Alter,
+                Describe,
+                DescribeConfigs,
+                AlterConfigs,
+            ],
+            Self::Group => &[Read, Describe, Delete],
+            Self::Cluster => &[
+                Create,
+                ClusterAction,
+                DescribeConfigs,
+                AlterConfigs,
+                IdempotentWrite,
+                Alter,
+                Describe,
+            ],
+            Self::TransactionalId => &[Describe, Write],
+            Self::DelegationToken => &[Describe],
+            Self::User => &[CreateTokens, DescribeTokens],
+            Self::Any => &[],
+        }
+    }
+}
+
 /// Kafka's `PatternType` codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum PatternType {
@@ -472,6 +506,17 @@ pub(crate) fn allowed(conn: &Conn, op: Operation, resource_type: ResourceType, n
 /// type ([`Authorizer::allows_some`]).
 pub(crate) fn allowed_some(conn: &Conn, op: Operation, resource_type: ResourceType) -> bool {
     ask(conn, |a, who| a.allows_some(who, op, resource_type))
+}
+
+/// The operations the connection's principal may do on the resource as
+/// Kafka's `*_authorized_operations` fields carry them: bit `1 << code` per
+/// operation (every operation of the type while the authorizer is off).
+pub(crate) fn authorized_operations(conn: &Conn, resource_type: ResourceType, name: &str) -> i32 {
+    resource_type
+        .operations()
+        .iter()
+        .filter(|&&op| allowed(conn, op, resource_type, name))
+        .fold(0, |bits, &op| bits | 1 << (op as i32))
 }
 
 #[cfg(test)]

@@ -59,9 +59,10 @@
 //!   Describe and DescribeConfigs) and Kafka's checks per API, answered per
 //!   topic, partition, group or transactional id with the
 //!   `*_AUTHORIZATION_FAILED` codes; a full Metadata listing leaves out
-//!   topics the caller may not Describe. Without SASL every client is
-//!   `User:ANONYMOUS`; with the authorizer off the ACL APIs answer
-//!   SECURITY_DISABLED, as a broker without one does.
+//!   topics the caller may not Describe. Metadata, DescribeCluster and
+//!   DescribeGroups fill in the caller's authorized operations when asked.
+//!   Without SASL every client is `User:ANONYMOUS`; with the authorizer off
+//!   the ACL APIs answer SECURITY_DISABLED, as a broker without one does.
 //!
 //! # What is simplified
 //! - One copy of each log: every replica is always in sync, so the high
@@ -79,8 +80,7 @@
 //!   mutual-TLS client is still `User:ANONYMOUS` (no certificate principal);
 //!   InitProducerId's "Write on some topic" asks whether an ALLOW for Write
 //!   on any topic applies and no DENY on the literal `*` takes it away (Kafka
-//!   also weighs DENY prefixes); the authorized-operations fields of Metadata and DescribeGroups are not
-//!   filled in.
+//!   also weighs DENY prefixes).
 
 mod acl;
 mod auth;

@@ -11,12 +11,14 @@ use crate::common::*;
 async fn admin_calls_and_group_offsets_are_answered_per_resource() {
     use kafkit::Admin;
     use kafkit::admin::NewTopic;
+    use kafkit::protocol::messages::metadata_request::MetadataRequestTopic;
     use kafkit::protocol::messages::offset_commit_request::{
         OffsetCommitRequestPartition, OffsetCommitRequestTopic,
     };
     use kafkit::protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
     use kafkit::protocol::messages::{
-        DescribeGroupsRequest, GroupId, OffsetCommitRequest, OffsetFetchRequest, TopicName,
+        DescribeClusterRequest, DescribeGroupsRequest, GroupId, MetadataRequest,
+        OffsetCommitRequest, OffsetFetchRequest, TopicName,
     };
 
     let cluster = acl_cluster().await;
@@ -179,17 +181,89 @@ async fn admin_calls_and_group_offsets_are_answered_per_resource() {
     let resp = alice
         .send_to(
             coordinator,
-            DescribeGroupsRequest::default().with_groups(vec![GroupId(s("g")), GroupId(s("h"))]),
+            DescribeGroupsRequest::default()
+                .with_groups(vec![GroupId(s("g")), GroupId(s("h"))])
+                .with_include_authorized_operations(true),
         )
         .await
         .unwrap();
-    let codes: BTreeMap<String, i16> = resp
+    let codes: BTreeMap<String, (i16, i32)> = resp
         .groups
         .iter()
-        .map(|g| (g.group_id.to_string(), g.error_code))
+        .map(|g| {
+            (
+                g.group_id.to_string(),
+                (g.error_code, g.authorized_operations),
+            )
+        })
         .collect();
-    assert_eq!(codes["g"], 0, "Read implies Describe");
-    assert_eq!(codes["h"], ErrorCode::GROUP_AUTHORIZATION_FAILED.0);
+    assert_eq!(
+        codes["g"],
+        (0, bit(READ) | bit(DESCRIBE)),
+        "Read implies Describe"
+    );
+    assert_eq!(codes["h"].0, ErrorCode::GROUP_AUTHORIZATION_FAILED.0);
+
+    // Authorized operations, when asked for: hers on a topic (Read implies
+    // Describe; ALL is every topic operation), none on the cluster.
+    let resp = alice
+        .send_to(
+            coordinator,
+            MetadataRequest::default()
+                .with_topics(Some(
+                    ["public", "alice-x"]
+                        .iter()
+                        .map(|t| MetadataRequestTopic::default().with_name(Some(TopicName(s(t)))))
+                        .collect(),
+                ))
+                .with_allow_auto_topic_creation(true)
+                .with_include_topic_authorized_operations(true),
+        )
+        .await
+        .unwrap();
+    let ops: Vec<(String, i32)> = resp
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.as_ref().unwrap().to_string(),
+                t.topic_authorized_operations,
+            )
+        })
+        .collect();
+    let every_topic_op = [READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, 10, 11]
+        .iter()
+        .fold(0, |b, &op| b | bit(op));
+    assert_eq!(
+        ops,
+        [
+            ("public".to_owned(), bit(READ) | bit(DESCRIBE)),
+            ("alice-x".to_owned(), every_topic_op),
+        ],
+        "alice-x auto-created: Create on the topic"
+    );
+    let resp = alice
+        .send_to(
+            coordinator,
+            DescribeClusterRequest::default().with_include_cluster_authorized_operations(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.cluster_authorized_operations, 0);
+    let resp = admin
+        .send_to(
+            coordinator,
+            DescribeClusterRequest::default().with_include_cluster_authorized_operations(true),
+        )
+        .await
+        .unwrap();
+    let every_cluster_op = [CREATE, 9, 10, 11, 12, ALTER, DESCRIBE]
+        .iter()
+        .fold(0, |b, &op| b | bit(op));
+    assert_eq!(
+        resp.cluster_authorized_operations, every_cluster_op,
+        "super user"
+    );
     alice.close(Duration::from_secs(5)).await;
     admin.close(Duration::from_secs(5)).await;
 }

@@ -26,9 +26,17 @@ pub const PREFIXED: i8 = 4;
 pub const ALL: i8 = 2;
 pub const READ: i8 = 3;
 pub const WRITE: i8 = 4;
+pub const CREATE: i8 = 5;
+pub const DELETE: i8 = 6;
+pub const ALTER: i8 = 7;
 pub const DESCRIBE: i8 = 8;
 pub const DENY: i8 = 2;
 pub const ALLOW: i8 = 3;
+
+/// An operation's bit in an authorized-operations field.
+pub fn bit(op: i8) -> i32 {
+    1 << op
+}
 
 /// (resource type, name, pattern type, principal, operation, permission),
 /// host `*`.

@@ -290,7 +290,14 @@ pub(crate) async fn describe_groups(
         .partition(|g| may(conn, Operation::Describe, g));
     let (mine, others): (Vec<_>, Vec<_>) = visible.into_iter().partition(|g| coordinates(conn, g));
     req.groups = mine;
+    let with_operations = h.version >= 3 && req.include_authorized_operations;
     let mut resp = conn.shared.groups.describe_groups(req, h.version).await;
+    if with_operations {
+        for g in resp.groups.iter_mut().filter(|g| g.error_code == 0) {
+            g.authorized_operations =
+                acl::authorized_operations(conn, ResourceType::Group, &g.group_id);
+        }
+    }
     resp.groups.extend(hidden.into_iter().map(|g| {
         DescribedGroup::default()
             .with_group_id(g)

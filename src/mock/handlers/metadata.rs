@@ -23,7 +23,7 @@ pub(crate) async fn handle(conn: &mut Conn, h: &Header, req: MetadataRequest) ->
     // Before v4 every Metadata request may auto-create.
     let may_create =
         settings.auto_create_topics && (h.version < 4 || req.allow_auto_topic_creation);
-    let topics: Vec<MetadataResponseTopic> = match &req.topics {
+    let mut topics: Vec<MetadataResponseTopic> = match &req.topics {
         // Null (v1+): every topic the caller may describe.
         None => st
             .topics
@@ -76,8 +76,22 @@ pub(crate) async fn handle(conn: &mut Conn, h: &Header, req: MetadataRequest) ->
             })
             .collect(),
     };
-    MetadataResponse::default()
-        .with_brokers(brokers(&st, &settings.host))
+    // v8+: the caller's operations on each topic and (v8-10) the cluster,
+    // when asked for (left at Kafka's "not asked" value otherwise).
+    if h.version >= 8 && req.include_topic_authorized_operations {
+        for t in topics.iter_mut().filter(|t| t.error_code == 0) {
+            if let Some(name) = &t.name {
+                t.topic_authorized_operations =
+                    acl::authorized_operations(conn, ResourceType::Topic, name);
+            }
+        }
+    }
+    let mut resp = MetadataResponse::default();
+    if (8..=10).contains(&h.version) && req.include_cluster_authorized_operations {
+        resp.cluster_authorized_operations =
+            acl::authorized_operations(conn, ResourceType::Cluster, CLUSTER_NAME);
+    }
+    resp.with_brokers(brokers(&st, &settings.host))
         .with_cluster_id(Some(str_bytes(&st.cluster_id)))
         .with_controller_id(BrokerId(st.controller()))
         .with_topics(topics)
@@ -145,12 +159,18 @@ fn describe(st: &ClusterState, name: &str, t: &Topic) -> MetadataResponseTopic {
 pub(crate) async fn describe_cluster(
     conn: &mut Conn,
     _h: &Header,
-    _req: DescribeClusterRequest,
+    req: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+    let operations = if req.include_cluster_authorized_operations {
+        acl::authorized_operations(conn, ResourceType::Cluster, CLUSTER_NAME)
+    } else {
+        i32::MIN
+    };
     let st = conn.shared.lock();
     let host = &conn.shared.settings.host;
     DescribeClusterResponse::default()
+        .with_cluster_authorized_operations(operations)
         .with_cluster_id(str_bytes(&st.cluster_id))
         .with_controller_id(BrokerId(st.controller()))
         .with_endpoint_type(1)
