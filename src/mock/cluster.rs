@@ -8,6 +8,7 @@ use std::time::Duration;
 use kafka_protocol::messages::ApiKey;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::mock::acl::{AclConfig, Authorizer};
 use crate::mock::auth::SecurityConfig;
 use crate::mock::broker::{self, Listener};
 use crate::mock::config::{TopicConfigs, valid_topic_name};
@@ -30,6 +31,7 @@ pub struct MockClusterBuilder {
     auto_create_topics: bool,
     topics: Vec<(String, i32)>,
     groups: GroupConfig,
+    acls: AclConfig,
     /// SASL users and settings (see `auth/builder.rs` for the setters).
     pub(crate) security: SecurityConfig,
 }
@@ -44,6 +46,7 @@ impl Default for MockClusterBuilder {
             auto_create_topics: true,
             topics: Vec::new(),
             groups: GroupConfig::default(),
+            acls: AclConfig::default(),
             security: SecurityConfig::default(),
         }
     }
@@ -103,6 +106,24 @@ impl MockClusterBuilder {
         self
     }
 
+    /// Enforces ACLs (default off: everything is allowed and the ACL APIs
+    /// answer SECURITY_DISABLED, as a broker without `authorizer.class.name`).
+    /// On, the cluster starts with no ACLs and denies what no ALLOW binding
+    /// grants (`allow.everyone.if.no.acl.found=false`); create bindings
+    /// with CreateAcls as a [`super_user`](Self::super_user). Without SASL
+    /// every client is `User:ANONYMOUS`.
+    pub fn acls(mut self, enabled: bool) -> Self {
+        self.acls.enabled = enabled;
+        self
+    }
+
+    /// A principal (`User:name`) the authorizer always allows (`super.users`;
+    /// none by default). May be called several times.
+    pub fn super_user(mut self, principal: impl Into<String>) -> Self {
+        self.acls.super_users.push(principal.into());
+        self
+    }
+
     /// Starts the brokers. Fails if a port cannot be bound.
     pub async fn build(self) -> Result<MockCluster> {
         let rf = self.replication_factor.min(self.brokers as i16);
@@ -129,6 +150,7 @@ impl MockClusterBuilder {
             settings,
             state,
             crate::mock::group::GroupCoordinator::new(self.groups),
+            Authorizer::new(self.acls),
         ));
         let mut listeners = BTreeMap::new();
         for id in 1..=self.brokers {

@@ -212,6 +212,9 @@ async fn route(conn: &mut Conn, h: &Header, body: &Bytes, injected: Option<i16>)
         DescribeLogDirs: DescribeLogDirsRequest => replicas::describe_log_dirs;
         ElectLeaders: ElectLeadersRequest => replicas::elect_leaders;
         WriteTxnMarkers: WriteTxnMarkersRequest => txn_markers::write_txn_markers;
+        DescribeAcls: DescribeAclsRequest => acls::describe_acls;
+        CreateAcls: CreateAclsRequest => acls::create_acls;
+        DeleteAcls: DeleteAclsRequest => acls::delete_acls;
     }
 }
 
@@ -255,6 +258,8 @@ pub fn decode_only(frame: Bytes) -> Result<(), String> {
         DescribeProducers: DescribeProducersRequest,
         DescribeLogDirs: DescribeLogDirsRequest, ElectLeaders: ElectLeadersRequest,
         WriteTxnMarkers: WriteTxnMarkersRequest,
+        DescribeAcls: DescribeAclsRequest, CreateAcls: CreateAclsRequest,
+        DeleteAcls: DeleteAclsRequest,
     };
     r.map_err(|o| match o {
         Outcome::Close(reason) => reason,

@@ -39,6 +39,33 @@ top_level! {
     OffsetDeleteRequest => OffsetDeleteResponse,
     AddOffsetsToTxnRequest => AddOffsetsToTxnResponse,
     EndTxnRequest => EndTxnResponse,
+    DescribeAclsRequest => DescribeAclsResponse,
+}
+
+impl ErrorResponse for CreateAclsRequest {
+    type Response = CreateAclsResponse;
+    fn error_response(&self, code: i16, _: i16) -> CreateAclsResponse {
+        use create_acls_response::AclCreationResult;
+        CreateAclsResponse::default().with_results(
+            self.creations
+                .iter()
+                .map(|_| AclCreationResult::default().with_error_code(code))
+                .collect(),
+        )
+    }
+}
+
+impl ErrorResponse for DeleteAclsRequest {
+    type Response = DeleteAclsResponse;
+    fn error_response(&self, code: i16, _: i16) -> DeleteAclsResponse {
+        use delete_acls_response::DeleteAclsFilterResult;
+        DeleteAclsResponse::default().with_filter_results(
+            self.filters
+                .iter()
+                .map(|_| DeleteAclsFilterResult::default().with_error_code(code))
+                .collect(),
+        )
+    }
 }
 
 impl ErrorResponse for ProduceRequest {

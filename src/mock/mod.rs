@@ -60,6 +60,18 @@
 //! - Classic consumer groups (see [`group`]): join/sync/heartbeat/leave,
 //!   rebalance and session timeouts, static membership, generation fencing,
 //!   offsets, ListGroups/DescribeGroups/DeleteGroups.
+//! - ACLs with [`MockClusterBuilder::acls`] and
+//!   [`MockClusterBuilder::super_user`]: DescribeAcls/CreateAcls/DeleteAcls
+//!   (Kafka's filter matching: LITERAL, PREFIXED, MATCH, ANY), the standard
+//!   authorizer's decision (`allow.everyone.if.no.acl.found=false`, DENY
+//!   first, `*` resources, prefixes, `User:*`, host `*`, ALL, the implied
+//!   Describe and DescribeConfigs) and Kafka's checks per API, answered per
+//!   topic, partition, group or transactional id with the
+//!   `*_AUTHORIZATION_FAILED` codes; a full Metadata listing leaves out
+//!   topics the caller may not Describe. Metadata, DescribeCluster and
+//!   DescribeGroups fill in the caller's authorized operations when asked.
+//!   Without SASL every client is `User:ANONYMOUS`; with the authorizer off
+//!   the ACL APIs answer SECURITY_DISABLED, as a broker without one does.
 //!
 //! # What is simplified
 //! - One copy of each log: every replica is always in sync, so the high
@@ -73,10 +85,13 @@
 //! - Markers are written at once (Kafka's PrepareCommit/PrepareAbort last
 //!   no time here); AddPartitionsToTxn v4+ (KIP-890's batched form) is not
 //!   advertised.
-//! - Not yet hosted: ACLs (DescribeAcls/CreateAcls/DeleteAcls are not
-//!   advertised, so clients see them as unsupported rather than
-//!   half-working).
+//! - ACLs: the host is the client's IP address as Kafka writes it; a
+//!   mutual-TLS client is still `User:ANONYMOUS` (no certificate principal);
+//!   InitProducerId's "Write on some topic" asks whether an ALLOW for Write
+//!   on any topic applies and no DENY on the literal `*` takes it away (Kafka
+//!   also weighs DENY prefixes).
 
+mod acl;
 mod auth;
 mod batch;
 mod broker;

@@ -116,10 +116,17 @@ pub(crate) struct Shared {
     pub groups: GroupCoordinator,
     /// The transaction coordinator (one for the cluster, like `groups`).
     pub txns: std::sync::Arc<crate::mock::txn::TxnCoordinator>,
+    /// The ACLs and whether they are enforced (its own leaf lock).
+    pub acls: crate::mock::acl::Authorizer,
 }
 
 impl Shared {
-    pub fn new(settings: Settings, state: ClusterState, groups: GroupCoordinator) -> Self {
+    pub fn new(
+        settings: Settings,
+        state: ClusterState,
+        groups: GroupCoordinator,
+        acls: crate::mock::acl::Authorizer,
+    ) -> Self {
         Shared {
             settings,
             state: Mutex::new(state),
@@ -129,6 +136,7 @@ impl Shared {
             expired_sessions: Default::default(),
             groups,
             txns: Default::default(),
+            acls,
         }
     }
 

@@ -419,6 +419,17 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
         let (delivery, appended) = {
             let mut sticky = shared.sticky.lock().unwrap_or_else(|p| p.into_inner());
             let mut acc = shared.lock();
+            // Checked again under the lock: the sender may have failed
+            // fatally (e.g. InitProducerId refused) or the producer closed
+            // while this call waited for metadata. Both set the flag before
+            // they take the batches out under this lock, so a record
+            // appended after the flag would never be completed.
+            if shared.is_closed() {
+                drop(acc);
+                drop(sticky);
+                shared.release_memory(permits as usize);
+                return Err(shared.check_usable().err().unwrap_or(Error::Closed));
+            }
             let partition = match choice {
                 PartitionChoice::Partition(p) => p,
                 PartitionChoice::Sticky => sticky
@@ -470,13 +481,22 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Producer<K, V> {
             {
                 return Ok(p);
             }
+            let error = meta.topic_errors.get(topic).copied();
+            // As Java's producer: a topic we may not describe, or whose
+            // name is invalid, fails the send at once; waiting cannot help.
+            if let Some(
+                code @ (ErrorCode::TOPIC_AUTHORIZATION_FAILED | ErrorCode::INVALID_TOPIC_EXCEPTION),
+            ) = error
+            {
+                return Err(Error::Broker {
+                    code,
+                    message: None,
+                    context: Context::api("Metadata").with_topic(topic),
+                });
+            }
             let now = Instant::now();
             if now >= deadline {
-                let code = meta
-                    .topic_errors
-                    .get(topic)
-                    .copied()
-                    .unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+                let code = error.unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
                 return Err(Error::Broker {
                     code,
                     message: Some(format!(

@@ -348,6 +348,9 @@ mod tests {
             CreatePartitions,
             DeleteRecords,
             OffsetForLeaderEpoch,
+            DescribeAcls,
+            CreateAcls,
+            DeleteAcls,
         ];
         for key in needed {
             let n = SUPPORTED.iter().filter(|(k, _, _)| *k == key).count();

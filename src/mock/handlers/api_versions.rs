@@ -3,8 +3,7 @@
 //! The ranges cover what kafkit sends (`protocol::versions`) and what
 //! librdkafka 2.12 asks for, within what `kafka-protocol` 0.18 can decode.
 //! Produce stops at v11 and Fetch at v12: later versions name topics by id
-//! only. The ACL APIs are not hosted yet and so not
-//! advertised (see the list in the tests).
+//! only. The ACL APIs start at v1 (v0 has no pattern type).
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
@@ -58,12 +57,15 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ElectLeaders, 0, 2),
     // What Admin.abortTransaction sends (KIP-664); brokers send it too.
     (ApiKey::WriteTxnMarkers, 1, 1),
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
 ];
 
 /// APIs kafkit speaks that the cluster does not host yet: a client sees
 /// them as unsupported by the broker.
 #[cfg(test)]
-const NOT_YET_HOSTED: &[ApiKey] = &[ApiKey::DescribeAcls, ApiKey::CreateAcls, ApiKey::DeleteAcls];
+const NOT_YET_HOSTED: &[ApiKey] = &[];
 
 /// The (min, max) version the cluster speaks for `key`.
 pub(crate) fn supported(key: ApiKey) -> Option<(i16, i16)> {

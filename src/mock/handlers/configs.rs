@@ -1,10 +1,13 @@
 //! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics
 //! (stored; `max.message.bytes` changes what Produce accepts) and brokers
-//! (described, read-only here).
+//! (described, read-only here). With ACLs on, describing needs
+//! DescribeConfigs and altering AlterConfigs, on the topic or (for broker
+//! configs) the cluster.
 
 use kafka_protocol::messages::*;
 
 use super::{code, str_bytes};
+use crate::mock::acl::{self, CLUSTER_NAME, Operation, ResourceType};
 use crate::mock::config::{TOPIC_DEFAULTS, TopicConfigs, validate_topic_config};
 use crate::mock::connection::Conn;
 use crate::mock::dispatch::Header;
@@ -71,6 +74,14 @@ pub(crate) async fn describe_configs(
                     .with_read_only(read_only)
                     .with_config_source(source)
             };
+            if let Some(error) = denied(
+                conn,
+                Operation::DescribeConfigs,
+                r.resource_type,
+                &r.resource_name,
+            ) {
+                return result.with_error_code(error);
+            }
             match r.resource_type {
                 TOPIC => match st.topics.get(r.resource_name.as_str()) {
                     None => {
@@ -114,6 +125,18 @@ pub(crate) async fn describe_configs(
         })
         .collect();
     DescribeConfigsResponse::default().with_results(results)
+}
+
+/// The error for a config resource the caller may not `op` (a topic's
+/// rights are on the topic, a broker's on the cluster); `None` if allowed.
+fn denied(conn: &Conn, op: Operation, resource_type: i8, name: &str) -> Option<i16> {
+    match resource_type {
+        TOPIC => (!acl::allowed(conn, op, ResourceType::Topic, name))
+            .then_some(code::TOPIC_AUTHORIZATION_FAILED),
+        BROKER => (!acl::allowed(conn, op, ResourceType::Cluster, CLUSTER_NAME))
+            .then_some(code::CLUSTER_AUTHORIZATION_FAILED),
+        _ => None,
+    }
 }
 
 /// Applies `change` to a topic's configs (validated first; nothing changes
@@ -163,7 +186,15 @@ pub(crate) async fn incremental_alter_configs(
         .resources
         .iter()
         .map(|r| {
-            let (error, message) = if r.resource_type == TOPIC {
+            let refused = denied(
+                conn,
+                Operation::AlterConfigs,
+                r.resource_type,
+                &r.resource_name,
+            );
+            let (error, message) = if let Some(error) = refused {
+                (error, None)
+            } else if r.resource_type == TOPIC {
                 alter_topic(&conn.shared, &r.resource_name, req.validate_only, |c| {
                     for op in &r.configs {
                         let name = op.name.to_string();
@@ -227,7 +258,15 @@ pub(crate) async fn alter_configs(
         .resources
         .iter()
         .map(|r| {
-            let (error, message) = if r.resource_type == TOPIC {
+            let refused = denied(
+                conn,
+                Operation::AlterConfigs,
+                r.resource_type,
+                &r.resource_name,
+            );
+            let (error, message) = if let Some(error) = refused {
+                (error, None)
+            } else if r.resource_type == TOPIC {
                 alter_topic(&conn.shared, &r.resource_name, req.validate_only, |c| {
                     *c = r
                         .configs

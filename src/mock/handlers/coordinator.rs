@@ -1,10 +1,12 @@
 //! FindCoordinator (groups and transactional ids; v4 batches keys) and
-//! InitProducerId for idempotent producers.
+//! InitProducerId for idempotent producers. With ACLs on, FindCoordinator
+//! needs Describe on the group or transactional id.
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::*;
 
 use super::{code, str_bytes};
+use crate::mock::acl::{self, CLUSTER_NAME, Operation, ResourceType};
 use crate::mock::connection::Conn;
 use crate::mock::dispatch::Header;
 use crate::mock::state::CoordinatorKind;
@@ -23,6 +25,17 @@ pub(crate) async fn find_coordinator(
     let host = &conn.shared.settings.host;
     let locate = |key: &str| -> Result<(i32, i32), i16> {
         let kind = kind.ok_or(code::INVALID_REQUEST)?;
+        // Describe on the group or transactional id, before anything else.
+        let (resource, refused) = match kind {
+            CoordinatorKind::Group => (ResourceType::Group, code::GROUP_AUTHORIZATION_FAILED),
+            CoordinatorKind::Transaction => (
+                ResourceType::TransactionalId,
+                code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            ),
+        };
+        if !acl::allowed(conn, Operation::Describe, resource, key) {
+            return Err(refused);
+        }
         let id = st
             .coordinator_for(kind, key)
             .ok_or(code::COORDINATOR_NOT_AVAILABLE)?;
@@ -72,6 +85,20 @@ pub(crate) async fn init_producer_id(
 ) -> InitProducerIdResponse {
     if req.transactional_id.is_some() {
         return super::txn::init_producer_id(conn, &req);
+    }
+    // An idempotent producer needs IdempotentWrite on the cluster or Write
+    // on some topic (KIP-679).
+    let may = acl::allowed(
+        conn,
+        Operation::IdempotentWrite,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
+    ) || acl::allowed_some(conn, Operation::Write, ResourceType::Topic);
+    if !may {
+        return InitProducerIdResponse::default()
+            .with_error_code(code::CLUSTER_AUTHORIZATION_FAILED)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
     }
     let id = conn.shared.lock().allocate_producer_id();
     InitProducerIdResponse::default()

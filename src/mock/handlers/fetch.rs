@@ -1,9 +1,10 @@
 //! Fetch: KIP-227 sessions, KIP-74 byte limits, the high watermark or last
 //! stable offset as the upper bound by isolation level, the aborted
 //! transactions a `read_committed` consumer needs, and long polls that wake
-//! when data is appended (a `watch` signal, no timer polling).
+//! when data is appended (a `watch` signal, no timer polling); Read on each
+//! topic when ACLs are on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,7 +12,8 @@ use kafka_protocol::messages::fetch_response::*;
 use kafka_protocol::messages::*;
 use tokio::time::Instant;
 
-use super::{led_by, topic_name};
+use super::{code, led_by, topic_name};
+use crate::mock::acl::{self, Operation, ResourceType};
 use crate::mock::connection::Conn;
 use crate::mock::dispatch::Header;
 use crate::mock::fetch_session::{FetchPlan, Tp};
@@ -66,6 +68,16 @@ pub(crate) async fn handle(conn: &mut Conn, _h: &Header, req: FetchRequest) -> F
             Err(e) => return FetchResponse::default().with_error_code(e),
         }
     };
+    // Read on each topic of the session (not only those this request
+    // names); a partition of another is answered with
+    // TOPIC_AUTHORIZATION_FAILED, as Kafka does.
+    let denied: HashSet<String> = plan
+        .partitions
+        .iter()
+        .map(|p| &p.tp.0)
+        .filter(|t| !acl::allowed(conn, Operation::Read, ResourceType::Topic, t))
+        .cloned()
+        .collect();
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     // Subscribed before the first look, so an append between the look and
@@ -75,7 +87,7 @@ pub(crate) async fn handle(conn: &mut Conn, _h: &Header, req: FetchRequest) -> F
         changed.borrow_and_update();
         let answer = {
             let st = conn.shared.lock();
-            read(&st, broker, &plan, &leader_epochs, &req)
+            read(&st, broker, &plan, &leader_epochs, &denied, &req)
         };
         let enough = answer.bytes >= req.min_bytes.max(1) as usize || answer.errors;
         let now = Instant::now();
@@ -88,7 +100,7 @@ pub(crate) async fn handle(conn: &mut Conn, _h: &Header, req: FetchRequest) -> F
             // there is now.
             let answer = {
                 let st = conn.shared.lock();
-                read(&st, broker, &plan, &leader_epochs, &req)
+                read(&st, broker, &plan, &leader_epochs, &denied, &req)
             };
             return finish(conn, broker, &plan, answer);
         }
@@ -109,6 +121,7 @@ fn read(
     broker: i32,
     plan: &FetchPlan,
     leader_epochs: &HashMap<Tp, i32>,
+    denied: &HashSet<String>,
     req: &FetchRequest,
 ) -> Answer {
     let mut budget = req.max_bytes.max(0) as usize;
@@ -126,7 +139,12 @@ fn read(
             .with_last_stable_offset(-1)
             .with_log_start_offset(-1);
         let mut marks = (-1, -1, -1);
-        match led_by(st, topic, *partition, broker, epoch) {
+        let led = if denied.contains(topic) {
+            Err(code::TOPIC_AUTHORIZATION_FAILED)
+        } else {
+            led_by(st, topic, *partition, broker, epoch)
+        };
+        match led {
             Err(e) => {
                 data = data.with_error_code(e);
                 answer.errors = true;

@@ -1,9 +1,11 @@
 //! ListOffsets (earliest, latest by isolation level, by timestamp, max
-//! timestamp) and OffsetForLeaderEpoch.
+//! timestamp) and OffsetForLeaderEpoch; both need Describe on the topic
+//! when ACLs are on.
 
 use kafka_protocol::messages::*;
 
-use super::led_by;
+use super::{code, led_by};
+use crate::mock::acl::{self, Operation, ResourceType};
 use crate::mock::connection::Conn;
 use crate::mock::dispatch::Header;
 use crate::mock::log::PartitionLog;
@@ -26,19 +28,25 @@ pub(crate) async fn handle(
         .topics
         .iter()
         .map(|t| {
+            let describable = acl::allowed(conn, Operation::Describe, ResourceType::Topic, &t.name);
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
                     let r = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index);
-                    match led_by(
-                        &st,
-                        &t.name,
-                        p.partition_index,
-                        broker,
-                        p.current_leader_epoch,
-                    ) {
+                    let led = if describable {
+                        led_by(
+                            &st,
+                            &t.name,
+                            p.partition_index,
+                            broker,
+                            p.current_leader_epoch,
+                        )
+                    } else {
+                        Err(code::TOPIC_AUTHORIZATION_FAILED)
+                    };
+                    match led {
                         Ok(part) => {
                             let (timestamp, offset) =
                                 lookup(&part.log, p.timestamp, req.isolation_level);
@@ -101,12 +109,19 @@ pub(crate) async fn offset_for_leader_epoch(
         .topics
         .iter()
         .map(|t| {
+            let describable =
+                acl::allowed(conn, Operation::Describe, ResourceType::Topic, &t.topic);
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
                     let r = EpochEndOffset::default().with_partition(p.partition);
-                    match led_by(&st, &t.topic, p.partition, broker, p.current_leader_epoch) {
+                    let led = if describable {
+                        led_by(&st, &t.topic, p.partition, broker, p.current_leader_epoch)
+                    } else {
+                        Err(code::TOPIC_AUTHORIZATION_FAILED)
+                    };
+                    match led {
                         Ok(part) => {
                             let (epoch, end) = part.log.end_offset_for_epoch(p.leader_epoch);
                             r.with_leader_epoch(epoch).with_end_offset(end)

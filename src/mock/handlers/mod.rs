@@ -2,6 +2,7 @@
 //! request header and the decoded request, and returns the response.
 //! Handlers take the cluster state's lock for synchronous work only.
 
+pub(crate) mod acls;
 pub(crate) mod api_versions;
 pub(crate) mod configs;
 pub(crate) mod coordinator;
@@ -43,6 +44,11 @@ pub(crate) mod code {
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
     pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
     pub const INVALID_TXN_STATE: i16 = 48;
+    pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+    pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    pub const SECURITY_DISABLED: i16 = 54;
 }
 
 pub(crate) fn str_bytes(s: &str) -> StrBytes {

@@ -1,5 +1,6 @@
 //! Produce: acks 0/1/all, one v2 batch per partition checked (CRC, record
-//! count) and appended as sent, idempotent sequences, `max.message.bytes`.
+//! count) and appended as sent, idempotent sequences, `max.message.bytes`,
+//! Write on each topic (and on the transactional id) when ACLs are on.
 //!
 //! All replicas are in sync (see [`crate::mock::log`]), so acks=1 and
 //! acks=all answer alike; acks=0 gets no response at all, even for errors,
@@ -10,6 +11,7 @@ use kafka_protocol::messages::produce_response::*;
 use kafka_protocol::messages::*;
 
 use super::{code, led_by_mut};
+use crate::mock::acl::{self, Operation, ResourceType};
 use crate::mock::batch::ParsedBatch;
 use crate::mock::config::max_message_bytes;
 use crate::mock::connection::Conn;
@@ -28,6 +30,14 @@ pub(crate) async fn handle(
         Some(code) => req.error_response(code, h.version),
         None if !matches!(acks, -1..=1) => {
             req.error_response(code::INVALID_REQUIRED_ACKS, h.version)
+        }
+        // A transactional request needs Write on its transactional id,
+        // checked before anything else, for every partition at once.
+        None if req.transactional_id.as_ref().is_some_and(|id| {
+            !acl::allowed(conn, Operation::Write, ResourceType::TransactionalId, id)
+        }) =>
+        {
+            req.error_response(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, h.version)
         }
         None => append_all(conn, req),
     };
@@ -69,6 +79,14 @@ fn append_all(conn: &mut Conn, req: ProduceRequest) -> ProduceResponse {
             })
         })
         .collect();
+    // Write on each topic, asked before existence so that a topic's
+    // existence is not told to whom may not write to it.
+    let denied: std::collections::HashSet<String> = req
+        .topic_data
+        .iter()
+        .filter(|t| !acl::allowed(conn, Operation::Write, ResourceType::Topic, &t.name))
+        .map(|t| t.name.to_string())
+        .collect();
     let mut st = conn.shared.lock();
     let responses = req
         .topic_data
@@ -83,7 +101,9 @@ fn append_all(conn: &mut Conn, req: ProduceRequest) -> ProduceResponse {
                 .into_iter()
                 .map(|p| {
                     let r = PartitionProduceResponse::default().with_index(p.index);
-                    let outcome =
+                    let outcome = if denied.contains(t.name.as_str()) {
+                        Err(code::TOPIC_AUTHORIZATION_FAILED)
+                    } else {
                         led_by_mut(&mut st, &t.name, p.index, broker, -1).and_then(|part| {
                             if outside_txn.contains(&(t.name.to_string(), p.index)) {
                                 return Err(code::INVALID_TXN_STATE);
@@ -107,7 +127,8 @@ fn append_all(conn: &mut Conn, req: ProduceRequest) -> ProduceResponse {
                                 }
                                 SequenceCheck::Refuse(e) => Err(e),
                             }
-                        });
+                        })
+                    };
                     match outcome {
                         Ok((base, log_start)) => r
                             .with_base_offset(base)

@@ -1,8 +1,12 @@
-//! CreateTopics, DeleteTopics, CreatePartitions and DeleteRecords.
+//! CreateTopics, DeleteTopics, CreatePartitions and DeleteRecords. With
+//! ACLs on they need Create (on the cluster or the topic), Delete, Alter
+//! and Delete on each topic; a topic without is answered with
+//! TOPIC_AUTHORIZATION_FAILED and the others are handled.
 
 use kafka_protocol::messages::*;
 
 use super::{code, led_by_mut, str_bytes, topic_name};
+use crate::mock::acl::{self, Operation, ResourceType};
 use crate::mock::config::{TopicConfigs, valid_topic_name, validate_topic_config};
 use crate::mock::connection::Conn;
 use crate::mock::dispatch::Header;
@@ -27,6 +31,15 @@ pub(crate) async fn create_topics(
             r.with_error_code(code)
                 .with_error_message(Some(str_bytes(&msg)))
         };
+        // Authorized before validated, as Kafka does.
+        if !super::metadata::may_create_topic(conn, &name) {
+            results.push(fail(
+                r,
+                code::TOPIC_AUTHORIZATION_FAILED,
+                "Authorization failed.".into(),
+            ));
+            continue;
+        }
         if !valid_topic_name(&name) {
             results.push(fail(
                 r,
@@ -156,6 +169,9 @@ pub(crate) async fn delete_topics(
             });
             let mut r = DeletableTopicResult::default().with_topic_id(id);
             match name {
+                Some(n) if !acl::allowed(conn, Operation::Delete, ResourceType::Topic, &n) => r
+                    .with_name(Some(topic_name(&n)))
+                    .with_error_code(code::TOPIC_AUTHORIZATION_FAILED),
                 Some(n) => {
                     r = r.with_name(Some(topic_name(&n)));
                     match st.topics.remove(&n) {
@@ -185,6 +201,9 @@ pub(crate) async fn create_partitions(
         .iter()
         .map(|t| {
             let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+            if !acl::allowed(conn, Operation::Alter, ResourceType::Topic, &t.name) {
+                return r.with_error_code(code::TOPIC_AUTHORIZATION_FAILED);
+            }
             let Some(topic) = st.topics.get(t.name.as_str()) else {
                 return r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION);
             };
@@ -224,14 +243,19 @@ pub(crate) async fn delete_records(
         .topics
         .iter()
         .map(|t| {
+            let deletable = acl::allowed(conn, Operation::Delete, ResourceType::Topic, &t.name);
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
                     let r = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index);
-                    let outcome = led_by_mut(&mut st, &t.name, p.partition_index, broker, -1)
-                        .and_then(|part| part.log.delete_before(p.offset));
+                    let outcome = if deletable {
+                        led_by_mut(&mut st, &t.name, p.partition_index, broker, -1)
+                            .and_then(|part| part.log.delete_before(p.offset))
+                    } else {
+                        Err(code::TOPIC_AUTHORIZATION_FAILED)
+                    };
                     match outcome {
                         Ok(low) => r.with_low_watermark(low),
                         Err(e) => r.with_error_code(e).with_low_watermark(-1),

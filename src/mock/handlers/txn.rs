@@ -1,10 +1,14 @@
 //! The transaction APIs, handed to the cluster's transaction coordinator
 //! after the coordinator check (NOT_COORDINATOR when a request reaches a
-//! broker that does not coordinate its transactional id or group).
+//! broker that does not coordinate its transactional id or group). With
+//! ACLs on, each needs Write on the transactional id first
+//! (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), then Write on the topics added,
+//! Read on the group and on the topics whose offsets are committed.
 
 use kafka_protocol::messages::*;
 
 use super::code;
+use crate::mock::acl::{self, Operation, ResourceType};
 use crate::mock::connection::Conn;
 use crate::mock::dispatch::Header;
 use crate::mock::group::CommittedOffset;
@@ -12,6 +16,16 @@ use crate::mock::state::CoordinatorKind;
 
 fn coordinates(conn: &Conn, kind: CoordinatorKind, key: &str) -> bool {
     conn.shared.lock().coordinator_for(kind, key) == Some(conn.broker_id)
+}
+
+/// Write on the transactional id, which every transaction API needs first.
+fn may_write(conn: &Conn, transactional_id: &str) -> bool {
+    acl::allowed(
+        conn,
+        Operation::Write,
+        ResourceType::TransactionalId,
+        transactional_id,
+    )
 }
 
 /// InitProducerId with a transactional id (the idempotent case is
@@ -24,6 +38,9 @@ pub(crate) fn init_producer_id(conn: &Conn, req: &InitProducerIdRequest) -> Init
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1)
     };
+    if !may_write(conn, id) {
+        return fail(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    }
     if !coordinates(conn, CoordinatorKind::Transaction, id) {
         return fail(code::NOT_COORDINATOR);
     }
@@ -59,9 +76,17 @@ pub(crate) async fn add_partitions_to_txn(
             .map(|(t, p)| st.partition(t, *p).is_none())
             .collect()
     };
-    let outcome = if !coordinates(conn, CoordinatorKind::Transaction, &id) {
+    // Write on each topic; like an unknown one, a topic without refuses
+    // the whole request.
+    let denied: Vec<bool> = wanted
+        .iter()
+        .map(|(t, _)| !acl::allowed(conn, Operation::Write, ResourceType::Topic, t))
+        .collect();
+    let outcome = if !may_write(conn, &id) {
+        Err(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    } else if !coordinates(conn, CoordinatorKind::Transaction, &id) {
         Err(code::NOT_COORDINATOR)
-    } else if unknown.iter().any(|&u| u) {
+    } else if denied.iter().any(|&d| d) || unknown.iter().any(|&u| u) {
         // Kafka refuses the whole request: the unknown ones with their
         // error, the others with OPERATION_NOT_ATTEMPTED.
         Err(-1)
@@ -76,9 +101,10 @@ pub(crate) async fn add_partitions_to_txn(
         )
     };
     let mut by_topic: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
-    for ((topic, partition), unknown) in wanted.iter().zip(unknown) {
+    for (((topic, partition), unknown), denied) in wanted.iter().zip(unknown).zip(denied) {
         let error = match outcome {
             Ok(()) => 0,
+            Err(-1) if denied => code::TOPIC_AUTHORIZATION_FAILED,
             Err(-1) if unknown => code::UNKNOWN_TOPIC_OR_PARTITION,
             Err(-1) => code::OPERATION_NOT_ATTEMPTED,
             Err(e) => e,
@@ -104,7 +130,11 @@ pub(crate) async fn add_offsets_to_txn(
     req: AddOffsetsToTxnRequest,
 ) -> AddOffsetsToTxnResponse {
     let id = req.transactional_id.to_string();
-    let error = if !coordinates(conn, CoordinatorKind::Transaction, &id) {
+    let error = if !may_write(conn, &id) {
+        code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    } else if !acl::allowed(conn, Operation::Read, ResourceType::Group, &req.group_id) {
+        code::GROUP_AUTHORIZATION_FAILED
+    } else if !coordinates(conn, CoordinatorKind::Transaction, &id) {
         code::NOT_COORDINATOR
     } else {
         match conn.shared.txns.add(
@@ -124,7 +154,9 @@ pub(crate) async fn add_offsets_to_txn(
 
 pub(crate) async fn end_txn(conn: &mut Conn, h: &Header, req: EndTxnRequest) -> EndTxnResponse {
     let id = req.transactional_id.to_string();
-    let error = if !coordinates(conn, CoordinatorKind::Transaction, &id) {
+    let error = if !may_write(conn, &id) {
+        code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    } else if !coordinates(conn, CoordinatorKind::Transaction, &id) {
         code::NOT_COORDINATOR
     } else {
         match conn.shared.txns.end_txn(
@@ -152,7 +184,11 @@ pub(crate) async fn txn_offset_commit(
 ) -> TxnOffsetCommitResponse {
     use txn_offset_commit_response::*;
     let group = req.group_id.to_string();
-    let error = if !coordinates(conn, CoordinatorKind::Group, &group) {
+    let error = if !may_write(conn, &req.transactional_id) {
+        code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    } else if !acl::allowed(conn, Operation::Read, ResourceType::Group, &group) {
+        code::GROUP_AUTHORIZATION_FAILED
+    } else if !coordinates(conn, CoordinatorKind::Group, &group) {
         code::NOT_COORDINATOR
     } else {
         match conn.shared.txns.check_offset_commit(
@@ -182,9 +218,22 @@ pub(crate) async fn txn_offset_commit(
         })
         .collect();
     let results: Vec<((String, i32), i16)> = if error == 0 {
-        conn.shared
-            .groups
-            .stage_txn_offsets(&group, req.producer_id.0, req.producer_epoch, offsets)
+        // Read on each topic: the others' offsets are staged, these refused.
+        let (offsets, denied): (Vec<_>, Vec<_>) = offsets
+            .into_iter()
+            .partition(|((t, _), _)| acl::allowed(conn, Operation::Read, ResourceType::Topic, t));
+        let mut staged = conn.shared.groups.stage_txn_offsets(
+            &group,
+            req.producer_id.0,
+            req.producer_epoch,
+            offsets,
+        );
+        staged.extend(
+            denied
+                .into_iter()
+                .map(|(tp, _)| (tp, code::TOPIC_AUTHORIZATION_FAILED)),
+        );
+        staged
     } else {
         offsets.into_iter().map(|(tp, _)| (tp, error)).collect()
     };
