@@ -335,4 +335,52 @@ mod tests {
         sh(&admin, "groups --delete --group billing").await.unwrap();
         assert!(sh(&admin, "groups --list").await.unwrap().is_empty());
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acls_commands_add_list_and_remove_as_kafka_acls_does() {
+        let cluster = MockCluster::builder()
+            .acls(true)
+            .super_user("User:ANONYMOUS")
+            .build()
+            .await
+            .unwrap();
+        let admin = admin_on(&cluster).await;
+        let out = sh(&admin, "acls --add --allow-principal User:alice --operation Read --operation Write --topic orders").await.unwrap();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out[0].starts_with("Added ACL ResourcePattern(resourceType=TOPIC, name=orders, patternType=LITERAL): (principal=User:alice, host=*, operation=READ, permissionType=ALLOW)"), "{}", out[0]);
+        sh(&admin, "acls --add --deny-principal User:bob --operation All --group billing --resource-pattern-type prefixed").await.unwrap();
+        let out = sh(&admin, "acls --list --topic orders").await.unwrap();
+        assert_eq!(out.len(), 2, "{out:?}");
+        let out = sh(&admin, "acls --list").await.unwrap();
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert!(
+            out.iter().any(|l| l
+                .contains("resourceType=GROUP, name=billing, patternType=PREFIXED")
+                && l.contains("permissionType=DENY")),
+            "{out:?}"
+        );
+        let out = sh(
+            &admin,
+            "acls --remove --allow-principal User:alice --operation Write --topic orders",
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].contains("operation=WRITE"), "{}", out[0]);
+        assert_eq!(sh(&admin, "acls --list").await.unwrap().len(), 2);
+        let err = sh(
+            &admin,
+            "acls --add --allow-principal User:alice --topic orders",
+        )
+        .await
+        .unwrap_err();
+        assert!(err.contains("--operation"), "{err}");
+        let err = sh(
+            &admin,
+            "acls --add --allow-principal User:alice --operation Fly --topic orders",
+        )
+        .await
+        .unwrap_err();
+        assert!(err.contains("Fly"), "{err}");
+    }
 }

@@ -330,3 +330,139 @@ async fn log_dirs_show_every_replica_and_preferred_elections_move_leaders_back()
         .unwrap();
     producer.close(Duration::from_secs(5)).await.unwrap();
 }
+
+/// librdkafka as alice produces one record; the delivery error, if any.
+async fn alice_produces(bootstrap: &str, topic: &str) -> Option<rdkafka::error::KafkaError> {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let p: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("security.protocol", "SASL_PLAINTEXT")
+        .set("sasl.mechanism", "PLAIN")
+        .set("sasl.username", "alice")
+        .set("sasl.password", "alice-secret")
+        .set("message.timeout.ms", "10000")
+        .create()
+        .unwrap();
+    p.send(
+        FutureRecord::<(), str>::to(topic).payload("x"),
+        Duration::from_secs(15),
+    )
+    .await
+    .err()
+    .map(|(e, _)| e)
+}
+
+async fn plain_login(cluster: &MockCluster, user: &str, password: &str) -> Client {
+    Client::builder(cluster.bootstrap_servers())
+        .security_protocol(SecurityProtocol::SaslPlaintext)
+        .sasl(Sasl::plain(Credentials::new(user, password)))
+        .request_timeout(Duration::from_secs(10))
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acls_created_by_the_admin_let_librdkafka_in_and_filters_find_and_delete_them() {
+    use kafkit::admin::{
+        AccessControlEntry, AclBinding, AclBindingFilter, AclOperation, AclPermission, PatternType,
+        ResourcePattern, ResourceType,
+    };
+    let cluster = MockCluster::builder()
+        .brokers(2)
+        .sasl_user(Mechanism::Plain, "admin", "admin-secret")
+        .sasl_user(Mechanism::Plain, "alice", "alice-secret")
+        .acls(true)
+        .super_user("User:admin")
+        .build()
+        .await
+        .unwrap();
+    cluster.create_topic("payments", 2).unwrap();
+    cluster.create_topic("payments-eu", 1).unwrap();
+    let admin = Admin::new(&plain_login(&cluster, "admin", "admin-secret").await);
+    let bootstrap = cluster.bootstrap_servers();
+    // alice may not write yet: librdkafka is refused.
+    let refused = alice_produces(&bootstrap, "payments").await;
+    assert!(refused.is_some(), "librdkafka wrote without an ACL");
+
+    let write = AclBinding {
+        pattern: ResourcePattern {
+            resource_type: ResourceType::Topic,
+            name: "payments".into(),
+            pattern_type: PatternType::Prefixed,
+        },
+        entry: AccessControlEntry {
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: AclOperation::Write,
+            permission: AclPermission::Allow,
+        },
+    };
+    let read = AclBinding::allow(
+        ResourceType::Topic,
+        "payments",
+        "User:alice",
+        AclOperation::Read,
+    );
+    let group = AclBinding::allow(ResourceType::Group, "*", "User:alice", AclOperation::Read);
+    let created = admin
+        .create_acls(&[write.clone(), read.clone(), group.clone()])
+        .await
+        .unwrap();
+    assert!(created.iter().all(|(_, r)| r.is_ok()), "{created:?}");
+    // librdkafka, as alice, now writes (the prefixed ACL covers payments-eu too).
+    for topic in ["payments", "payments-eu"] {
+        let err = alice_produces(&bootstrap, topic).await;
+        assert!(err.is_none(), "{topic}: {err:?}");
+    }
+
+    // Filters: by resource (MATCH finds the prefixed binding that applies),
+    // by principal and operation, and everything.
+    let all = admin.describe_acls(&AclBindingFilter::any()).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let applies = admin
+        .describe_acls(
+            &AclBindingFilter::any()
+                .resource(ResourceType::Topic, "payments-eu")
+                .pattern_type(PatternType::Match),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applies, vec![write.clone()]);
+    let reads = admin
+        .describe_acls(
+            &AclBindingFilter::any()
+                .principal("User:alice")
+                .operation(AclOperation::Read),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reads.len(), 2);
+    // alice herself may not describe ACLs.
+    let alice = Admin::new(&plain_login(&cluster, "alice", "alice-secret").await);
+    let err = alice
+        .describe_acls(&AclBindingFilter::any())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(ErrorCode::CLUSTER_AUTHORIZATION_FAILED),
+        "{err}"
+    );
+
+    let deleted = admin
+        .delete_acls(&[
+            write.to_filter(),
+            AclBindingFilter::any().resource(ResourceType::Group, "*"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(deleted[0].as_ref().unwrap(), &vec![write]);
+    assert_eq!(deleted[1].as_ref().unwrap(), &vec![group]);
+    assert_eq!(
+        admin.describe_acls(&AclBindingFilter::any()).await.unwrap(),
+        vec![read]
+    );
+    let refused = alice_produces(&bootstrap, "payments").await;
+    assert!(refused.is_some(), "write allowed after its ACL was deleted");
+}
