@@ -208,39 +208,28 @@ impl Admin {
         &self,
         resources: &[ConfigResource],
     ) -> Result<Vec<(ConfigResource, Result<Vec<ConfigEntry>>)>> {
-        let mut answers: BTreeMap<ConfigResource, Result<Vec<ConfigEntry>>> = BTreeMap::new();
-        for (target, group) in by_target(resources) {
-            let request = DescribeConfigsRequest::default()
-                .with_include_synonyms(true)
-                .with_include_documentation(true)
-                .with_resources(
-                    group
-                        .iter()
-                        .map(|r| {
-                            let (kind, name) = r.wire();
-                            DescribeConfigsResource::default()
-                                .with_resource_type(kind)
-                                .with_resource_name(StrBytes::from_string(name))
-                                .with_configuration_keys(None)
-                        })
-                        .collect(),
-                );
-            let sent = self
-                .send_to_or_any(target, request, "DescribeConfigs")
-                .await;
-            let (broker, response) = match sent {
-                Ok(ok) => ok,
-                Err(e) => {
-                    for r in group {
-                        answers.insert(r.clone(), Err(e.clone()));
-                    }
-                    continue;
-                }
-            };
-            for r in group {
-                let (kind, name) = r.wire();
-                let context = || super::answered_by(r.context("DescribeConfigs"), broker);
-                let result = match response
+        let answers = self
+            .per_target(
+                resources,
+                "DescribeConfigs",
+                |group| {
+                    DescribeConfigsRequest::default()
+                        .with_include_synonyms(true)
+                        .with_include_documentation(true)
+                        .with_resources(
+                            group
+                                .iter()
+                                .map(|r| {
+                                    let (kind, name) = r.wire();
+                                    DescribeConfigsResource::default()
+                                        .with_resource_type(kind)
+                                        .with_resource_name(StrBytes::from_string(name))
+                                        .with_configuration_keys(None)
+                                })
+                                .collect(),
+                        )
+                },
+                |response, (kind, name), context| match response
                     .results
                     .iter()
                     .find(|x| x.resource_type == kind && x.resource_name.as_str() == name)
@@ -248,10 +237,9 @@ impl Admin {
                     None => Err(Error::protocol("resource missing from response", context())),
                     Some(x) => Error::check(x.error_code, x.error_message.as_deref(), context)
                         .map(|()| x.configs.iter().map(entry).collect()),
-                };
-                answers.insert(r.clone(), result);
-            }
-        }
+                },
+            )
+            .await;
         Ok(in_order(resources, answers))
     }
 
@@ -264,50 +252,71 @@ impl Admin {
         validate_only: bool,
     ) -> Result<Vec<(ConfigResource, Result<()>)>> {
         let resources: Vec<ConfigResource> = changes.iter().map(|(r, _)| r.clone()).collect();
-        let mut answers: BTreeMap<ConfigResource, Result<()>> = BTreeMap::new();
-        for (target, group) in by_target(&resources) {
-            let request = IncrementalAlterConfigsRequest::default()
-                .with_validate_only(validate_only)
-                .with_resources(
-                    changes
-                        .iter()
-                        .filter(|(r, _)| group.contains(&r))
-                        .map(|(r, ops)| {
-                            let (kind, name) = r.wire();
-                            AlterConfigsResource::default()
-                                .with_resource_type(kind)
-                                .with_resource_name(StrBytes::from_string(name))
-                                .with_configs(ops.iter().map(AlterConfigOp::wire).collect())
-                        })
-                        .collect(),
-                );
-            let sent = self
-                .send_to_or_any(target, request, "IncrementalAlterConfigs")
-                .await;
-            let (broker, response) = match sent {
-                Ok(ok) => ok,
-                Err(e) => {
-                    for r in group {
-                        answers.insert(r.clone(), Err(e.clone()));
-                    }
-                    continue;
-                }
-            };
-            for r in group {
-                let (kind, name) = r.wire();
-                let context = || super::answered_by(r.context("IncrementalAlterConfigs"), broker);
-                let result = match response
+        let answers = self
+            .per_target(
+                &resources,
+                "IncrementalAlterConfigs",
+                |group| {
+                    IncrementalAlterConfigsRequest::default()
+                        .with_validate_only(validate_only)
+                        .with_resources(
+                            changes
+                                .iter()
+                                .filter(|(r, _)| group.contains(&r))
+                                .map(|(r, ops)| {
+                                    let (kind, name) = r.wire();
+                                    AlterConfigsResource::default()
+                                        .with_resource_type(kind)
+                                        .with_resource_name(StrBytes::from_string(name))
+                                        .with_configs(ops.iter().map(AlterConfigOp::wire).collect())
+                                })
+                                .collect(),
+                        )
+                },
+                |response, (kind, name), context| match response
                     .responses
                     .iter()
                     .find(|x| x.resource_type == kind && x.resource_name.as_str() == name)
                 {
                     None => Err(Error::protocol("resource missing from response", context())),
                     Some(x) => Error::check(x.error_code, x.error_message.as_deref(), context),
+                },
+            )
+            .await;
+        Ok(in_order(&resources, answers))
+    }
+
+    /// One request per broker the resources must go to (built by `build`
+    /// from the resources it covers); each resource's answer read by
+    /// `answer` from the response, given its wire type and name and its
+    /// context. A request that fails fails each of its resources.
+    async fn per_target<R, T>(
+        &self,
+        resources: &[ConfigResource],
+        api: &'static str,
+        build: impl Fn(&[&ConfigResource]) -> R,
+        answer: impl Fn(&R::Response, (i8, &str), &dyn Fn() -> Context) -> Result<T>,
+    ) -> BTreeMap<ConfigResource, Result<T>>
+    where
+        R: crate::protocol::versions::VersionedRequest + Clone,
+        R::Response: crate::protocol::versions::ThrottleTime,
+    {
+        let mut answers = BTreeMap::new();
+        for (target, group) in by_target(resources) {
+            let sent = self.send_to_or_any(target, build(&group), api).await;
+            for r in group {
+                let result = match &sent {
+                    Err(e) => Err(e.clone()),
+                    Ok((broker, response)) => {
+                        let (kind, name) = r.wire();
+                        let context = || super::answered_by(r.context(api), *broker);
+                        answer(response, (kind, name.as_str()), &context)
+                    }
                 };
                 answers.insert(r.clone(), result);
             }
         }
-        Ok(in_order(&resources, answers))
+        answers
     }
 }
 

@@ -251,18 +251,7 @@ impl Admin {
                 }
             })
             .await?;
-        let answered: BTreeMap<TopicPartition, i16> = response
-            .topics
-            .iter()
-            .flat_map(|t| {
-                t.partitions.iter().map(move |p| {
-                    (
-                        TopicPartition::new(t.name.0.as_str(), p.partition_index),
-                        p.error_code,
-                    )
-                })
-            })
-            .collect();
+        let answered = partition_codes!(response.topics);
         Ok(per_partition(
             offsets.keys(),
             &answered,
@@ -312,18 +301,7 @@ impl Admin {
                 }
             })
             .await?;
-        let answered: BTreeMap<TopicPartition, i16> = response
-            .topics
-            .iter()
-            .flat_map(|t| {
-                t.partitions.iter().map(move |p| {
-                    (
-                        TopicPartition::new(t.name.0.as_str(), p.partition_index),
-                        p.error_code,
-                    )
-                })
-            })
-            .collect();
+        let answered = partition_codes!(response.topics);
         Ok(per_partition(
             partitions.iter(),
             &answered,
@@ -333,6 +311,25 @@ impl Admin {
         ))
     }
 }
+
+/// Each partition's error code in a response's `topics` (OffsetCommit's
+/// and OffsetDelete's have the same shape but different types).
+macro_rules! partition_codes {
+    ($topics:expr) => {
+        $topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions.iter().map(move |p| {
+                    (
+                        TopicPartition::new(t.name.0.as_str(), p.partition_index),
+                        p.error_code,
+                    )
+                })
+            })
+            .collect::<BTreeMap<TopicPartition, i16>>()
+    };
+}
+use partition_codes;
 
 /// One result per asked partition from a coordinator's per-partition codes.
 fn per_partition<'a>(

@@ -194,7 +194,11 @@ where
         let task = tokio::spawn(async move {
             let mut next = Some(job);
             while let Some(job) = next.take() {
-                let mut more = shared.clone().run_job(job, handler.clone()).await.into_iter();
+                let mut more = shared
+                    .clone()
+                    .run_job(job, handler.clone())
+                    .await
+                    .into_iter();
                 next = more.next();
                 for other in more {
                     shared.spawn_worker(other);
