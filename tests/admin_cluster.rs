@@ -440,6 +440,43 @@ async fn acls_created_by_the_admin_let_librdkafka_in_and_filters_find_and_delete
     assert_eq!(reads.len(), 2);
     // alice herself may not describe ACLs.
     let alice = Admin::new(&plain_login(&cluster, "alice", "alice-secret").await);
+    // Authorized operations, as the broker reports them per caller.
+    let topic = alice.describe_topics(&["payments"]).await.unwrap();
+    let ops = topic[0]
+        .1
+        .as_ref()
+        .unwrap()
+        .authorized_operations
+        .clone()
+        .unwrap();
+    for op in [
+        AclOperation::Read,
+        AclOperation::Write,
+        AclOperation::Describe,
+    ] {
+        assert!(ops.contains(&op), "{op:?} missing from {ops:?}");
+    }
+    assert!(!ops.contains(&AclOperation::Delete), "{ops:?}");
+    let cluster_ops = admin
+        .describe_cluster()
+        .await
+        .unwrap()
+        .authorized_operations
+        .unwrap();
+    assert!(
+        cluster_ops.contains(&AclOperation::Alter),
+        "{cluster_ops:?}"
+    );
+    let alice_cluster = alice
+        .describe_cluster()
+        .await
+        .unwrap()
+        .authorized_operations
+        .unwrap();
+    assert!(
+        !alice_cluster.contains(&AclOperation::Alter),
+        "{alice_cluster:?}"
+    );
     let err = alice
         .describe_acls(&AclBindingFilter::any())
         .await

@@ -276,6 +276,22 @@ impl AclBindingFilter {
     }
 }
 
+/// The operations a Kafka authorized-operations bit field allows (bit
+/// `n` is the operation with code `n`); `None` for `i32::MIN`, Kafka's
+/// "not asked for" (or a broker that does not say).
+pub(crate) fn authorized_operations(bits: i32) -> Option<Vec<AclOperation>> {
+    if bits == i32::MIN {
+        return None;
+    }
+    Some(
+        (0..31)
+            .filter(|b| bits & (1 << b) != 0)
+            .map(|b| AclOperation::from_code(b as i8))
+            .filter(|op| !matches!(op, AclOperation::Unknown(_)))
+            .collect(),
+    )
+}
+
 fn opt(s: &Option<String>) -> Option<StrBytes> {
     s.as_ref().map(|s| StrBytes::from_string(s.clone()))
 }

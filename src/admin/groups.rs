@@ -84,6 +84,8 @@ pub struct ConsumerGroupDescription {
     pub coordinator: i32,
     /// The members.
     pub members: Vec<MemberDescription>,
+    /// What the caller may do with the group, when the broker says.
+    pub authorized_operations: Option<Vec<super::AclOperation>>,
 }
 
 fn group_id(g: &str) -> GroupId {
@@ -215,7 +217,9 @@ impl Admin {
         coordinator: i32,
         group: &str,
     ) -> Result<ConsumerGroupDescription> {
-        let request = DescribeGroupsRequest::default().with_groups(vec![group_id(group)]);
+        let request = DescribeGroupsRequest::default()
+            .with_groups(vec![group_id(group)])
+            .with_include_authorized_operations(true);
         let response = self.client.send_to(coordinator, request).await?;
         let context = || group_context("DescribeGroups", group, Some(coordinator));
         let Some(g) = response
@@ -227,6 +231,7 @@ impl Admin {
         };
         Error::check(g.error_code, g.error_message.as_deref(), context)?;
         let is_consumer = g.protocol_type.as_str() == "consumer";
+        let authorized_operations = super::acls::authorized_operations(g.authorized_operations);
         Ok(ConsumerGroupDescription {
             group_id: group.to_owned(),
             is_simple: g.protocol_type.is_empty(),
@@ -253,6 +258,7 @@ impl Admin {
                     },
                 })
                 .collect(),
+            authorized_operations,
         })
     }
 

@@ -41,7 +41,7 @@ pub use offsets::{ListedOffset, OffsetSpec};
 pub use partitions::{ElectionType, LogDirDescription, NewPartitions, ReplicaInfo};
 pub use reset::{ResetPlan, ResetTo};
 pub use scram::{ScramCredentialInfo, ScramMechanism, UserScramCredentialAlteration};
-pub use topics::{ClusterDescription, NewTopic, TopicListing};
+pub use topics::{ClusterDescription, NewTopic, TopicDescription, TopicListing};
 pub use transactions::{
     HangingTransaction, ListedTransaction, ListedTransactions, ProducerState,
     TransactionDescription,

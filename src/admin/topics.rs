@@ -79,6 +79,23 @@ pub struct TopicListing {
     pub is_internal: bool,
 }
 
+/// A topic as [`Admin::describe_topics`] describes it (Java's
+/// `TopicDescription`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TopicDescription {
+    /// Topic name.
+    pub name: String,
+    /// Topic id (all zero where the broker has none).
+    pub topic_id: [u8; 16],
+    /// Whether it is internal.
+    pub is_internal: bool,
+    /// Partitions with leader, replicas and ISR, sorted by index.
+    pub partitions: Vec<crate::metadata::PartitionMetadata>,
+    /// What the caller may do with the topic, when the broker says.
+    pub authorized_operations: Option<Vec<super::AclOperation>>,
+}
+
 /// What [`Admin::describe_cluster`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -89,6 +106,9 @@ pub struct ClusterDescription {
     pub controller: Option<i32>,
     /// Brokers, sorted by id.
     pub brokers: Vec<BrokerInfo>,
+    /// What the caller may do with the cluster, when the broker says
+    /// (DescribeCluster).
+    pub authorized_operations: Option<Vec<super::AclOperation>>,
 }
 
 fn name(s: &str) -> TopicName {
@@ -297,14 +317,26 @@ impl Admin {
     pub async fn describe_topics(
         &self,
         names: &[&str],
-    ) -> Result<Vec<(String, Result<TopicMetadata>)>> {
+    ) -> Result<Vec<(String, Result<TopicDescription>)>> {
         let resp = self.metadata(Some(names)).await?;
+        let operations: std::collections::HashMap<String, i32> = resp
+            .topics
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.name.as_ref()?.0.to_string(),
+                    t.topic_authorized_operations,
+                ))
+            })
+            .collect();
         let view = ClusterMetadata::default().apply(resp, true);
         Ok(names
             .iter()
             .map(|n| {
                 let result = match (view.topics.get(*n), view.topic_errors.get(*n)) {
-                    (Some(t), _) => Ok(t.clone()),
+                    (Some(t), _) => {
+                        Ok(describe(t, operations.get(*n).copied().unwrap_or(i32::MIN)))
+                    }
                     (None, Some(code)) => Err(Error::Broker {
                         code: *code,
                         message: None,
@@ -320,14 +352,26 @@ impl Admin {
             .collect())
     }
 
-    /// Describes the cluster: id, controller and brokers.
+    /// Describes the cluster: id, controller, brokers and the caller's
+    /// authorized operations (those from DescribeCluster, where the broker
+    /// speaks it).
     pub async fn describe_cluster(&self) -> Result<ClusterDescription> {
         let resp = self.metadata(Some(&[])).await?;
         let view = ClusterMetadata::default().apply(resp, true);
+        let request = kafka_protocol::messages::DescribeClusterRequest::default()
+            .with_include_cluster_authorized_operations(true);
+        // Brokers without DescribeCluster (before KIP-700) still describe.
+        let authorized_operations = match self.client.send_any(request).await {
+            Ok((_, r)) if r.error_code == 0 => {
+                super::acls::authorized_operations(r.cluster_authorized_operations)
+            }
+            _ => None,
+        };
         Ok(ClusterDescription {
             cluster_id: view.cluster_id,
             controller: view.controller,
             brokers: view.brokers.into_values().collect(),
+            authorized_operations,
         })
     }
 
@@ -336,6 +380,7 @@ impl Admin {
     pub(super) async fn metadata(&self, topics: Option<&[&str]>) -> Result<MetadataResponse> {
         let req = MetadataRequest::default()
             .with_allow_auto_topic_creation(false)
+            .with_include_topic_authorized_operations(true)
             .with_topics(topics.map(|ts| {
                 ts.iter()
                     .map(|t| MetadataRequestTopic::default().with_name(Some(name(t))))
@@ -385,6 +430,16 @@ impl Admin {
             tokio::time::sleep(self.client.retry_backoff()).await;
             let _ = self.client.refresh_metadata().await;
         }
+    }
+}
+
+fn describe(t: &TopicMetadata, operations: i32) -> TopicDescription {
+    TopicDescription {
+        name: t.name.to_string(),
+        topic_id: t.topic_id,
+        is_internal: t.is_internal,
+        partitions: t.partitions.clone(),
+        authorized_operations: super::acls::authorized_operations(operations),
     }
 }
 
