@@ -310,6 +310,20 @@ pub async fn brokers() -> Vec<TestBroker> {
     all
 }
 
+/// Tansu (a separate process) and, with the `mock` feature, kafkit's
+/// embedded cluster: the brokers that host everything the transaction and
+/// observability tests use (librdkafka's mock cluster stores no
+/// transactional offsets and has no CreateTopics).
+pub async fn tansu_and_embedded() -> Vec<TestBroker> {
+    let mut all = Vec::with_capacity(2);
+    if let Some(tansu) = super::tansu_or_skip() {
+        all.push(TestBroker::from(tansu));
+    }
+    #[cfg(feature = "mock")]
+    all.push(TestBroker::embedded().await);
+    all
+}
+
 /// Run `body` once against each of [`brokers`], in turn, naming each on
 /// stderr first so a failure report says which broker it was.
 ///
