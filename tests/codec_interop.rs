@@ -219,26 +219,26 @@ async fn mock_cluster_both_ways_every_codec() {
 }
 
 #[tokio::test]
-async fn tansu_both_ways_every_codec() {
-    let Some(tansu) = support::tansu_or_skip() else {
-        return;
-    };
-    let bootstrap = tansu.bootstrap();
-    let admin = kafkit::Admin::new(&Client::builder(&bootstrap).build().await.unwrap());
-    for codec in Compression::ALL {
-        let (from, to) = (
-            format!("from-rdkafka-{}", codec.name()),
-            format!("from-kafkit-{}", codec.name()),
-        );
-        for (t, r) in admin
-            .create_topics([NewTopic::new(&from, 1, 1), NewTopic::new(&to, 1, 1)])
-            .await
-            .unwrap()
-        {
-            r.unwrap_or_else(|e| panic!("create {t}: {e}"));
+async fn tansu_and_embedded_both_ways_every_codec() {
+    for broker in support::tansu_and_embedded().await {
+        eprintln!("== against {broker}");
+        let bootstrap = broker.bootstrap();
+        let admin = kafkit::Admin::new(&Client::builder(&bootstrap).build().await.unwrap());
+        for codec in Compression::ALL {
+            let (from, to) = (
+                format!("from-rdkafka-{}", codec.name()),
+                format!("from-kafkit-{}", codec.name()),
+            );
+            for (t, r) in admin
+                .create_topics([NewTopic::new(&from, 1, 1), NewTopic::new(&to, 1, 1)])
+                .await
+                .unwrap()
+            {
+                r.unwrap_or_else(|e| panic!("create {t}: {e}"));
+            }
+            librdkafka_to_kafkit(&bootstrap, &from, codec, "tansu").await;
+            kafkit_to_librdkafka(&bootstrap, &to, codec, "tansu").await;
         }
-        librdkafka_to_kafkit(&bootstrap, &from, codec, "tansu").await;
-        kafkit_to_librdkafka(&bootstrap, &to, codec, "tansu").await;
     }
 }
 

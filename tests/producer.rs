@@ -46,22 +46,22 @@ async fn produce_and_verify(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tansu_every_codec_read_back_by_librdkafka() {
-    let Some(tansu) = support::tansu_or_skip() else {
-        return;
-    };
-    let bootstrap = tansu.bootstrap();
-    let admin = kafkit::Admin::new(&Client::builder(&bootstrap).build().await.unwrap());
-    for codec in Compression::ALL {
-        let topic = format!("produce-{}", codec.name());
-        admin
-            .create_topics([NewTopic::new(&topic, PARTITIONS, 1)])
-            .await
-            .unwrap()[0]
-            .1
-            .as_ref()
-            .unwrap();
-        produce_and_verify(&bootstrap, &topic, codec, RECORDS, "tansu").await;
+async fn tansu_and_embedded_every_codec_read_back_by_librdkafka() {
+    for broker in support::tansu_and_embedded().await {
+        eprintln!("== against {broker}");
+        let bootstrap = broker.bootstrap();
+        let admin = kafkit::Admin::new(&Client::builder(&bootstrap).build().await.unwrap());
+        for codec in Compression::ALL {
+            let topic = format!("produce-{}", codec.name());
+            admin
+                .create_topics([NewTopic::new(&topic, PARTITIONS, 1)])
+                .await
+                .unwrap()[0]
+                .1
+                .as_ref()
+                .unwrap();
+            produce_and_verify(&bootstrap, &topic, codec, RECORDS, "tansu").await;
+        }
     }
 }
 
