@@ -248,3 +248,10 @@ async fn mock_cluster_reconnects_after_broker_down_up() {
         .unwrap();
     assert_eq!(r[0].1.as_ref().unwrap().offset, 0);
 }
+
+#[cfg(feature = "mock")]
+#[tokio::test]
+async fn embedded_cluster_admin_round_trip() {
+    let broker = support::TestBroker::embedded().await;
+    admin_round_trip(&broker.bootstrap(), "embedded").await;
+}

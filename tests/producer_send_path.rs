@@ -26,18 +26,22 @@ const SEQUENTIAL: usize = 200;
 const LIVENESS: Duration = Duration::from_secs(10);
 const PARTITIONS: i32 = 3;
 
-/// A private Tansu with topic `t` (3 partitions), and a client on it.
-async fn tansu_topic() -> Option<(support::TansuBroker, Client)> {
-    let tansu = support::tansu_or_skip()?;
-    let client = Client::builder(tansu.bootstrap()).build().await.unwrap();
-    kafkit::Admin::new(&client)
-        .create_topics([NewTopic::new("t", PARTITIONS, 1)])
-        .await
-        .unwrap()[0]
-        .1
-        .as_ref()
-        .unwrap();
-    Some((tansu, client))
+/// A private Tansu and an embedded cluster, each with topic `t` (3
+/// partitions), and a client on it.
+async fn brokers_with_topic() -> Vec<(support::TestBroker, Client)> {
+    let mut out = Vec::new();
+    for broker in support::tansu_and_embedded().await {
+        let client = Client::builder(broker.bootstrap()).build().await.unwrap();
+        kafkit::Admin::new(&client)
+            .create_topics([NewTopic::new("t", PARTITIONS, 1)])
+            .await
+            .unwrap()[0]
+            .1
+            .as_ref()
+            .unwrap();
+        out.push((broker, client));
+    }
+    out
 }
 
 /// `SEQUENTIAL` awaited sends, each within `LIVENESS`; every record is
@@ -45,39 +49,39 @@ async fn tansu_topic() -> Option<(support::TansuBroker, Client)> {
 /// the previous one's acknowledgement), and offsets grow per partition.
 async fn sequential_sends(linger: Option<Duration>) {
     support::init_tracing();
-    let Some((_tansu, client)) = tansu_topic().await else {
-        return;
-    };
-    let mut builder = Producer::<String, String>::builder(&client);
-    if let Some(l) = linger {
-        builder = builder.linger(l);
+    for (broker, client) in brokers_with_topic().await {
+        eprintln!("== against {broker}");
+        let mut builder = Producer::<String, String>::builder(&client);
+        if let Some(l) = linger {
+            builder = builder.linger(l);
+        }
+        let producer = builder.build().unwrap();
+        let mut last = [-1i64; PARTITIONS as usize];
+        for i in 0..SEQUENTIAL {
+            let record = ProducerRecord::new("t", format!("value-{i}")).key(format!("k{i}"));
+            let meta = tokio::time::timeout(LIVENESS, producer.send(record))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("send {i} not acknowledged within {LIVENESS:?}: a missed wake-up")
+                })
+                .unwrap();
+            let offset = meta.offset.unwrap();
+            let p = meta.partition as usize;
+            assert!(offset > last[p], "offsets grow per partition");
+            last[p] = offset;
+        }
+        let m = producer.metrics();
+        assert_eq!(
+            (m.records_sent, m.records_failed, m.records_outstanding),
+            (SEQUENTIAL as u64, 0, 0),
+            "{m:?}"
+        );
+        assert_eq!(
+            m.batches_sent, SEQUENTIAL as u64,
+            "one batch per awaited send: {m:?}"
+        );
+        producer.close(Duration::from_secs(5)).await.unwrap();
     }
-    let producer = builder.build().unwrap();
-    let mut last = [-1i64; PARTITIONS as usize];
-    for i in 0..SEQUENTIAL {
-        let record = ProducerRecord::new("t", format!("value-{i}")).key(format!("k{i}"));
-        let meta = tokio::time::timeout(LIVENESS, producer.send(record))
-            .await
-            .unwrap_or_else(|_| {
-                panic!("send {i} not acknowledged within {LIVENESS:?}: a missed wake-up")
-            })
-            .unwrap();
-        let offset = meta.offset.unwrap();
-        let p = meta.partition as usize;
-        assert!(offset > last[p], "offsets grow per partition");
-        last[p] = offset;
-    }
-    let m = producer.metrics();
-    assert_eq!(
-        (m.records_sent, m.records_failed, m.records_outstanding),
-        (SEQUENTIAL as u64, 0, 0),
-        "{m:?}"
-    );
-    assert_eq!(
-        m.batches_sent, SEQUENTIAL as u64,
-        "one batch per awaited send: {m:?}"
-    );
-    producer.close(Duration::from_secs(5)).await.unwrap();
 }
 
 #[tokio::test]
@@ -104,92 +108,92 @@ async fn sequential_sends_linger_zero_multi_thread() {
 /// `flush` makes every batch ready at once.
 #[tokio::test]
 async fn flush_sends_at_once_whatever_the_linger() {
-    let Some((_tansu, client)) = tansu_topic().await else {
-        return;
-    };
-    let producer: Producer<String, String> = Producer::builder(&client)
-        .linger(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    let mut deliveries = Vec::new();
-    for i in 0..30 {
-        let record = ProducerRecord::new("t", format!("value-{i}"));
-        deliveries.push(producer.enqueue(record).await.unwrap());
+    for (broker, client) in brokers_with_topic().await {
+        eprintln!("== against {broker}");
+        let producer: Producer<String, String> = Producer::builder(&client)
+            .linger(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..30 {
+            let record = ProducerRecord::new("t", format!("value-{i}"));
+            deliveries.push(producer.enqueue(record).await.unwrap());
+        }
+        // Semantics, not speed: a 60 s linger sends nothing within 200 ms.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(producer.metrics().records_sent, 0, "lingering");
+        tokio::time::timeout(LIVENESS, producer.flush())
+            .await
+            .expect("flush ignores linger.ms");
+        for d in deliveries {
+            d.await.unwrap();
+        }
+        assert_eq!(producer.metrics().records_sent, 30);
+        producer.close(Duration::from_secs(5)).await.unwrap();
     }
-    // Semantics, not speed: a 60 s linger sends nothing within 200 ms.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(producer.metrics().records_sent, 0, "lingering");
-    tokio::time::timeout(LIVENESS, producer.flush())
-        .await
-        .expect("flush ignores linger.ms");
-    for d in deliveries {
-        d.await.unwrap();
-    }
-    assert_eq!(producer.metrics().records_sent, 30);
-    producer.close(Duration::from_secs(5)).await.unwrap();
 }
 
 /// A lone record waits out its batch's `linger.ms` (a lower bound the
 /// semantics imply), then goes without any further prompt.
 #[tokio::test]
 async fn a_lone_record_waits_for_its_linger() {
-    let Some((_tansu, client)) = tansu_topic().await else {
-        return;
-    };
-    let linger = Duration::from_millis(300);
-    let producer: Producer<String, String> =
-        Producer::builder(&client).linger(linger).build().unwrap();
-    // Warm up (metadata, producer id, connection) with a flushed record.
-    let warm = producer
-        .enqueue(ProducerRecord::new("t", "warm".to_string()))
+    for (broker, client) in brokers_with_topic().await {
+        eprintln!("== against {broker}");
+        let linger = Duration::from_millis(300);
+        let producer: Producer<String, String> =
+            Producer::builder(&client).linger(linger).build().unwrap();
+        // Warm up (metadata, producer id, connection) with a flushed record.
+        let warm = producer
+            .enqueue(ProducerRecord::new("t", "warm".to_string()))
+            .await
+            .unwrap();
+        producer.flush().await;
+        warm.await.unwrap();
+        let start = Instant::now();
+        tokio::time::timeout(
+            LIVENESS,
+            producer.send(ProducerRecord::new("t", "lone".to_string())),
+        )
         .await
+        .expect("sent when its linger expired")
         .unwrap();
-    producer.flush().await;
-    warm.await.unwrap();
-    let start = Instant::now();
-    tokio::time::timeout(
-        LIVENESS,
-        producer.send(ProducerRecord::new("t", "lone".to_string())),
-    )
-    .await
-    .expect("sent when its linger expired")
-    .unwrap();
-    let took = start.elapsed();
-    assert!(
-        took >= linger,
-        "acknowledged after {took:?}, before linger.ms"
-    );
-    producer.close(Duration::from_secs(5)).await.unwrap();
+        let took = start.elapsed();
+        assert!(
+            took >= linger,
+            "acknowledged after {took:?}, before linger.ms"
+        );
+        producer.close(Duration::from_secs(5)).await.unwrap();
+    }
 }
 
 /// `batch.size=0` means no batching, as in Java: every record is its own
 /// batch, sent without waiting for `linger.ms`.
 #[tokio::test]
 async fn batch_size_zero_sends_every_record_as_its_own_batch() {
-    let Some((_tansu, client)) = tansu_topic().await else {
-        return;
-    };
-    let producer: Producer<String, String> = Producer::builder(&client)
-        .batch_size(0)
-        // Would hold a batch for a minute; a batch of one record is full.
-        .linger(Duration::from_secs(60))
-        .build()
-        .expect("batch.size=0 is a valid setting");
-    let mut deliveries = Vec::new();
-    for i in 0..50 {
-        let record = ProducerRecord::new("t", format!("value-{i}")).partition(0);
-        deliveries.push(producer.enqueue(record).await.unwrap());
+    for (broker, client) in brokers_with_topic().await {
+        eprintln!("== against {broker}");
+        let producer: Producer<String, String> = Producer::builder(&client)
+            .batch_size(0)
+            // Would hold a batch for a minute; a batch of one record is full.
+            .linger(Duration::from_secs(60))
+            .build()
+            .expect("batch.size=0 is a valid setting");
+        let mut deliveries = Vec::new();
+        for i in 0..50 {
+            let record = ProducerRecord::new("t", format!("value-{i}")).partition(0);
+            deliveries.push(producer.enqueue(record).await.unwrap());
+        }
+        let mut offsets = Vec::new();
+        for d in deliveries {
+            let meta = tokio::time::timeout(LIVENESS, d)
+                .await
+                .expect("sent without lingering")
+                .unwrap();
+            offsets.push(meta.offset.unwrap());
+        }
+        assert_eq!(offsets, (0..50).collect::<Vec<i64>>());
+        let m = producer.metrics();
+        assert_eq!((m.records_sent, m.batches_sent), (50, 50), "{m:?}");
+        producer.close(Duration::from_secs(5)).await.unwrap();
     }
-    let mut offsets = Vec::new();
-    for d in deliveries {
-        let meta = tokio::time::timeout(LIVENESS, d)
-            .await
-            .expect("sent without lingering")
-            .unwrap();
-        offsets.push(meta.offset.unwrap());
-    }
-    assert_eq!(offsets, (0..50).collect::<Vec<i64>>());
-    let m = producer.metrics();
-    assert_eq!((m.records_sent, m.batches_sent), (50, 50), "{m:?}");
-    producer.close(Duration::from_secs(5)).await.unwrap();
 }

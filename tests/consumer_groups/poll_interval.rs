@@ -139,27 +139,26 @@ async fn a_member_that_stops_polling_leaves_and_rejoins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_poll_keeps_the_member_in_the_group() {
     support::init_tracing();
-    let Some(tansu) = support::tansu_or_skip() else {
-        return;
-    };
-    let broker = TestBroker::from(tansu);
-    let topic = support::unique_topic("long-poll");
-    broker.create_topic(&topic, PARTITIONS).await;
-    let client = group_client(&broker.bootstrap()).await;
-    let m = group_member(&client, &support::unique_topic("g"), &options());
-    m.subscribe([topic.clone()]).unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while m.assignment().len() != PARTITIONS as usize {
-        assert!(tokio::time::Instant::now() < deadline, "never assigned");
-        m.poll(Duration::from_millis(100)).await.unwrap();
+    for broker in support::tansu_and_embedded().await {
+        eprintln!("== against {broker}");
+        let topic = support::unique_topic("long-poll");
+        broker.create_topic(&topic, PARTITIONS).await;
+        let client = group_client(&broker.bootstrap()).await;
+        let m = group_member(&client, &support::unique_topic("g"), &options());
+        m.subscribe([topic.clone()]).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while m.assignment().len() != PARTITIONS as usize {
+            assert!(tokio::time::Instant::now() < deadline, "never assigned");
+            m.poll(Duration::from_millis(100)).await.unwrap();
+        }
+        let before = m.group_metrics().unwrap();
+        let records = m.poll(MAX_POLL_INTERVAL * 2 + Duration::from_secs(1)).await;
+        assert!(records.unwrap().is_empty());
+        let after = m.group_metrics().unwrap();
+        assert!(!after.left_group, "the member left while inside poll");
+        assert_eq!(after.rebalances, before.rebalances, "{after:?}");
+        assert_eq!(after.generation_id, before.generation_id, "{after:?}");
+        assert_eq!(m.assignment().len(), PARTITIONS as usize);
+        m.close(Duration::from_secs(10)).await;
     }
-    let before = m.group_metrics().unwrap();
-    let records = m.poll(MAX_POLL_INTERVAL * 2 + Duration::from_secs(1)).await;
-    assert!(records.unwrap().is_empty());
-    let after = m.group_metrics().unwrap();
-    assert!(!after.left_group, "the member left while inside poll");
-    assert_eq!(after.rebalances, before.rebalances, "{after:?}");
-    assert_eq!(after.generation_id, before.generation_id, "{after:?}");
-    assert_eq!(m.assignment().len(), PARTITIONS as usize);
-    m.close(Duration::from_secs(10)).await;
 }

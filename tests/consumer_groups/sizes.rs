@@ -107,3 +107,10 @@ async fn groups_of_one_two_and_three_on_the_mock() {
     support::init_tracing();
     groups_of_one_two_three(TestBroker::mock(3)).await;
 }
+
+#[cfg(feature = "mock")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_of_one_two_and_three_on_the_embedded_cluster() {
+    support::init_tracing();
+    groups_of_one_two_three(TestBroker::embedded().await).await;
+}

@@ -179,27 +179,27 @@ async fn calls_in_the_wrong_state_are_refused_without_harm() {
 
 #[tokio::test]
 async fn configuration_contradicting_transactions_is_refused() {
-    let Some(tansu) = support::tansu_or_skip() else {
-        return;
-    };
-    let client = client(&tansu.bootstrap()).await;
-    let no_idempotence = kafkit::producer::Producer::<String, String>::builder(&client)
-        .enable_idempotence(false)
-        .transactional_id("cfg")
-        .build()
-        .unwrap_err();
-    assert!(
-        matches!(no_idempotence, Error::Config(_)),
-        "{no_idempotence}"
-    );
-    let acks = kafkit::producer::Producer::<String, String>::builder(&client)
-        .acks(kafkit::producer::Acks::Leader)
-        .transactional_id("cfg")
-        .build()
-        .unwrap_err();
-    assert!(matches!(acks, Error::Config(_)), "{acks}");
-    let empty = TransactionalProducer::<String, String>::builder(&client, "")
-        .build()
-        .unwrap_err();
-    assert!(matches!(empty, Error::Config(_)), "{empty}");
+    for broker in support::tansu_and_embedded().await {
+        eprintln!("== against {broker}");
+        let client = client(&broker.bootstrap()).await;
+        let no_idempotence = kafkit::producer::Producer::<String, String>::builder(&client)
+            .enable_idempotence(false)
+            .transactional_id("cfg")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(no_idempotence, Error::Config(_)),
+            "{no_idempotence}"
+        );
+        let acks = kafkit::producer::Producer::<String, String>::builder(&client)
+            .acks(kafkit::producer::Acks::Leader)
+            .transactional_id("cfg")
+            .build()
+            .unwrap_err();
+        assert!(matches!(acks, Error::Config(_)), "{acks}");
+        let empty = TransactionalProducer::<String, String>::builder(&client, "")
+            .build()
+            .unwrap_err();
+        assert!(matches!(empty, Error::Config(_)), "{empty}");
+    }
 }
