@@ -43,7 +43,11 @@ static COMMAND: Command = Command {
             input offsets commit in one transaction.",
     options: &[
         Opt::optional("--topic", "IN", "input topic (default words)"),
-        Opt::optional("--output-topic", "OUT", "output topic (default words-upper)"),
+        Opt::optional(
+            "--output-topic",
+            "OUT",
+            "output topic (default words-upper)",
+        ),
         Opt::optional("--group", "G", "consumer group (default transform-eos)"),
         Opt::optional(
             "--transactional-id",
