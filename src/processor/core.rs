@@ -89,6 +89,9 @@ impl<K, V> Job<K, V> {
     }
 }
 
+/// A batch split at its failed record: done before it, it, after it.
+pub(crate) type SplitBatch<K, V> = (Job<K, V>, Job<K, V>, Option<Job<K, V>>);
+
 /// How a job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -493,6 +496,44 @@ where
     fn breaker_probe_unused(&mut self) {
         if let Some(b) = self.breaker.as_mut() {
             b.on_cancelled();
+        }
+    }
+
+    /// Splits a batch at its failed record `i`: the records before it, it
+    /// alone, and the ones after it (if any).
+    pub(crate) fn split_batch(
+        &self,
+        mut job: Job<K, V>,
+        i: usize,
+        _now: Instant,
+    ) -> SplitBatch<K, V> {
+        let rest: Vec<Work<K, V>> = job.items.split_off(i + 1);
+        let failed = job.items.pop().map(|w| vec![w]).unwrap_or_default();
+        let part = |items: Vec<Work<K, V>>| Job {
+            items,
+            cancelled: job.cancelled.clone(),
+            timeout: job.timeout,
+        };
+        let rest = (!rest.is_empty()).then(|| part(rest));
+        let failed = part(failed);
+        (job, failed, rest)
+    }
+
+    /// Records handed out but not attempted for good (the rest of a batch
+    /// whose earlier record failed): back to the head of their lanes, to
+    /// start again at once, the attempt not counted.
+    pub(crate) fn put_back(&mut self, job: Job<K, V>) {
+        for mut w in job.items {
+            w.attempts = w.attempts.saturating_sub(1);
+            if let Some(p) = self.partitions.get_mut(&w.tp)
+                && p.epoch == w.epoch
+            {
+                p.running = p.running.saturating_sub(1);
+            }
+            w.delayed = true;
+            if self.scheduler.retry_later(w, Instant::now()).is_none() {
+                self.delayed += 1;
+            }
         }
     }
 

@@ -90,6 +90,9 @@ use std::fmt;
 pub struct ProcessError {
     retriable: bool,
     message: String,
+    /// In a batch, the record that failed (Spring's
+    /// `BatchListenerFailedException`).
+    failed_record: Option<usize>,
 }
 
 impl ProcessError {
@@ -98,6 +101,7 @@ impl ProcessError {
         ProcessError {
             retriable: true,
             message: message.to_string(),
+            failed_record: None,
         }
     }
 
@@ -106,7 +110,23 @@ impl ProcessError {
         ProcessError {
             retriable: false,
             message: message.to_string(),
+            failed_record: None,
         }
+    }
+
+    /// In a batch handler: the failure is the record at `index` in the
+    /// batch (Spring Kafka's `BatchListenerFailedException`). The records
+    /// before it are done, only it is retried or dead-lettered, and the
+    /// ones after it are processed again. Without it the whole batch is
+    /// retried, and dead-lettered record by record.
+    pub fn at_record(mut self, index: usize) -> ProcessError {
+        self.failed_record = Some(index);
+        self
+    }
+
+    /// The failed record's index in its batch, if the handler said.
+    pub fn failed_record(&self) -> Option<usize> {
+        self.failed_record
     }
 
     /// Whether the record is retried.

@@ -236,6 +236,26 @@ where
             Ok(()) => return self.finish(job, Outcome::Processed),
             Err(e) => e,
         };
+        // A batch that names its failed record: those before it are done,
+        // those after it go back to their lanes, and only it fails.
+        let job = match error.failed_record() {
+            Some(i) if job.items.len() > 1 && i < job.items.len() => {
+                let (done, failed, rest) =
+                    self.core().split_batch(job, i, std::time::Instant::now());
+                let mut next = self.finish(done, Outcome::Processed);
+                if let Some(rest) = rest {
+                    self.core().put_back(rest);
+                }
+                next.extend(self.step(None));
+                // The failed record goes on alone, below; the jobs freed
+                // meanwhile start in their own workers.
+                for other in next {
+                    self.spawn_worker(other);
+                }
+                failed
+            }
+            _ => job,
+        };
         let retry = {
             let mut core = self.core();
             let now = std::time::Instant::now();

@@ -1,21 +1,29 @@
-//! A processing service on `kafkit::processor`: records of one key in
-//! order and different keys in parallel, retries with backoff, poison
-//! records to `<topic>.DLT`, a rate limit, a circuit breaker, health
-//! probes over HTTP, and a clean stop on SIGTERM.
+//! An orders service on `kafkit::processor`: the `orders` topic processed
+//! with the orders of one customer (the key) in order and different
+//! customers in parallel, retries with backoff, poison orders to
+//! `orders.DLT`, a rate limit, a circuit breaker, health probes over HTTP,
+//! and a clean stop on SIGTERM (drain, commit, leave the group).
 //!
 //! ```text
-//! cargo run --example processor                                   # embedded cluster, demo records
-//! cargo run --example processor -- --bootstrap-server localhost:9092 --topic orders --group billing \
-//!     [--concurrency 32] [--rate 500] [--listen 127.0.0.1:8080] [--batch 50]
+//! cargo run --example orders_service                    # embedded cluster, demo records
+//! cargo run --example orders_service -- --bootstrap-server localhost:9092 [--topic orders] \
+//!     [--group orders-service] [--concurrency 32] [--rate 500] [--listen 127.0.0.1:8080] [--batch 50]
 //! ```
 //! Without a broker it starts kafkit's embedded cluster, writes 1,000 demo
-//! records (every 97th a "poison" record the handler refuses, every 13th
-//! one that fails twice before it succeeds), processes them and stops.
+//! orders (every 97th a "poison" order the handler refuses, every 13th
+//! one that fails twice before it succeeds), processes them and stops; the
+//! retries come last, in a burst of failures that opens the circuit
+//! breaker (20 failures in a row) for a second or two.
+//! With a broker it processes the topic until SIGTERM or Ctrl-C.
 //! `GET /healthz` answers 200 while the poll loop makes progress (liveness),
 //! `GET /readyz` 200 while the member is in its group (readiness).
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/demo.rs"]
+mod demo;
+#[path = "common/topics.rs"]
+mod topics;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -27,22 +35,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use cli::{Args, Command, Opt};
-use kafkit::Client;
-use kafkit::admin::NewTopic;
 use kafkit::consumer::{Consumer, OffsetReset};
 use kafkit::processor::{
-    BatchConfig, BreakerConfig, ProcessError, ProcessingOrder, Processor, ProcessorHandle,
+    BatchConfig, BreakerConfig, Health, ProcessError, ProcessingOrder, Processor, ProcessorHandle,
     RetryPolicy,
 };
 use kafkit::producer::{Producer, ProducerRecord};
 
+const DEMO_RECORDS: u64 = 1_000;
+
 static COMMAND: Command = Command {
-    name: "processor",
-    about: "Key-ordered parallel processing with retries, a dead-letter topic, a rate \
-            limit, a circuit breaker and health probes.",
+    name: "orders_service",
+    about: "An orders service: key-ordered parallel processing with retries, a dead-letter \
+            topic, a rate limit, a circuit breaker, health probes and a graceful shutdown.",
     options: &[
-        Opt::optional("--topic", "T", "topic to process (default processor-demo)"),
-        Opt::optional("--group", "G", "consumer group (default processor-demo)"),
+        Opt::optional("--topic", "T", "topic to process (default orders)"),
+        Opt::optional("--group", "G", "consumer group (default orders-service)"),
         Opt::optional(
             "--concurrency",
             "N",
@@ -74,37 +82,38 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), cli::BoxError> {
-    let topic: String = args.value_or("--topic", "processor-demo".to_owned());
-    let group: String = args.value_or("--group", "processor-demo".to_owned());
-    let embedded = match args.bootstrap_given() {
-        Some(_) => None,
-        None => Some(kafkit::mock::MockCluster::new(3).await?),
-    };
-    let bootstrap = match &embedded {
-        Some(c) => c.bootstrap_servers(),
-        None => args.bootstrap().to_owned(),
-    };
-    let client = Client::builder(&bootstrap)
-        .client_id("kafkit-processor")
-        .build()
-        .await?;
-    let demo = embedded.is_some();
-    if demo {
-        let admin = kafkit::Admin::new(&client);
-        admin
-            .create_topics([
-                NewTopic::new(&topic, 4, 1),
-                NewTopic::new(format!("{topic}.DLT"), 1, 1),
-            ])
-            .await?;
-        write_demo_records(&client, &topic, 1_000).await?;
-        println!("embedded cluster at {bootstrap}: wrote 1000 demo records to {topic}");
+    let cluster = demo::Cluster::connect(&args, "kafkit-orders-service").await?;
+    service(&cluster, &args).await.map(|_| ())
+}
+
+/// Runs the service (and on the embedded cluster its demo) until stopped.
+async fn service(cluster: &demo::Cluster, args: &Args) -> Result<Health, cli::BoxError> {
+    let topic: String = args.value_or("--topic", "orders".to_owned());
+    let group: String = args.value_or("--group", "orders-service".to_owned());
+    let client = &cluster.client;
+    let dlt = format!("{topic}.DLT");
+    topics::create_if_missing(client, &[(&topic, 4), (&dlt, 1)]).await?;
+    let demo_records = cluster.is_demo().then_some(DEMO_RECORDS);
+    if demo_records.is_some() {
+        let orders = (0..DEMO_RECORDS).map(|i| {
+            let value = match i {
+                i if i % 97 == 0 => format!("poison-{i}"),
+                i if i % 13 == 0 => format!("flaky-{i}"),
+                i => format!("order-{i}"),
+            };
+            ProducerRecord::new(topic.as_str(), value).key(format!("customer-{}", i % 50))
+        });
+        demo::produce(client, orders).await?;
+        println!(
+            "embedded cluster at {}: wrote {DEMO_RECORDS} demo orders to {topic}",
+            cluster.bootstrap
+        );
     }
 
     let mut retry = RetryPolicy::default();
     retry.initial_backoff = Duration::from_millis(50);
     retry.max_attempts = 5;
-    let consumer = Consumer::<String, String>::builder(&client)
+    let consumer = Consumer::<String, String>::builder(client)
         .group_id(&group)
         .auto_offset_reset(OffsetReset::Earliest);
     let mut builder = Processor::builder(consumer, [topic.as_str()])
@@ -112,8 +121,8 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
         .max_concurrency(args.value_or("--concurrency", 16))
         .retry(retry)
         .handler_timeout(Duration::from_secs(10))
-        .circuit_breaker(BreakerConfig::new(20, Duration::from_secs(5)))
-        .dead_letter_producer(Producer::builder(&client).build()?);
+        .circuit_breaker(BreakerConfig::new(20, Duration::from_secs(1)))
+        .dead_letter_producer(Producer::builder(client).build()?);
     if let Some(rate) = args.value::<f64>("--rate") {
         builder = builder.records_per_second(rate);
     }
@@ -127,21 +136,9 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
     let addr = serve_health(handle.clone(), &listen).await?;
     println!("health probes on http://{addr}/healthz and /readyz");
 
-    // Stop on SIGTERM/Ctrl-C; the demo also stops once everything is done.
+    // Stop on SIGTERM/Ctrl-C; the demo also stops once every order is done.
     let attempts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
-    let stop = {
-        let handle = handle.clone();
-        async move {
-            if demo {
-                tokio::select! {
-                    () = kafkit::processor::shutdown_signal() => {}
-                    () = until_done(&handle, 1_000) => {}
-                }
-            } else {
-                kafkit::processor::shutdown_signal().await;
-            }
-        }
-    };
+    let stop = demo::stop_after(handle.clone(), demo_records);
     match batch {
         None => {
             processor
@@ -162,8 +159,12 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
                     move |records| {
                         let attempts = attempts.clone();
                         async move {
-                            for r in &records {
-                                handle_record(&attempts, r.value.as_deref().unwrap_or("")).await?;
+                            // Name the record that failed: only it is retried or
+                            // dead-lettered, the ones before it count as done.
+                            for (i, r) in records.iter().enumerate() {
+                                handle_record(&attempts, r.value.as_deref().unwrap_or(""))
+                                    .await
+                                    .map_err(|e| e.at_record(i))?;
                             }
                             Ok(())
                         }
@@ -175,10 +176,10 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
     }
     let h = handle.health();
     println!(
-        "stopped: {} processed, {} dead-lettered to {topic}.DLT; offsets committed, group left",
+        "stopped: {} processed, {} dead-lettered to {dlt}; offsets committed, group left",
         h.processed, h.dead_lettered
     );
-    Ok(())
+    Ok(h)
 }
 
 /// The business logic: here, a stand-in that refuses poison records and
@@ -203,35 +204,6 @@ async fn handle_record(
     }
     tokio::time::sleep(Duration::from_millis(1)).await;
     Ok(())
-}
-
-async fn write_demo_records(client: &Client, topic: &str, n: usize) -> kafkit::Result<()> {
-    let producer: Producer<String, String> = Producer::builder(client).build()?;
-    let mut acks = Vec::with_capacity(n);
-    for i in 0..n {
-        let value = match i {
-            i if i % 97 == 0 => format!("poison-{i}"),
-            i if i % 13 == 0 => format!("flaky-{i}"),
-            i => format!("order-{i}"),
-        };
-        let record = ProducerRecord::new(topic, value).key(format!("customer-{}", i % 50));
-        acks.push(producer.enqueue(record).await?);
-    }
-    producer.flush().await;
-    for ack in acks {
-        ack.await?;
-    }
-    producer.close(Duration::from_secs(5)).await
-}
-
-async fn until_done(handle: &ProcessorHandle<String, String>, n: u64) {
-    loop {
-        let h = handle.health();
-        if h.processed + h.dead_lettered >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn serve_health(
@@ -262,4 +234,27 @@ async fn serve_health(
         let _ = axum::serve(listener, app).await;
     });
     Ok(addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_demo_processes_every_order_and_dead_letters_the_poison_ones() {
+        let mock = kafkit::mock::MockCluster::new(3).await.unwrap();
+        let cluster = demo::Cluster::embedded(mock).await.unwrap();
+        for extra in [&[][..], &["--batch", "20"]] {
+            // A topic of its own each time: the demo writes its orders again.
+            let topic = format!("orders-{}", extra.len());
+            let head = ["--topic", topic.as_str()];
+            let argv = head.iter().chain(extra).map(|a| a.to_string());
+            let args = Args::parse_from(&COMMAND, argv, Some("embedded".into()))
+                .map_err(|_| "usage")
+                .unwrap();
+            let h = service(&cluster, &args).await.unwrap();
+            // 0, 97, ..., 970 are poison: 11 of them.
+            assert_eq!((h.processed, h.dead_lettered), (989, 11), "{extra:?}");
+        }
+    }
 }
