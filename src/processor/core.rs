@@ -26,9 +26,9 @@ const MAX_METADATA: usize = 4096;
 /// tracker's memory bound while one record is stuck).
 const MAX_BEYOND: usize = 10_000;
 /// Records taken in per partition before it is paused.
-const MAX_QUEUED_PER_PARTITION: usize = 5_000;
+const MAX_QUEUED_PER_PARTITION: usize = 20_000;
 /// Records taken in overall before every partition is paused.
-const MAX_QUEUED: usize = 50_000;
+const MAX_QUEUED: usize = 100_000;
 
 /// One record on its way through the processor.
 pub(crate) struct Work<K, V> {
