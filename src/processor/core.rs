@@ -501,12 +501,7 @@ where
 
     /// Splits a batch at its failed record `i`: the records before it, it
     /// alone, and the ones after it (if any).
-    pub(crate) fn split_batch(
-        &self,
-        mut job: Job<K, V>,
-        i: usize,
-        _now: Instant,
-    ) -> SplitBatch<K, V> {
+    pub(crate) fn split_batch(&self, mut job: Job<K, V>, i: usize) -> SplitBatch<K, V> {
         let rest: Vec<Work<K, V>> = job.items.split_off(i + 1);
         let failed = job.items.pop().map(|w| vec![w]).unwrap_or_default();
         let part = |items: Vec<Work<K, V>>| Job {
@@ -572,8 +567,7 @@ where
         }
     }
 
-    pub(crate) fn breaker_open(&self, now: Instant) -> bool {
-        let _ = now;
+    pub(crate) fn breaker_open(&self) -> bool {
         self.breaker
             .as_ref()
             .is_some_and(|b| !matches!(b.state(), super::breaker::BreakerState::Closed { .. }))
@@ -685,7 +679,7 @@ where
     /// while the breaker is open or the whole buffer is full.
     pub(crate) fn flow(&mut self, now: Instant) -> (Vec<TopicPartition>, Vec<TopicPartition>) {
         let total = self.queued();
-        let all = self.breaker_open(now) && self.breaker_rejecting(now)
+        let all = self.breaker_rejecting(now)
             || total >= MAX_QUEUED
             || (self.paused_all && total > MAX_QUEUED / 2);
         self.paused_all = all;

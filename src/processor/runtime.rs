@@ -240,8 +240,7 @@ where
         // those after it go back to their lanes, and only it fails.
         let job = match error.failed_record() {
             Some(i) if job.items.len() > 1 && i < job.items.len() => {
-                let (done, failed, rest) =
-                    self.core().split_batch(job, i, std::time::Instant::now());
+                let (done, failed, rest) = self.core().split_batch(job, i);
                 let mut next = self.finish(done, Outcome::Processed);
                 if let Some(rest) = rest {
                     self.core().put_back(rest);
@@ -542,7 +541,7 @@ where
             assigned_partitions: core.assigned(),
             in_flight: core.running(None),
             queued: core.queued(),
-            breaker_open: core.breaker_open(std::time::Instant::now()),
+            breaker_open: core.breaker_open(),
             processed: core.processed,
             dead_lettered: core.dead_lettered,
         }
