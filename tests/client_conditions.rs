@@ -37,7 +37,7 @@ impl Captured {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        tracing::subscriber::set_default(subscriber)
+        support::set_default_subscriber(subscriber)
     }
 
     fn lines(&self, level: &str, containing: &str) -> Vec<String> {

@@ -484,7 +484,7 @@ async fn spans_follow_the_messaging_conventions_and_carry_no_payload() {
         eprintln!("== against {broker}");
         let captured = capture::Captured::default();
         let _guard =
-            tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+            support::set_default_subscriber(tracing_subscriber::registry().with(captured.clone()));
         let topic = support::unique_topic("obs-spans");
         let group = support::unique_topic("obs-spans-group");
         let client = client(&broker.bootstrap(), "obs-spans").await;
@@ -647,7 +647,7 @@ async fn trace_context_links_the_process_span_to_its_send_span_through_the_broke
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())
             .build();
-        let _guard = tracing::subscriber::set_default(
+        let _guard = support::set_default_subscriber(
             tracing_subscriber::registry()
                 .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test"))),
         );
@@ -723,7 +723,7 @@ async fn transactions_are_spans_with_their_outcome() {
         eprintln!("== against {broker}");
         let captured = capture::Captured::default();
         let _guard =
-            tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+            support::set_default_subscriber(tracing_subscriber::registry().with(captured.clone()));
         let topic = support::unique_topic("obs-txn");
         let client = client(&broker.bootstrap(), "obs-txn").await;
         create_topic(&client, &topic).await;

@@ -751,6 +751,15 @@ mod tests {
                 .with_ansi(false)
                 .with_writer(move || writer.clone())
                 .finish();
+            // A global default registered once keeps `tracing` from caching a
+            // callsite as unwanted when a parallel test without a subscriber
+            // reaches it first (tests/support's `set_default_subscriber`).
+            static GLOBAL: std::sync::Once = std::sync::Once::new();
+            GLOBAL.call_once(|| {
+                let _ = tracing::subscriber::set_global_default(
+                    tracing::subscriber::NoSubscriber::default(),
+                );
+            });
             tracing::subscriber::set_default(subscriber)
         }
 
