@@ -1,6 +1,8 @@
 //! Connects to a secured cluster with the `client.properties` your platform
 //! hands out (Confluent Cloud, MSK, Aiven, a company cluster), writes one
-//! record and reads it back:
+//! record and reads it back, printing what each broker's connection
+//! negotiated (security protocol, TLS version and cipher suite, SASL
+//! mechanism):
 //!
 //! ```text
 //! cargo run --example secure_client -- --bootstrap-server broker:9093 \
@@ -66,6 +68,11 @@ async fn run(args: Args) -> Result<(), cli::BoxError> {
         cluster.cluster_id.as_deref().unwrap_or("(no id)"),
         cluster.brokers.len()
     );
+    // What each broker's connection negotiated, e.g.
+    // `SASL_SSL (TLSv1.3 TLS13_AES_256_GCM_SHA384, SASL SCRAM-SHA-512)`.
+    for &id in client.metadata().brokers.keys() {
+        println!("broker {id}: {}", client.connection_security(id).await?);
+    }
 
     let producer: Producer<String, String> =
         Producer::builder(&client).properties(&props)?.build()?;

@@ -21,7 +21,7 @@ use crate::net::connection::{Connection, ConnectionConfig};
 use crate::net::pool::{BrokerRef, Lane, Pool, PoolConfig};
 use crate::net::sasl::Sasl;
 use crate::net::tls::TlsSettings;
-use crate::net::transport::{Security, SecurityProtocol};
+use crate::net::transport::{ConnectionSecurity, Security, SecurityProtocol};
 use crate::protocol::coordinator::{self, CoordinatorKey};
 use crate::protocol::messages::FindCoordinatorRequest;
 use crate::protocol::versions::{BrokerApiVersions, ThrottleTime, VersionedRequest};
@@ -459,6 +459,24 @@ impl Client {
     #[doc(hidden)]
     pub async fn api_versions(&self, broker_id: i32) -> Result<BrokerApiVersions> {
         Ok(self.connection(broker_id).await?.api_versions().clone())
+    }
+
+    /// What the connection to broker `broker_id` negotiated: security
+    /// protocol, TLS version and cipher suite, SASL mechanism and session
+    /// lifetime. Connects first if needed, so a wrong password or an untrusted
+    /// certificate is the error here. Every connection of a client is set up
+    /// the same way; this asks the one for control requests.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kafkit::Client) -> kafkit::Result<()> {
+    /// for &broker in client.metadata().brokers.keys() {
+    ///     println!("broker {broker}: {}", client.connection_security(broker).await?);
+    /// }
+    /// // SASL_SSL (TLSv1.3 TLS13_AES_256_GCM_SHA384, SASL SCRAM-SHA-512)
+    /// # Ok(()) }
+    /// ```
+    pub async fn connection_security(&self, broker_id: i32) -> Result<ConnectionSecurity> {
+        Ok(self.connection(broker_id).await?.security())
     }
 
     /// A connection to broker `broker_id` for short control requests.

@@ -73,7 +73,7 @@ pub use admin::Admin;
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorCode, Result};
 pub use net::tls;
-pub use net::transport::SecurityProtocol;
+pub use net::transport::{ConnectionSecurity, SecurityProtocol};
 pub use properties::Properties;
 pub use protocol::records::{Compression, Header, TimestampType};
 pub use topic_partition::TopicPartition;

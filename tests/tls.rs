@@ -137,6 +137,21 @@ async fn server_auth_produces_and_consumes_every_record() {
     produce(&client, &topic, 0..2000).await;
     consume_all(&client, &topic, 2000).await;
     assert!(client.tls().is_some());
+    // What was negotiated with every broker: TLS 1.3 (rustls' and stunnel's
+    // best), no SASL.
+    for &id in client.metadata().brokers.keys() {
+        let negotiated = client.connection_security(id).await.unwrap();
+        assert_eq!(negotiated.protocol, kafkit::SecurityProtocol::Ssl);
+        assert_eq!(negotiated.tls_version.as_deref(), Some("TLSv1.3"), "{negotiated}");
+        assert!(
+            negotiated
+                .tls_cipher_suite
+                .as_deref()
+                .is_some_and(|s| s.starts_with("TLS13_")),
+            "{negotiated}"
+        );
+        assert_eq!(negotiated.sasl_mechanism, None);
+    }
     client.close(Duration::from_secs(5)).await;
 }
 

@@ -95,6 +95,9 @@ struct Shared {
     /// then on the connection takes no new requests and is replaced (see
     /// [`Connection::needs_replacement`]).
     replace_at: OnceLock<Instant>,
+    /// What the pool negotiated for this connection (TLS, SASL), set once
+    /// it is ready for use.
+    security: OnceLock<crate::net::transport::ConnectionSecurity>,
 }
 
 impl Shared {
@@ -187,6 +190,7 @@ impl Connection {
             throttle_log: crate::observe::log_limit::LogLimiter::new(Duration::from_secs(60)),
             versions: OnceLock::new(),
             replace_at: OnceLock::new(),
+            security: OnceLock::new(),
         });
         let span = tracing::debug_span!("connection", broker = %shared.config.broker_label);
         tokio::spawn(write_loop(shared.clone(), write, writer_rx).instrument(span.clone()));
@@ -287,6 +291,22 @@ impl Connection {
     /// last handle is dropped. Renewing by replacement keeps the request
     /// path free of any re-authentication state: nothing in flight fails,
     /// and nothing is reordered on either connection.
+    /// Records what this connection negotiated (the pool, once TLS and
+    /// SASL are done); later calls change nothing.
+    pub(crate) fn set_security(&self, security: crate::net::transport::ConnectionSecurity) {
+        let _ = self.shared.security.set(security);
+    }
+
+    /// What this connection negotiated; plaintext when nothing was recorded
+    /// (connections made outside the pool).
+    pub(crate) fn security(&self) -> crate::net::transport::ConnectionSecurity {
+        self.shared
+            .security
+            .get()
+            .cloned()
+            .unwrap_or_else(crate::net::transport::ConnectionSecurity::plaintext)
+    }
+
     pub(crate) fn needs_replacement(&self) -> bool {
         self.is_closed()
             || self

@@ -31,7 +31,7 @@ use crate::error::{Context, Error, Result};
 use crate::net::connection::{Connection, ConnectionConfig};
 use crate::net::health::Health;
 use crate::net::sasl::{self, Sasl};
-use crate::net::transport;
+use crate::net::transport::{self, ConnectionSecurity, SecurityProtocol};
 use crate::protocol::versions::{ThrottleTime, VersionedRequest};
 
 /// What a connection is used for. Requests of different lanes never share a
@@ -348,15 +348,29 @@ impl Pool {
             match transport::connect(addr, address, security, self.inner.config.connect_timeout)
                 .await
             {
-                Ok(stream) => {
+                Ok(connected) => {
                     let mut config = self.inner.config.connection.clone();
                     config.broker_label = label.as_str().into();
-                    let conn = Connection::handshake(stream, config)
+                    let conn = Connection::handshake(connected.stream, config)
                         .await
                         .map_err(|e| name(explain_handshake_failure(security, e)))?;
-                    if let Some(sasl) = &self.inner.config.sasl {
-                        self.authenticate(&conn, sasl).await.map_err(name)?;
+                    let mut negotiated = ConnectionSecurity::plaintext();
+                    if let Some((version, suite)) = connected.tls {
+                        negotiated.protocol = SecurityProtocol::Ssl;
+                        negotiated.tls_version = Some(version);
+                        negotiated.tls_cipher_suite = Some(suite);
                     }
+                    if let Some(sasl) = &self.inner.config.sasl {
+                        let lifetime = self.authenticate(&conn, sasl).await.map_err(name)?;
+                        negotiated.protocol = match negotiated.protocol {
+                            SecurityProtocol::Ssl => SecurityProtocol::SaslSsl,
+                            _ => SecurityProtocol::SaslPlaintext,
+                        };
+                        negotiated.sasl_mechanism = Some(sasl.mechanism());
+                        negotiated.sasl_session_lifetime = lifetime;
+                    }
+                    tracing::debug!(broker = %label, security = %negotiated, "connected");
+                    conn.set_security(negotiated);
                     return Ok(conn);
                 }
                 Err(e) => last_err = Some(name(e)),
@@ -371,15 +385,15 @@ impl Pool {
     /// before any other request) and, when the broker gave the session a
     /// lifetime, marks the connection to be replaced at a random point
     /// between 85% and 95% of it (Java's re-authentication window, KIP-368).
-    /// A failure closes the connection.
-    async fn authenticate(&self, conn: &Connection, sasl: &Sasl) -> Result<()> {
+    /// A failure closes the connection. Returns the session lifetime.
+    async fn authenticate(&self, conn: &Connection, sasl: &Sasl) -> Result<Option<Duration>> {
         let timeout = self.inner.config.connection.request_timeout;
         match sasl::authenticate(conn, sasl, timeout).await {
             Ok(done) => {
                 if let Some(lifetime) = done.session_lifetime {
                     conn.replace_from(Instant::now() + renew_after(lifetime, jitter_unit()));
                 }
-                Ok(())
+                Ok(done.session_lifetime)
             }
             Err(e) => {
                 conn.close();

@@ -129,6 +129,71 @@ pub trait BrokerStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> BrokerStream for T {}
 
+/// What one broker connection negotiated: the security protocol, the TLS
+/// version and cipher suite, the SASL mechanism and session lifetime.
+/// From [`Client::connection_security`](crate::Client::connection_security),
+/// for start-up logs and for checking that a `client.properties` did what
+/// was meant. Holds no credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionSecurity {
+    /// `security.protocol` of the connection.
+    pub protocol: SecurityProtocol,
+    /// The TLS version, in Java's spelling (`TLSv1.3`, `TLSv1.2`); `None`
+    /// without TLS.
+    pub tls_version: Option<String>,
+    /// The TLS cipher suite, IANA name (`TLS13_AES_256_GCM_SHA384`); `None`
+    /// without TLS.
+    pub tls_cipher_suite: Option<String>,
+    /// The SASL mechanism the broker accepted; `None` without SASL.
+    pub sasl_mechanism: Option<crate::sasl::Mechanism>,
+    /// The session lifetime the broker gave (KIP-368): the connection is
+    /// replaced, re-authenticating, before it ends. `None` when unlimited or
+    /// without SASL.
+    pub sasl_session_lifetime: Option<Duration>,
+}
+
+impl ConnectionSecurity {
+    pub(crate) fn plaintext() -> ConnectionSecurity {
+        ConnectionSecurity {
+            protocol: SecurityProtocol::Plaintext,
+            tls_version: None,
+            tls_cipher_suite: None,
+            sasl_mechanism: None,
+            sasl_session_lifetime: None,
+        }
+    }
+}
+
+impl std::fmt::Display for ConnectionSecurity {
+    /// `SASL_SSL (TLSv1.3 TLS13_AES_256_GCM_SHA384, SASL SCRAM-SHA-512)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.protocol)?;
+        let mut parts = Vec::new();
+        if let Some(v) = &self.tls_version {
+            let suite = self.tls_cipher_suite.as_deref().unwrap_or("?");
+            parts.push(format!("{v} {suite}"));
+        }
+        if let Some(m) = self.sasl_mechanism {
+            match self.sasl_session_lifetime {
+                Some(l) => parts.push(format!("SASL {m}, session {} s", l.as_secs())),
+                None => parts.push(format!("SASL {m}")),
+            }
+        }
+        if !parts.is_empty() {
+            write!(f, " ({})", parts.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A stream from [`connect`] and, over TLS, the version and cipher suite
+/// the handshake settled on.
+pub(crate) struct Connected {
+    pub stream: Box<dyn BrokerStream>,
+    pub tls: Option<(String, String)>,
+}
+
 /// Opens a TCP connection to `addr` with `TCP_NODELAY`, bounded by
 /// `timeout`.
 ///
@@ -156,19 +221,25 @@ pub(crate) async fn connect(
     address: &str,
     security: &Security,
     timeout: Duration,
-) -> Result<Box<dyn BrokerStream>> {
+) -> Result<Connected> {
     #[cfg(not(feature = "_tls"))]
     let _ = address;
     match security {
-        Security::Plaintext => Ok(Box::new(connect_tcp(addr, timeout).await?)),
+        Security::Plaintext => Ok(Connected {
+            stream: Box::new(connect_tcp(addr, timeout).await?),
+            tls: None,
+        }),
         #[cfg(feature = "_tls")]
         Security::Tls(tls) => {
             let start = tokio::time::Instant::now();
             let tcp = connect_tcp(addr, timeout).await?;
             let left = timeout.saturating_sub(start.elapsed());
-            Ok(Box::new(
-                super::tls::connect(tls, tcp, address, left).await?,
-            ))
+            let stream = super::tls::connect(tls, tcp, address, left).await?;
+            let negotiated = super::tls::negotiated(&stream);
+            Ok(Connected {
+                stream: Box::new(stream),
+                tls: Some(negotiated),
+            })
         }
     }
 }
@@ -194,11 +265,13 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let security = Security::default();
-        let (stream, accepted) = tokio::join!(
+        let (connected, accepted) = tokio::join!(
             connect(addr, "127.0.0.1", &security, Duration::from_secs(5)),
             listener.accept()
         );
-        let mut stream = stream.unwrap();
+        let connected = connected.unwrap();
+        assert!(connected.tls.is_none());
+        let mut stream = connected.stream;
         let (mut server, _) = accepted.unwrap();
         stream.write_all(b"ping").await.unwrap();
         let mut got = [0u8; 4];

@@ -409,6 +409,26 @@ pub(crate) async fn connect(
     }
 }
 
+/// The TLS version (Java's spelling, `TLSv1.3`) and cipher suite (IANA
+/// name) `stream`'s handshake settled on.
+pub(crate) fn negotiated(stream: &TlsStream<TcpStream>) -> (String, String) {
+    let session = stream.get_ref().1;
+    let version = match session.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
+        Some(other) => format!("{other:?}"),
+        None => "?".to_owned(),
+    };
+    let suite = match session.negotiated_cipher_suite() {
+        Some(s) => s
+            .suite()
+            .as_str()
+            .map_or_else(|| format!("{:?}", s.suite()), str::to_owned),
+        None => "?".to_owned(),
+    };
+    (version, suite)
+}
+
 /// An [`Error::Tls`] for an I/O error that carries a rustls error (a
 /// handshake failure, or an alert the broker sent after it, as TLS 1.3
 /// servers do when they refuse a client certificate); `None` for other

@@ -15,7 +15,7 @@ pub(crate) mod config;
 #[cfg(feature = "_tls")]
 pub use config::TlsConfig;
 #[cfg(feature = "_tls")]
-pub(crate) use config::{classify, connect};
+pub(crate) use config::{classify, connect, negotiated};
 #[cfg(feature = "_tls")]
 pub use rustls;
 
