@@ -151,20 +151,25 @@ async fn close_honours_its_timeout_and_fails_a_connect_in_progress() {
 
 /// A client, a producer and a consumer configured from one `.properties`
 /// file (client, producer and consumer keys side by side, a harmless Java
-/// key, comments), then 100 records produced and read back in a group on
-/// Tansu. The bootstrap entry uses Java's `PLAINTEXT://` form.
+/// key, comments), then 100 records produced and read back in a group, on
+/// Tansu and on the embedded cluster. The bootstrap entry uses Java's
+/// `PLAINTEXT://` form.
 #[tokio::test]
-async fn client_producer_and_consumer_from_one_properties_file_on_tansu() {
+async fn client_producer_and_consumer_from_one_properties_file() {
+    support::init_tracing();
+    for broker in support::tansu_and_embedded().await {
+        eprintln!("== against {broker}");
+        properties_file_round_trip(&broker.bootstrap()).await;
+    }
+}
+
+async fn properties_file_round_trip(bootstrap: &str) {
     use std::collections::BTreeSet;
 
     use kafkit::consumer::Consumer;
     use kafkit::producer::{Producer, ProducerRecord};
     use kafkit::{ClientBuilder, Properties};
 
-    support::init_tracing();
-    let Some(tansu) = support::tansu_or_skip() else {
-        return;
-    };
     let topic = support::unique_topic("props");
     let group = support::unique_topic("props-group");
     let file = std::env::temp_dir().join(format!("{topic}.properties"));
@@ -190,7 +195,7 @@ async fn client_producer_and_consumer_from_one_properties_file_on_tansu() {
              heartbeat.interval.ms=500\n\
              fetch.max.wait.ms=100\n\
              partition.assignment.strategy=org.apache.kafka.clients.consumer.RangeAssignor\n",
-            bootstrap = tansu.bootstrap()
+            bootstrap = bootstrap
         ),
     )
     .unwrap();
