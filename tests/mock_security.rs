@@ -248,7 +248,10 @@ async fn short_session_lifetimes_renew_without_a_failed_record() {
     let negotiated = client.connection_security(first).await.unwrap();
     assert_eq!(negotiated.protocol, kafkit::SecurityProtocol::SaslPlaintext);
     assert_eq!(negotiated.sasl_mechanism, Some(Mechanism::ScramSha512));
-    assert_eq!(negotiated.sasl_session_lifetime, Some(Duration::from_secs(2)));
+    assert_eq!(
+        negotiated.sasl_session_lifetime,
+        Some(Duration::from_secs(2))
+    );
     assert_eq!(negotiated.tls_version, None);
     let producer: Producer<String, String> = Producer::builder(&client).build().unwrap();
     // About four lifetimes of steady sends; every one must succeed.

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kafkit::consumer::{Consumer, IsolationLevel, OffsetReset};
+use kafkit::consumer::IsolationLevel;
 use kafkit::mock::MockCluster;
 use kafkit::processor::{
     BatchConfig, BreakerConfig, ProcessError, ProcessingOrder, Processor, ProcessorHandle,
@@ -24,36 +24,15 @@ use kafkit::processor::{
 use kafkit::producer::{Producer, ProducerRecord};
 use kafkit::{Admin, Client};
 
-async fn client(bootstrap: &str) -> Client {
-    Client::builder(bootstrap)
-        .request_timeout(Duration::from_secs(15))
-        .build()
-        .await
-        .unwrap()
-}
+use support::{processing_client as client, until};
 
 /// `n` records `key-{i % keys}` / `{i}`, partitioned by key.
 async fn produce(client: &Client, topic: &str, n: usize, keys: usize) {
-    let producer: Producer<String, String> = Producer::builder(client).build().unwrap();
-    let mut acks = Vec::new();
-    for i in 0..n {
-        let r = ProducerRecord::new(topic, i.to_string()).key(format!("key-{}", i % keys));
-        acks.push(producer.enqueue(r).await.unwrap());
-    }
-    producer.flush().await;
-    for a in acks {
-        a.await.unwrap();
-    }
-    producer.close(Duration::from_secs(5)).await.unwrap();
+    support::produce_keyed(client, topic, n as u64, keys as u64, "key-").await;
 }
 
 fn consumer(client: &Client, group: &str) -> kafkit::consumer::ConsumerBuilder<String, String> {
-    Consumer::builder(client)
-        .group_id(group)
-        .auto_offset_reset(OffsetReset::Earliest)
-        .session_timeout(Duration::from_secs(6))
-        .heartbeat_interval(Duration::from_millis(500))
-        .fetch_max_wait(Duration::from_millis(100))
+    support::processing_consumer(client, group)
 }
 
 fn fast_retries() -> RetryPolicy {
@@ -62,15 +41,6 @@ fn fast_retries() -> RetryPolicy {
     p.max_backoff = Duration::from_millis(50);
     p.max_attempts = 4;
     p
-}
-
-/// Waits (bounded) until `done()`; panics with `what` otherwise.
-async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// What a handler saw, shared with the test.

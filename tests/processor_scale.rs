@@ -16,50 +16,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kafkit::consumer::{Consumer, IsolationLevel, OffsetReset};
+use kafkit::consumer::IsolationLevel;
 use kafkit::processor::{BreakerConfig, ProcessError, ProcessingOrder, Processor, RetryPolicy};
-use kafkit::producer::{Producer, ProducerRecord};
+use kafkit::producer::Producer;
 use kafkit::{Admin, Client};
 
-async fn client(bootstrap: &str) -> Client {
-    Client::builder(bootstrap)
-        .request_timeout(Duration::from_secs(15))
-        .build()
-        .await
-        .unwrap()
-}
+use support::{processing_client as client, until};
 
-/// `n` records, value `i`, key `k{i % keys}`, partitioned by key.
+/// `n` records `k{i % keys}` / `{i}`, partitioned by key.
 async fn produce(client: &Client, topic: &str, n: u64, keys: u64) {
-    let producer: Producer<String, String> = Producer::builder(client).build().unwrap();
-    let mut acks = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let r = ProducerRecord::new(topic, i.to_string()).key(format!("k{}", i % keys));
-        acks.push(producer.enqueue(r).await.unwrap());
-    }
-    producer.flush().await;
-    for a in acks {
-        a.await.unwrap();
-    }
-    producer.close(Duration::from_secs(5)).await.unwrap();
+    support::produce_keyed(client, topic, n, keys, "k").await;
 }
 
 fn consumer(client: &Client, group: &str) -> kafkit::consumer::ConsumerBuilder<String, String> {
-    Consumer::builder(client)
-        .group_id(group)
-        .auto_offset_reset(OffsetReset::Earliest)
-        .session_timeout(Duration::from_secs(6))
-        .heartbeat_interval(Duration::from_millis(500))
-        .fetch_max_wait(Duration::from_millis(100))
-        .max_poll_records(1_000)
-}
-
-async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    support::processing_consumer(client, group).max_poll_records(1_000)
 }
 
 /// A cheap deterministic 0..5 ms delay per value.

@@ -514,7 +514,11 @@ async fn sasl_ssl_scram_properties_produce_consume_in_a_group_and_transact() {
         let negotiated = client.connection_security(id).await.unwrap();
         assert_eq!(negotiated.protocol, kafkit::SecurityProtocol::SaslSsl);
         assert_eq!(negotiated.sasl_mechanism, Some(Mechanism::ScramSha512));
-        assert_eq!(negotiated.tls_version.as_deref(), Some("TLSv1.3"), "{negotiated}");
+        assert_eq!(
+            negotiated.tls_version.as_deref(),
+            Some("TLSv1.3"),
+            "{negotiated}"
+        );
     }
 
     let topic = support::unique_topic("kafkit-sasl-ssl-txn");

@@ -142,7 +142,11 @@ async fn server_auth_produces_and_consumes_every_record() {
     for &id in client.metadata().brokers.keys() {
         let negotiated = client.connection_security(id).await.unwrap();
         assert_eq!(negotiated.protocol, kafkit::SecurityProtocol::Ssl);
-        assert_eq!(negotiated.tls_version.as_deref(), Some("TLSv1.3"), "{negotiated}");
+        assert_eq!(
+            negotiated.tls_version.as_deref(),
+            Some("TLSv1.3"),
+            "{negotiated}"
+        );
         assert!(
             negotiated
                 .tls_cipher_suite

@@ -30,6 +30,7 @@ mod brokers;
 mod counted;
 mod group;
 mod peer;
+mod processing;
 mod sockets;
 mod tansu;
 mod tls;
@@ -43,6 +44,8 @@ pub use counted::*;
 pub use group::*;
 #[allow(unused_imports)]
 pub use peer::*;
+#[allow(unused_imports)]
+pub use processing::*;
 #[allow(unused_imports)]
 pub use sockets::*;
 #[allow(unused_imports)]
