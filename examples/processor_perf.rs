@@ -202,7 +202,11 @@ async fn timed_processor(
     Ok(took)
 }
 
-/// Time for a plain consumer to read `n` records.
+/// Time for the loop a user writes by hand to process `n` records: poll,
+/// call the same no-op handler on each record in turn, commit
+/// asynchronously after each poll. No ordering by key, no retries, no
+/// concurrency: the baseline the processor's bookkeeping is measured
+/// against.
 async fn timed_plain_loop(client: &Client, topic: &str, n: u64) -> Result<Duration, cli::BoxError> {
     let consumer = Consumer::<String, String>::builder(client)
         .group_id(format!("{topic}-plain"))
@@ -210,10 +214,21 @@ async fn timed_plain_loop(client: &Client, topic: &str, n: u64) -> Result<Durati
         .max_poll_records(2_000)
         .build()?;
     consumer.subscribe([topic])?;
+    let done = AtomicU64::new(0);
+    let handler = |_record: &kafkit::consumer::ConsumerRecord<String, String>| {
+        let done = &done;
+        async move {
+            done.fetch_add(1, Ordering::Relaxed);
+            Ok::<(), ProcessError>(())
+        }
+    };
     let started = Instant::now();
-    let mut seen = 0u64;
-    while seen < n {
-        seen += consumer.poll(Duration::from_millis(100)).await?.len() as u64;
+    while done.load(Ordering::Relaxed) < n {
+        let records = consumer.poll(Duration::from_millis(100)).await?;
+        for record in records.iter() {
+            handler(record).await?;
+        }
+        consumer.commit_async()?;
     }
     let took = started.elapsed();
     consumer.close(Duration::from_secs(5)).await;
