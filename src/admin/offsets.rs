@@ -8,8 +8,9 @@ use kafka_protocol::messages::{BrokerId, ListOffsetsRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use super::Admin;
-use crate::error::{Context, Error, ErrorCode, Result};
-use crate::metadata::refresher::is_stale_metadata;
+use super::leaders::{LeaderAnswer, Rounds};
+use crate::TopicPartition;
+use crate::error::{Context, Error, Result};
 
 /// Which offset to look up (Java's `OffsetSpec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,120 +101,40 @@ impl Admin {
         isolation_level: i8,
         patient: bool,
     ) -> Result<Vec<(Tp, Result<ListedOffset>)>> {
-        let deadline = tokio::time::Instant::now() + self.client.request_timeout();
-        let topics: Vec<&str> = {
-            let mut t: Vec<&str> = partitions.iter().map(|(t, _)| *t).collect();
-            t.sort_unstable();
-            t.dedup();
-            t
-        };
-        let mut done: BTreeMap<Tp, Result<ListedOffset>> = BTreeMap::new();
-        let mut pending: Vec<Tp> = partitions
+        let tps: Vec<TopicPartition> = partitions
             .iter()
-            .map(|(t, p)| (t.to_string(), *p))
+            .map(|(t, p)| TopicPartition::new(*t, *p))
             .collect();
-        while !pending.is_empty() {
-            let metadata = self.client.metadata_for(&topics).await?;
-            // Group by leader; partitions without a known leader wait for a refresh.
-            let mut by_leader: BTreeMap<i32, Vec<(Tp, i32)>> = BTreeMap::new();
-            let mut retry: Vec<(Tp, Error)> = Vec::new();
-            for tp in pending.drain(..) {
-                let part = metadata.topic(&tp.0).and_then(|t| t.partition(tp.1));
-                match part.and_then(|p| p.leader.map(|l| (l, p.leader_epoch))) {
-                    Some((leader, epoch)) => by_leader.entry(leader).or_default().push((tp, epoch)),
-                    None => {
-                        let code = metadata
-                            .topic_errors
-                            .get(tp.0.as_str())
-                            .copied()
-                            .or_else(|| part.and_then(|p| p.error))
-                            .unwrap_or(ErrorCode::LEADER_NOT_AVAILABLE);
-                        let err = Error::Broker {
-                            code,
-                            message: None,
-                            context: Context::api("ListOffsets")
-                                .with_topic(tp.0.as_str())
-                                .with_partition(tp.1),
-                        };
-                        retry.push((tp, err));
-                    }
-                }
-            }
-            for (leader, tps) in by_leader {
-                match self
-                    .list_offsets_at(leader, &tps, spec, isolation_level)
-                    .await
-                {
-                    Ok(results) => {
-                        for (tp, result) in results {
-                            match result {
-                                Err(e) if is_stale_metadata(&e) => retry.push((tp, e)),
-                                other => {
-                                    done.insert(tp, other);
-                                }
-                            }
-                        }
-                    }
-                    Err(e) if e.is_retriable() => {
-                        retry.extend(tps.into_iter().map(|(tp, _)| (tp, e.clone())))
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            if retry.is_empty() {
-                break;
-            }
-            if !patient {
-                if let Some((_, e)) = retry.first() {
-                    self.client
-                        .metadata_handle()
-                        .on_error(e, metadata.generation);
-                }
-                done.extend(retry.into_iter().map(|(tp, e)| (tp, Err(e))));
-                break;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                done.extend(retry.into_iter().map(|(tp, e)| (tp, Err(e))));
-                break;
-            }
-            tracing::debug!(
-                partitions = retry.len(),
-                "leaders moved; refreshing metadata"
-            );
-            tokio::time::sleep(self.client.retry_backoff()).await;
-            self.client
-                .metadata_handle()
-                .refresh(metadata.generation)
-                .await?;
-            pending = retry.into_iter().map(|(tp, _)| tp).collect();
-        }
-        Ok(partitions
-            .iter()
-            .map(|(t, p)| {
-                let tp = (t.to_string(), *p);
-                let result = done.remove(&tp).unwrap_or_else(|| {
-                    Err(Error::protocol(
-                        "partition missing from response",
-                        Context::api("ListOffsets"),
-                    ))
-                });
-                (tp, result)
+        let rounds = if patient {
+            Rounds::UntilTimeout
+        } else {
+            Rounds::Once
+        };
+        let results = self
+            .route_to_leaders("ListOffsets", &tps, rounds, |leader, tps| {
+                self.list_offsets_at(leader, tps, spec, isolation_level)
             })
+            .await?;
+        Ok(results
+            .into_iter()
+            .map(|(tp, r)| ((tp.topic.to_string(), tp.partition), r))
             .collect())
     }
 
+    /// One ListOffsets request to `leader` for `tps` (each with the leader
+    /// epoch it was routed by).
     async fn list_offsets_at(
         &self,
         leader: i32,
-        tps: &[(Tp, i32)],
+        tps: Vec<(TopicPartition, i32)>,
         spec: OffsetSpec,
         isolation_level: i8,
-    ) -> Result<Vec<(Tp, Result<ListedOffset>)>> {
+    ) -> LeaderAnswer<ListedOffset> {
         let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
-        for ((topic, partition), epoch) in tps {
-            topics.entry(topic.as_str()).or_default().push(
+        for (tp, epoch) in &tps {
+            topics.entry(&*tp.topic).or_default().push(
                 ListOffsetsPartition::default()
-                    .with_partition_index(*partition)
+                    .with_partition_index(tp.partition)
                     // KIP-320: a leader with a newer epoch answers FENCED_LEADER_EPOCH
                     // instead of serving us from a stale view.
                     .with_current_leader_epoch(*epoch)
@@ -237,7 +158,7 @@ impl Admin {
         let mut out = Vec::new();
         for t in resp.topics {
             for p in t.partitions {
-                let tp = (t.name.0.to_string(), p.partition_index);
+                let tp = TopicPartition::new(t.name.0.as_str(), p.partition_index);
                 let ctx = || {
                     Context::api("ListOffsets")
                         .with_broker(leader)
