@@ -25,7 +25,7 @@ use std::time::Duration;
 use kafkit::admin::NewTopic;
 use kafkit::consumer::{Consumer, OffsetAndMetadata, OffsetReset};
 use kafkit::producer::{Producer, ProducerRecord};
-use kafkit::sasl::{Credentials, Mechanism, Sasl};
+use kafkit::sasl::{Credentials, Sasl};
 use kafkit::{Admin, Client, ClientBuilder, ErrorCode, Properties, TopicPartition};
 
 /// Users the SCRAM broker is started with.
@@ -513,7 +513,10 @@ async fn sasl_ssl_scram_properties_produce_consume_in_a_group_and_transact() {
     for &id in client.metadata().brokers.keys() {
         let negotiated = client.connection_security(id).await.unwrap();
         assert_eq!(negotiated.protocol, kafkit::SecurityProtocol::SaslSsl);
-        assert_eq!(negotiated.sasl_mechanism, Some(Mechanism::ScramSha512));
+        assert_eq!(
+            negotiated.sasl_mechanism,
+            Some(kafkit::sasl::Mechanism::ScramSha512)
+        );
         assert_eq!(
             negotiated.tls_version.as_deref(),
             Some("TLSv1.3"),
