@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::Outage as _;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -65,7 +67,7 @@ async fn a_down_broker_is_named_in_errors_and_warned_about_once() {
     let address = client.metadata().brokers[&broker].address();
     client.api_versions(broker).await.unwrap();
 
-    mock.broker_down(broker).unwrap();
+    mock.take_down(broker).unwrap();
     // The pool notices the dropped connection, then every reconnect fails.
     let mut errors = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -89,7 +91,7 @@ async fn a_down_broker_is_named_in_errors_and_warned_about_once() {
     assert_eq!(warns.len(), 1, "one warning per outage: {warns:#?}");
     assert!(warns[0].contains("unreachable"), "{}", warns[0]);
 
-    mock.broker_up(broker).unwrap();
+    mock.bring_up(broker).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while client.api_versions(broker).await.is_err() {
         assert!(Instant::now() < deadline, "no reconnect after broker_up");

@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::Outage as _;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -619,9 +621,9 @@ async fn mock_leader_moves_and_broker_down_up_lose_nothing() {
         2 => {
             mock.partition_leader(&topic, 0, Some(2)).unwrap();
             mock.partition_leader(&topic, 1, Some(2)).unwrap();
-            mock.broker_down(2).unwrap();
+            mock.take_down(2).unwrap();
         }
-        _ => mock.broker_up(2).unwrap(),
+        _ => mock.bring_up(2).unwrap(),
     })
     .await;
     assert!(

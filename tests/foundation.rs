@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::Outage as _;
+
 use std::time::Duration;
 
 use kafkit::admin::{NewTopic, OffsetSpec};
@@ -218,7 +220,7 @@ async fn mock_cluster_reconnects_after_broker_down_up() {
     let leader = meta.leader_for("kafkit-down", 0).unwrap();
     client.api_versions(leader).await.unwrap();
 
-    mock.broker_down(leader).unwrap();
+    mock.take_down(leader).unwrap();
     let err = kafkit::Admin::new(&client)
         .list_offsets(&[("kafkit-down", 0)], OffsetSpec::Earliest)
         .await
@@ -228,7 +230,7 @@ async fn mock_cluster_reconnects_after_broker_down_up() {
         Ok(Ok(_)) => panic!("a down leader answered"),
     }
 
-    mock.broker_up(leader).unwrap();
+    mock.bring_up(leader).unwrap();
     // The pool reconnects (after its backoff) on the next use.
     let mut last = None;
     for _ in 0..50 {

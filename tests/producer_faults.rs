@@ -23,6 +23,8 @@
 
 mod support;
 
+use support::Outage as _;
+
 use std::time::Duration;
 
 use kafkit::producer::{Producer, ProducerMetrics, ProducerRecord};
@@ -150,16 +152,16 @@ async fn broker_down_and_up_loses_and_doubles_nothing() {
         // leaders by itself), bring it back, then move its partitions.
         mock.partition_leader(topic, 0, Some(2)).unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
-        mock.broker_down(2).unwrap();
+        mock.take_down(2).unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        mock.broker_up(2).unwrap();
+        mock.bring_up(2).unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
-        mock.broker_down(3).unwrap();
+        mock.take_down(3).unwrap();
         for p in 0..PARTITIONS {
             mock.partition_leader(topic, p, Some(1)).unwrap();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        mock.broker_up(3).unwrap();
+        mock.bring_up(3).unwrap();
     })
     .await;
 }
@@ -322,7 +324,7 @@ async fn dead_broker_setup(
             .or_default()
             .push((meta.offset.unwrap(), p as usize));
     }
-    mock.broker_down(DEAD).unwrap();
+    mock.take_down(DEAD).unwrap();
     // Let the client read the end of the stream the mock closed, so the
     // records below are not written into a dead socket (which would make
     // them "maybe written").
@@ -390,7 +392,7 @@ async fn a_dead_broker_delays_only_its_partitions_which_land_once_when_it_return
         (waiting, 0),
         "the dead broker's records wait: {m:?}"
     );
-    mock.broker_up(DEAD).unwrap();
+    mock.bring_up(DEAD).unwrap();
     // Reconnecting waits out the 8 s backoff, then the records go.
     tokio::time::timeout(Duration::from_secs(60), async {
         for (i, p, d) in dead {
@@ -465,6 +467,6 @@ async fn a_dead_brokers_records_time_out_naming_the_broker_while_the_rest_land()
         (failed as u64, 0),
         "{m:?}"
     );
-    mock.broker_up(DEAD).unwrap();
+    mock.bring_up(DEAD).unwrap();
     producer.close(Duration::from_secs(5)).await.unwrap();
 }

@@ -12,6 +12,7 @@ use rdkafka::mocking::MockCoordinator;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 use crate::PARTITIONS;
+use crate::support::Outage as _;
 use crate::support::{
     self, CommitOnRevoke, MemberOptions, Owners, Pace, Tally, TestBroker, all_partitions,
     consume_until_stopped, group_client, group_member, produce_counted, split_among, wait_until,
@@ -221,9 +222,9 @@ async fn coordinator_and_leader_moves_and_a_broker_outage_while_consuming() {
     run.wait_read(read + 2_000).await;
 
     let read = run.tally.unique();
-    mock.broker_down(3).unwrap();
+    mock.take_down(3).unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    mock.broker_up(3).unwrap();
+    mock.bring_up(3).unwrap();
     assert!(
         run.tally.unique() < RECORDS,
         "broker 3, the leader of every partition, went down while records were unread \

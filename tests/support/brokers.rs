@@ -20,6 +20,7 @@ use super::{
 /// `partition_leader`, `broker_round_trip_time`, `coordinator`, ...
 /// The cluster is not `Send`: keep it on the test's own thread.
 pub fn mock_cluster(brokers: i32) -> MockCluster<'static, DefaultProducerContext> {
+    super::outage::wait_for_outages();
     let cluster = MockCluster::new(brokers)
         .expect("librdkafka mock cluster (in-process, should always start)");
     // Keep its ports from parallel tests' Tansu brokers (see reserve_ports).
@@ -183,6 +184,7 @@ impl TestBroker {
     /// Start kafkit's embedded cluster with three brokers.
     #[cfg(feature = "mock")]
     pub async fn embedded() -> TestBroker {
+        super::outage::wait_for_outages();
         let cluster = kafkit::mock::MockCluster::new(3)
             .await
             .expect("kafkit's embedded cluster (in-process, should always start)");

@@ -29,6 +29,7 @@
 mod brokers;
 mod counted;
 mod group;
+mod outage;
 mod peer;
 mod processing;
 mod sockets;
@@ -42,6 +43,8 @@ pub use brokers::*;
 pub use counted::*;
 #[allow(unused_imports)]
 pub use group::*;
+#[allow(unused_imports)]
+pub use outage::Outage;
 #[allow(unused_imports)]
 pub use peer::*;
 #[allow(unused_imports)]

@@ -9,6 +9,7 @@ use rdkafka::mocking::MockCoordinator;
 
 use crate::common::{client, record};
 use crate::support;
+use crate::support::Outage as _;
 
 /// A commit that timed out is pending; `close` finishes it (as Java's
 /// close completes a committing transaction) rather than leaving it open
@@ -32,10 +33,10 @@ async fn close_finishes_a_pending_commit() {
     p.init_transactions().await.unwrap();
     p.begin_transaction().unwrap();
     p.send(record(topic, 0, "x".into())).await.unwrap();
-    mock.broker_down(3).unwrap();
+    mock.take_down(3).unwrap();
     let e = p.commit_transaction().await.unwrap_err();
     assert!(e.is_retriable(), "{e}");
-    mock.broker_up(3).unwrap();
+    mock.bring_up(3).unwrap();
     p.close(Duration::from_secs(10)).await.unwrap();
     assert!(
         matches!(p.transaction_state(), TransactionState::Ready),

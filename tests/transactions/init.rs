@@ -9,6 +9,7 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 use crate::common::{client, record};
 use crate::support;
+use crate::support::Outage as _;
 
 /// A `transaction.timeout.ms` the broker refuses is a configuration error
 /// (fatal, as in Java): nothing to abort, and retrying cannot help.
@@ -59,14 +60,14 @@ async fn a_timed_out_init_can_be_called_again() {
         .transactional_id("init-retry-1")
         .build()
         .unwrap();
-    mock.broker_down(3).unwrap();
+    mock.take_down(3).unwrap();
     let e = p.init_transactions().await.unwrap_err();
     assert!(e.is_retriable() && !e.is_fatal(), "{e}");
     assert!(matches!(
         p.transaction_state(),
         TransactionState::Initializing
     ));
-    mock.broker_up(3).unwrap();
+    mock.bring_up(3).unwrap();
     p.init_transactions().await.unwrap();
     p.begin_transaction().unwrap();
     p.send(record(topic, 0, "after a retried init".into()))

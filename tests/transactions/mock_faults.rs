@@ -14,6 +14,7 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 use crate::common::client;
 use crate::support;
+use crate::support::Outage as _;
 
 const PARTITIONS: i32 = 3;
 
@@ -223,7 +224,7 @@ async fn a_commit_that_timed_out_resumes_when_called_again() {
         acked.entry(0).or_default().push((meta.offset.unwrap(), i));
     }
 
-    mock.broker_down(3).unwrap();
+    mock.take_down(3).unwrap();
     let e = p.commit_transaction().await.unwrap_err();
     assert!(
         matches!(e, kafkit::Error::Timeout { .. }) && !e.requires_abort() && !e.is_fatal(),
@@ -234,7 +235,7 @@ async fn a_commit_that_timed_out_resumes_when_called_again() {
     assert!(matches!(e, kafkit::Error::IllegalState(_)), "{e}");
     assert!(e.to_string().contains("commit_transaction again"), "{e}");
 
-    mock.broker_up(3).unwrap();
+    mock.bring_up(3).unwrap();
     p.commit_transaction().await.unwrap();
     assert!(matches!(
         p.transaction_state(),

@@ -15,6 +15,7 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 use crate::common::client;
 use crate::support;
+use crate::support::Outage as _;
 
 const PARTITIONS: i32 = 6;
 const RECORDS: usize = 20_000;
@@ -143,16 +144,16 @@ async fn transactional_broker_down_and_up_with_five_in_flight() {
         // on a broker that goes down too, and is then found again.
         mock.partition_leader(topic, 0, Some(2)).unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
-        mock.broker_down(2).unwrap();
+        mock.take_down(2).unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        mock.broker_up(2).unwrap();
+        mock.bring_up(2).unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
-        mock.broker_down(3).unwrap();
+        mock.take_down(3).unwrap();
         for p in 0..PARTITIONS {
             mock.partition_leader(topic, p, Some(1)).unwrap();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        mock.broker_up(3).unwrap();
+        mock.bring_up(3).unwrap();
     })
     .await;
 }
