@@ -101,8 +101,10 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         }
     }
 
-    /// Stops fetching `tps` until resumed; their prefetched records are
-    /// discarded and `poll` returns none of theirs.
+    /// Stops fetching `tps` until resumed; `poll` returns none of their
+    /// records meanwhile. Records already fetched for them are kept and
+    /// returned after [`resume`](Self::resume) (Java's behaviour since
+    /// KAFKA-7548), so a pause/resume cycle costs no fetch round.
     pub fn pause(&self, tps: &[TopicPartition]) -> Result<()> {
         self.check_open()?;
         self.ctx.subs.set_paused(tps, true)

@@ -35,7 +35,17 @@ impl PartitionTable {
         buffer_limit: usize,
     ) -> Vec<FetchTarget> {
         let t = self.lock();
-        if t.buffered_bytes >= buffer_limit {
+        // Paused partitions' buffered records do not count against the
+        // bound: they are not being consumed, and counting them would stop
+        // the fetches of the partitions that are. Each is bounded by the
+        // per-partition limit below, as when it was fetched.
+        let paused_bytes: usize = t
+            .partitions
+            .values()
+            .filter(|s| s.paused)
+            .map(|s| s.buffered_bytes)
+            .sum();
+        if t.buffered_bytes.saturating_sub(paused_bytes) >= buffer_limit {
             return Vec::new();
         }
         let now = Instant::now();

@@ -161,15 +161,13 @@ impl PartitionTable {
         if let Some(tp) = tps.iter().find(|tp| !t.partitions.contains_key(*tp)) {
             return Err(Self::not_assigned(tp));
         }
+        // Records already fetched stay buffered while paused and are
+        // returned after `resume`, as Java's consumer does since
+        // KAFKA-7548: a pause/resume cycle (the processor's back-pressure)
+        // then costs no fetch round. A fetch in flight is kept as well.
         for tp in tps {
-            if paused {
-                t.invalidate(tp);
-            }
             if let Some(s) = t.partitions.get_mut(tp) {
                 s.paused = paused;
-                if paused && let Some(p) = s.position {
-                    s.fetch_offset = p;
-                }
             }
         }
         drop(t);
