@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What TLS costs the client itself, kafkit against librdkafka: client CPU
-# seconds (user+sys, from /usr/bin/time) per record with TLS and without,
+# seconds (user+sys, from getrusage) per record with TLS and without,
 # producing and consuming, in the same run, alternating, RUNS times each
 # (default 3), medians reported.
 #
@@ -118,13 +118,32 @@ for mode in plain tls; do
 done
 
 results="$dir/results"
+# timed COMMAND...: runs it and prints "TIME user-s sys-s" and "RSS
+# peak-kB" on stderr. Not /usr/bin/time alone: it rounds CPU times to
+# 10 ms, and a consumer burns only ~0.1 s for 1M records, so a 10 ms step
+# would be a 10% error on the very difference measured; getrusage gives
+# microseconds. The peak RSS still comes from /usr/bin/time (its child is a
+# small C process until exec; a child of python's would report python's
+# RSS); its own CPU (~1 ms) is in the times.
+timed() {
+    python3 -c '
+import resource, subprocess, sys
+# Children of this process before it ran python (a pyenv shim) count too.
+b = resource.getrusage(resource.RUSAGE_CHILDREN)
+code = subprocess.call(sys.argv[1:])
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"TIME {r.ru_utime - b.ru_utime:.6f} {r.ru_stime - b.ru_stime:.6f}", file=sys.stderr)
+sys.exit(code)' /usr/bin/time -f 'RSS %M' "$@"
+}
 # record NAME OUTPUT RATE: appends "NAME records/s cpu-s rss-kB" from
-# /usr/bin/time's line in OUTPUT.
+# timed's lines in OUTPUT.
 record() {
-    local user sys rss
-    read -r _ user sys rss < <(grep '^TIME' <<<"$2")
-    echo "$1 run $run: $3 records/s cpu=$(echo "$user + $sys" | bc)s rss=${rss}KB" >&2
-    echo "$1 $3 $(echo "$user + $sys" | bc) $rss" >>"$results"
+    local user sys rss cpu
+    read -r _ user sys < <(grep '^TIME' <<<"$2")
+    read -r _ rss < <(grep '^RSS' <<<"$2")
+    cpu="$(echo "$user + $sys" | bc)"
+    echo "$1 run $run: $3 records/s cpu=${cpu}s rss=${rss}KB" >&2
+    echo "$1 $3 $cpu $rss" >>"$results"
 }
 
 # produce CLIENT MODE: one producer run into a fresh topic.
@@ -136,7 +155,7 @@ produce() {
     "$bin/producer_perf" $(connect "$2") --topic "$t" --num-records 1 --record-size "$size" >/dev/null
     [ "$1" = rdkafka ] && tool="$bin/rdkafka_producer_perf"
     # shellcheck disable=SC2046
-    out="$(/usr/bin/time -f 'TIME %U %S %M' "$tool" $(connect "$2") --topic "$t" \
+    out="$(timed "$tool" $(connect "$2") --topic "$t" \
         --num-records "$num" --record-size "$size" "${extra[@]}" 2>&1)"
     summary="$(grep 'records sent' <<<"$out" | tail -1)"
     sent="${summary%% *}"
@@ -149,7 +168,7 @@ consume() {
     local tool="$bin/consumer_perf" out data got
     [ "$1" = rdkafka ] && tool="$bin/rdkafka_consumer_perf"
     # shellcheck disable=SC2046
-    out="$(/usr/bin/time -f 'TIME %U %S %M' "$tool" $(connect "$2") --topic "$topic" \
+    out="$(timed "$tool" $(connect "$2") --topic "$topic" \
         --messages "$num" 2>&1)"
     # The Kafka-style data line: field 5 is data.consumed.in.nMsg, field
     # 10 fetch.nMsg.sec.
@@ -193,7 +212,11 @@ for op in ("produce", "consume"):
             r = [row for row in rows if row[0] == name]
             rate, cpu, rss = (statistics.median(float(x[i]) for x in r) for i in (1, 2, 3))
             med[op, c, m] = (rate, cpu / n * 1e6)
-            print(f"{name:22} {rate:12,.0f} records/s  {cpu:6.2f} CPU-s  {cpu / n * 1e6:6.3f} CPU-us/record  {rss / 1024:7.1f} MB peak RSS")
+            # The spread says how far apart runs were: a TLS cost smaller
+            # than it is noise.
+            lo, hi = (f(float(x[2]) for x in r) / n * 1e6 for f in (min, max))
+            print(f"{name:22} {rate:12,.0f} records/s  {cpu:6.3f} CPU-s  {cpu / n * 1e6:6.3f} CPU-us/record "
+                  f"({lo:.3f}-{hi:.3f})  {rss / 1024:7.1f} MB peak RSS")
 print()
 for op in ("produce", "consume"):
     cost = {}
