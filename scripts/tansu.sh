@@ -14,6 +14,8 @@
 # Environment:
 #   TANSU_BIN     use this binary instead (printed as is, nothing is fetched)
 #   KAFKIT_CACHE  cache root (default: <repo>/target/brokers)
+#   TANSU_ADVERTISED_PORT  advertise this loopback port instead of the
+#                 listening one (a TLS terminator such as stunnel in front)
 #
 # Only the path (or "PID PORT") goes to stdout, so callers can capture it;
 # diagnostics go to stderr.
@@ -144,7 +146,7 @@ start_on() {
     # environment cannot point the broker at something else.
     "$bin" broker \
         --listener-url "tcp://127.0.0.1:$port" \
-        --advertised-listener-url "tcp://127.0.0.1:$port" \
+        --advertised-listener-url "tcp://127.0.0.1:${TANSU_ADVERTISED_PORT:-$port}" \
         --storage-engine memory://tansu/ \
         </dev/null >"$log" 2>&1 &
     local pid=$!
@@ -194,7 +196,7 @@ start)
     start "$@"
     ;;
 -h | --help)
-    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     ;;
 *) die "unknown command '$1' (try --help)" ;;
 esac
