@@ -20,9 +20,10 @@ use super::{
 /// `partition_leader`, `broker_round_trip_time`, `coordinator`, ...
 /// The cluster is not `Send`: keep it on the test's own thread.
 pub fn mock_cluster(brokers: i32) -> MockCluster<'static, DefaultProducerContext> {
-    super::outage::wait_for_outages();
+    let bind_guard = super::outage::listener_guard();
     let cluster = MockCluster::new(brokers)
         .expect("librdkafka mock cluster (in-process, should always start)");
+    drop(bind_guard);
     // Keep its ports from parallel tests' Tansu brokers (see reserve_ports).
     super::reserve_ports(
         cluster
@@ -183,11 +184,16 @@ impl TestBroker {
 
     /// Start kafkit's embedded cluster with three brokers.
     #[cfg(feature = "mock")]
+    // The guard is held while the cluster binds its listeners (a moment,
+    // no other lock taken meanwhile), so no librdkafka outage can start
+    // then: see `support::outage`.
+    #[allow(clippy::await_holding_lock)]
     pub async fn embedded() -> TestBroker {
-        super::outage::wait_for_outages();
+        let bind_guard = super::outage::listener_guard();
         let cluster = kafkit::mock::MockCluster::new(3)
             .await
             .expect("kafkit's embedded cluster (in-process, should always start)");
+        drop(bind_guard);
         TestBroker {
             kind: BrokerKind::Embedded,
             bootstrap: cluster.bootstrap_servers(),

@@ -7,11 +7,14 @@
 //! test in between (an embedded cluster, another librdkafka mock cluster,
 //! each binding port 0) may be given that very port: two CI runs died so.
 //! So while a broker is down for good reason, the harness's listener
-//! creation ([`super::mock_cluster`], [`super::TestBroker::embedded`])
-//! waits for it to come back, bounded so that a test that fails half way
-//! holds up the others for a minute at most.
+//! creation ([`super::mock_cluster`], [`super::TestBroker::embedded`],
+//! [`super::free_port`]) waits for it to come back and holds a guard while
+//! it binds, which taking a broker down waits for: an outage never starts
+//! while a listener is being bound, and no listener is bound during one.
+//! The wait is bounded, so that a test that fails half way through an
+//! outage holds up the others for a minute at most.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rdkafka::ClientContext;
@@ -25,11 +28,15 @@ static BACK_UP: Condvar = Condvar::new();
 /// The longest a new listener waits for downed brokers to return.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
-/// Blocks (bounded) while a mock broker of this process is down and due to
-/// come back: call before binding a new listener on port 0.
-pub(super) fn wait_for_outages() {
+/// Waits (bounded) until no mock broker of this process is down and due to
+/// come back, then keeps outages from starting until the guard is dropped:
+/// hold it while binding a new listener on port 0.
+pub(super) fn listener_guard() -> MutexGuard<'static, usize> {
     let down = DOWN.lock().unwrap_or_else(|p| p.into_inner());
-    let _ = BACK_UP.wait_timeout_while(down, MAX_WAIT, |n| *n > 0);
+    match BACK_UP.wait_timeout_while(down, MAX_WAIT, |n| *n > 0) {
+        Ok((guard, _)) => guard,
+        Err(poisoned) => poisoned.into_inner().0,
+    }
 }
 
 /// `broker_down` / `broker_up` for an outage the test ends by bringing the

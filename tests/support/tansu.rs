@@ -216,6 +216,8 @@ pub fn reserve_ports(ports: impl IntoIterator<Item = u16>) {
 /// handed out before (tests run in parallel threads, and the kernel may give
 /// a just-released port to the next bind(0)).
 pub fn free_port() -> Result<u16, String> {
+    // No librdkafka outage may start while we bind port 0 (see outage.rs).
+    let _bind_guard = super::outage::listener_guard();
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
     let handed_out = handed_out.get_or_insert_with(HashSet::new);
     for _ in 0..50 {
