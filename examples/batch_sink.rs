@@ -169,12 +169,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_demo_stores_every_record_in_rate_limited_batches() {
-        let mock = kafkit::mock::MockCluster::new(3).await.unwrap();
-        let cluster = demo::Cluster::embedded(mock).await.unwrap();
+        let cluster = demo::Cluster::embedded().await.unwrap();
         let argv = ["--rate", "4000"].map(String::from);
-        let args = Args::parse_from(&COMMAND, argv, Some("embedded".into()))
-            .map_err(|_| "usage")
-            .unwrap();
+        let args = demo::demo_args(&COMMAND, argv);
         let started = Instant::now();
         let store = sink(&cluster, &args).await.unwrap();
         assert_eq!(store.rows(), DEMO_RECORDS as usize);

@@ -242,16 +242,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_demo_processes_every_order_and_dead_letters_the_poison_ones() {
-        let mock = kafkit::mock::MockCluster::new(3).await.unwrap();
-        let cluster = demo::Cluster::embedded(mock).await.unwrap();
+        let cluster = demo::Cluster::embedded().await.unwrap();
         for extra in [&[][..], &["--batch", "20"]] {
             // A topic of its own each time: the demo writes its orders again.
             let topic = format!("orders-{}", extra.len());
             let head = ["--topic", topic.as_str()];
             let argv = head.iter().chain(extra).map(|a| a.to_string());
-            let args = Args::parse_from(&COMMAND, argv, Some("embedded".into()))
-                .map_err(|_| "usage")
-                .unwrap();
+            let args = demo::demo_args(&COMMAND, argv);
             let h = service(&cluster, &args).await.unwrap();
             // 0, 97, ..., 970 are poison: 11 of them.
             assert_eq!((h.processed, h.dead_lettered), (989, 11), "{extra:?}");

@@ -197,11 +197,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn poison_records_reach_the_dead_letter_topic_with_their_headers() {
-        let mock = kafkit::mock::MockCluster::new(3).await.unwrap();
-        let cluster = demo::Cluster::embedded(mock).await.unwrap();
-        let args = Args::parse_from(&COMMAND, [], Some("embedded".into()))
-            .map_err(|_| "usage")
-            .unwrap();
+        let cluster = demo::Cluster::embedded().await.unwrap();
+        let args = demo::demo_args(&COMMAND, []);
         let (health, letters) = process(&cluster, &args).await.unwrap();
         assert_eq!(health.processed + health.dead_lettered, DEMO_RECORDS);
         assert_eq!(letters.len() as u64, health.dead_lettered);

@@ -161,11 +161,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_word_is_in_the_committed_output_once() {
-        let mock = kafkit::mock::MockCluster::new(3).await.unwrap();
-        let cluster = demo::Cluster::embedded(mock).await.unwrap();
-        let args = Args::parse_from(&COMMAND, [], Some("embedded".into()))
-            .map_err(|_| "usage")
-            .unwrap();
+        let cluster = demo::Cluster::embedded().await.unwrap();
+        let args = demo::demo_args(&COMMAND, []);
         let (processed, committed) = transform(&cluster, &args).await.unwrap();
         assert_eq!(processed, DEMO_RECORDS);
         assert_eq!(committed, Some(DEMO_RECORDS as usize));

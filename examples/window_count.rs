@@ -252,11 +252,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn counts_continue_after_a_restart_from_the_changelog() {
-        let mock = kafkit::mock::MockCluster::new(3).await.unwrap();
-        let cluster = demo::Cluster::embedded(mock).await.unwrap();
-        let args = Args::parse_from(&COMMAND, [], Some("embedded".into()))
-            .map_err(|_| "usage")
-            .unwrap();
+        let cluster = demo::Cluster::embedded().await.unwrap();
+        let args = demo::demo_args(&COMMAND, []);
         let (counts, expected) = count(&cluster, &args).await.unwrap();
         assert_eq!(counts.values().sum::<u64>(), DEMO_RECORDS);
         assert_eq!(counts, expected);

@@ -17,7 +17,7 @@ use kafkit::processor::ProcessorHandle;
 use kafkit::producer::{Producer, ProducerRecord};
 use kafkit::{Admin, Client, TopicPartition};
 
-use super::cli::{Args, BoxError};
+use super::cli::{Args, BoxError, Command};
 
 /// The brokers an example talks to: those named on the command line, or
 /// an embedded cluster it started (and stops when this is dropped).
@@ -42,8 +42,10 @@ impl Cluster {
         Cluster::on(embedded, args.bootstrap(), client_id).await
     }
 
-    /// A cluster for tests: the embedded one given.
-    pub async fn embedded(cluster: MockCluster) -> Result<Cluster, BoxError> {
+    /// A cluster for the examples' tests: a fresh embedded one of three
+    /// brokers.
+    pub async fn embedded() -> Result<Cluster, BoxError> {
+        let cluster = MockCluster::new(3).await?;
         Cluster::on(Some(cluster), "", "kafkit-example-test").await
     }
 
@@ -162,4 +164,13 @@ pub async fn read_to_end(
     }
     consumer.close(Duration::from_secs(5)).await;
     Ok(records)
+}
+
+/// `command`'s arguments for the examples' tests: `argv`, with the demo on
+/// the embedded cluster (as if `KAFKA_BOOTSTRAP` named it). Panics on a
+/// usage error.
+pub fn demo_args(command: &'static Command, argv: impl IntoIterator<Item = String>) -> Args {
+    Args::parse_from(command, argv, Some("embedded".into()))
+        .map_err(|_| "usage")
+        .unwrap()
 }
