@@ -228,8 +228,9 @@ async fn wrong_credentials_unknown_mechanisms_and_expired_tokens_are_refused_for
     assert!(open.is_err(), "a plaintext client on a SASL listener");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn short_session_lifetimes_renew_without_a_failed_record() {
+/// Three brokers giving SCRAM-SHA-512 sessions a 2 s lifetime, `topic`, and
+/// a client of user alice.
+async fn renewing_cluster(topic: &str) -> (MockCluster, Client) {
     let cluster = MockCluster::builder()
         .brokers(3)
         .sasl_user(Mechanism::ScramSha512, "alice", "scram512-secret")
@@ -237,13 +238,26 @@ async fn short_session_lifetimes_renew_without_a_failed_record() {
         .build()
         .await
         .unwrap();
-    cluster.create_topic("renew", PARTITIONS).unwrap();
+    cluster.create_topic(topic, PARTITIONS).unwrap();
     let client = client(
         &cluster,
         kafkit_sasl(Mechanism::ScramSha512, "scram512-secret"),
     )
     .await
     .unwrap();
+    (cluster, client)
+}
+
+/// Records stored in `topic`, all partitions (a duplicate adds one).
+fn stored(cluster: &MockCluster, topic: &str) -> i64 {
+    (0..PARTITIONS)
+        .map(|p| cluster.partition_log(topic, p).unwrap().high_watermark)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_session_lifetimes_renew_without_a_failed_record() {
+    let (cluster, client) = renewing_cluster("renew").await;
     let first = *client.metadata().brokers.keys().next().unwrap();
     let negotiated = client.connection_security(first).await.unwrap();
     assert_eq!(negotiated.protocol, kafkit::SecurityProtocol::SaslPlaintext);
@@ -266,10 +280,7 @@ async fn short_session_lifetimes_renew_without_a_failed_record() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     producer.close(Duration::from_secs(5)).await.unwrap();
-    let stored: i64 = (0..PARTITIONS)
-        .map(|p| cluster.partition_log("renew", p).unwrap().high_watermark)
-        .sum();
-    assert_eq!(stored, sent as i64);
+    assert_eq!(stored(&cluster, "renew"), sent as i64);
     // Renewed before each expiry: several authentications, and no
     // connection ever reached the broker's expiry check.
     assert_eq!(cluster.expired_sessions(), 0);
@@ -285,20 +296,7 @@ async fn short_session_lifetimes_renew_without_a_failed_record() {
 /// once, in order per partition, none fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_renewal_under_a_pipelined_producer_loses_reorders_and_doubles_nothing() {
-    let cluster = MockCluster::builder()
-        .brokers(3)
-        .sasl_user(Mechanism::ScramSha512, "alice", "scram512-secret")
-        .sasl_session_lifetime(Duration::from_secs(2))
-        .build()
-        .await
-        .unwrap();
-    cluster.create_topic("renew-pipelined", PARTITIONS).unwrap();
-    let client = client(
-        &cluster,
-        kafkit_sasl(Mechanism::ScramSha512, "scram512-secret"),
-    )
-    .await
-    .unwrap();
+    let (cluster, client) = renewing_cluster("renew-pipelined").await;
     let producer: Producer<String, String> = Producer::builder(&client).build().unwrap();
     let n = 150_000;
     let before = cluster.authentications();
@@ -313,15 +311,11 @@ async fn session_renewal_under_a_pipelined_producer_loses_reorders_and_doubles_n
     .await;
     producer.close(Duration::from_secs(5)).await.unwrap();
     assert_eq!(acked.values().map(Vec::len).sum::<usize>(), n);
-    let stored: i64 = (0..PARTITIONS)
-        .map(|p| {
-            cluster
-                .partition_log("renew-pipelined", p)
-                .unwrap()
-                .high_watermark
-        })
-        .sum();
-    assert_eq!(stored, n as i64, "stored records (a duplicate adds one)");
+    assert_eq!(
+        stored(&cluster, "renew-pipelined"),
+        n as i64,
+        "stored records (a duplicate adds one)"
+    );
     for (partition, records) in &acked {
         // Enqueue order is offset order within a partition.
         let mut by_offset = records.clone();
