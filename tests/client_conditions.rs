@@ -7,54 +7,13 @@ mod support;
 
 use support::Outage as _;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kafkit::Client;
 
-/// Log lines captured by a `tracing` subscriber set for this thread
-/// (`#[tokio::test]` runs a current-thread runtime, so every kafkit task of
-/// the test logs here).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        support::set_default_subscriber(subscriber)
-    }
-
-    fn lines(&self, level: &str, containing: &str) -> Vec<String> {
-        let text = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        String::from_utf8_lossy(&text)
-            .lines()
-            .filter(|l| l.contains(level) && l.contains(containing))
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
 #[tokio::test]
 async fn a_down_broker_is_named_in_errors_and_warned_about_once() {
-    let logs = Captured::default();
+    let logs = support::CapturedLogs::default();
     let _guard = logs.install();
     let mock = support::mock_cluster(3);
     let client = Client::builder(mock.bootstrap_servers())
@@ -369,7 +328,7 @@ async fn ipv6_bootstrap_reaches_tansu_on_the_ipv6_loopback() {
 /// and tried again every `retry.backoff.ms` for as long as a handle lived.
 #[tokio::test]
 async fn closing_the_client_ends_metadata_refreshes_without_warnings() {
-    let logs = Captured::default();
+    let logs = support::CapturedLogs::default();
     let _guard = logs.install();
     let mock = support::mock_cluster(1);
     let client = Client::builder(mock.bootstrap_servers())

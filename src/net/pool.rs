@@ -648,6 +648,14 @@ pub(crate) fn unreachable_pool() -> Pool {
     })
 }
 
+/// Log capture shared with the integration tests. The group driver's
+/// broker tests include all of `tests/support` (this file with it); this
+/// module needs only the log capture, not the brokers.
+#[cfg(test)]
+#[allow(clippy::duplicate_mod)]
+#[path = "../../tests/support/logs.rs"]
+mod test_logs;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -741,50 +749,7 @@ mod tests {
         );
     }
 
-    /// Log lines captured by a `tracing` subscriber set for this thread
-    /// (tokio tests run on a current-thread runtime, so every task of the
-    /// test logs here).
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            lock(&self.0).extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn install(&self) -> tracing::subscriber::DefaultGuard {
-            let writer = self.clone();
-            let subscriber = tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::INFO)
-                .with_ansi(false)
-                .with_writer(move || writer.clone())
-                .finish();
-            // A global default registered once keeps `tracing` from caching a
-            // callsite as unwanted when a parallel test without a subscriber
-            // reaches it first (tests/support's `set_default_subscriber`).
-            static GLOBAL: std::sync::Once = std::sync::Once::new();
-            GLOBAL.call_once(|| {
-                let _ = tracing::subscriber::set_global_default(
-                    tracing::subscriber::NoSubscriber::default(),
-                );
-            });
-            tracing::subscriber::set_default(subscriber)
-        }
-
-        fn lines(&self, level: &str) -> Vec<String> {
-            String::from_utf8_lossy(&lock(&self.0))
-                .lines()
-                .filter(|l| l.contains(level))
-                .map(str::to_owned)
-                .collect()
-        }
-    }
+    use super::test_logs::CapturedLogs as Captured;
 
     /// Answers ApiVersions (v3) on every connection it accepts: enough of a
     /// broker for the pool to connect. With `hang_up`, closes each
@@ -850,7 +815,7 @@ mod tests {
         }
         // Another lane to the same broker is the same outage.
         p.get(broker, Lane::Fetch).await.unwrap_err();
-        let warns = logs.lines("WARN");
+        let warns = logs.lines("WARN", "");
         assert_eq!(warns.len(), 1, "one warning per outage: {warns:#?}");
         assert!(
             warns[0].contains("node 5") && warns[0].contains(&address),
@@ -858,12 +823,12 @@ mod tests {
             warns[0]
         );
         assert!(warns[0].contains("unreachable"), "{}", warns[0]);
-        assert!(logs.lines("INFO").is_empty());
+        assert!(logs.lines("INFO", "").is_empty());
 
         let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
         tokio::spawn(answer_api_versions(listener, false));
         p.get(broker, Lane::Control).await.unwrap();
-        let infos = logs.lines("INFO");
+        let infos = logs.lines("INFO", "");
         assert_eq!(infos.len(), 1, "{infos:#?}");
         assert!(
             infos[0].contains("node 5") && infos[0].contains("reachable again"),
@@ -872,8 +837,8 @@ mod tests {
         );
         // A healthy broker's connects are not logged.
         p.get(broker, Lane::Fetch).await.unwrap();
-        assert_eq!(logs.lines("INFO").len(), 1);
-        assert_eq!(logs.lines("WARN").len(), 1);
+        assert_eq!(logs.lines("INFO", "").len(), 1);
+        assert_eq!(logs.lines("WARN", "").len(), 1);
     }
 
     #[tokio::test]
@@ -899,7 +864,7 @@ mod tests {
             .unwrap();
         }
         // Replaced twice; told once (rate-limited per broker), with the cause.
-        let infos = logs.lines("INFO");
+        let infos = logs.lines("INFO", "");
         assert_eq!(infos.len(), 1, "{infos:#?}");
         assert!(
             infos[0].contains(&format!("node 9 ({address}) lost")),
@@ -907,7 +872,7 @@ mod tests {
             infos[0]
         );
         assert!(
-            logs.lines("WARN").is_empty(),
+            logs.lines("WARN", "").is_empty(),
             "reconnects succeeded: no outage"
         );
         // A connection the client closes itself is not a loss.
@@ -919,7 +884,7 @@ mod tests {
         conn.close();
         assert!(conn.is_closed() && conn.broken_by().is_none());
         p.get(BrokerRef::Node(10), Lane::Control).await.unwrap();
-        assert_eq!(logs.lines("INFO").len(), 1);
+        assert_eq!(logs.lines("INFO", "").len(), 1);
     }
 
     #[tokio::test]

@@ -29,6 +29,7 @@
 mod brokers;
 mod counted;
 mod group;
+mod logs;
 mod outage;
 mod peer;
 mod processing;
@@ -43,6 +44,8 @@ pub use brokers::*;
 pub use counted::*;
 #[allow(unused_imports)]
 pub use group::*;
+#[allow(unused_imports)]
+pub use logs::*;
 #[allow(unused_imports)]
 pub use outage::Outage;
 #[allow(unused_imports)]
@@ -102,28 +105,4 @@ pub fn init_tracing() {
             .with_test_writer()
             .try_init();
     }
-}
-
-/// `tracing::subscriber::set_default` that every span and event of this
-/// thread reaches, whatever other tests do at the same time.
-///
-/// Why not plain `set_default`: `tracing` caches, per callsite, whether any
-/// subscriber wants it. While only one subscriber is registered, that answer is
-/// computed from the subscriber of whichever thread reaches the callsite
-/// first; a parallel test with no subscriber can then mark kafkit's `send`
-/// span as unwanted, and this test loses it (a CI run did). A global default
-/// registered once keeps two subscribers registered, so every cached answer
-/// asks all of them.
-#[allow(dead_code)]
-pub fn set_default_subscriber(
-    subscriber: impl tracing::Subscriber + Send + Sync + 'static,
-) -> tracing::subscriber::DefaultGuard {
-    static GLOBAL: std::sync::Once = std::sync::Once::new();
-    GLOBAL.call_once(|| {
-        // A no-op global default; `init_tracing` (RUST_LOG) may have set one
-        // already, which serves the same purpose.
-        let _ =
-            tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default());
-    });
-    tracing::subscriber::set_default(subscriber)
 }
